@@ -1,0 +1,347 @@
+// Package labtrust holds the domain words every part of labtrust shares: the
+// canonical Event, its parts, and the errors that cross package boundaries.
+// Implementations live in packages named for what they do (fhir, atna,
+// syslog, csvsrc, ledger, vault, store, ingest, server, demo); none of them
+// import each other's internals, only this package.
+package labtrust
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Kind says what an Event is about. Detection and scoping switch on it.
+type Kind string
+
+const (
+	// KindAccess is an access to patient data (read, create, update, delete,
+	// export, print, query).
+	KindAccess Kind = "access"
+	// KindSecurity is a security event without a patient: login, logout,
+	// failed authentication, configuration or key changes, node start/stop.
+	KindSecurity Kind = "security"
+	// KindStaff is an action a labtrust staff user took inside labtrust.
+	KindStaff Kind = "staff"
+	// KindReport is a patient's report of suspicious activity.
+	KindReport Kind = "report"
+)
+
+// Action is the normalized verb, following FHIR's AuditEventAction codes where
+// they exist (C, R, U, D, E) so conversion back to FHIR is lossless.
+type Action string
+
+const (
+	ActionCreate  Action = "C"
+	ActionRead    Action = "R"
+	ActionUpdate  Action = "U"
+	ActionDelete  Action = "D"
+	ActionExecute Action = "E"
+)
+
+// Outcome follows FHIR AuditEventOutcome / DICOM EventOutcomeIndicator:
+// 0 success, 4 minor failure, 8 serious failure, 12 major failure.
+type Outcome int
+
+const (
+	OutcomeSuccess        Outcome = 0
+	OutcomeMinorFailure   Outcome = 4
+	OutcomeSeriousFailure Outcome = 8
+	OutcomeMajorFailure   Outcome = 12
+)
+
+// Valid reports whether o is one of the four defined outcome codes.
+func (o Outcome) Valid() bool {
+	return o == OutcomeSuccess || o == OutcomeMinorFailure || o == OutcomeSeriousFailure || o == OutcomeMajorFailure
+}
+
+// Code is a coded concept (system, code, display), as in FHIR Coding and the
+// DICOM/RFC 3881 coded value types.
+type Code struct {
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Display string `json:"display,omitempty"`
+}
+
+// IsZero reports whether c carries nothing.
+func (c Code) IsZero() bool { return c.System == "" && c.Code == "" && c.Display == "" }
+
+// Actor is who did it: a person or a system, with the role and site they acted
+// in. ID is the source system's user identifier (not PHI: staff, not patients).
+type Actor struct {
+	ID       string `json:"id,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Role     string `json:"role,omitempty"`
+	Site     string `json:"site,omitempty"`
+	AltID    string `json:"altId,omitempty"`
+	UserType string `json:"type,omitempty"` // "person" or "system"
+}
+
+// PatientRef names a patient whose data the event touched. ID is the
+// identifier value (an MRN, or the id of a FHIR Patient reference); System is
+// the identifier's namespace when the source gave one. PatientRef is PHI: it
+// is never logged, never put in an index in clear (see BlindIndex), and never
+// leaves the encrypted store except to the patient it names.
+type PatientRef struct {
+	System string `json:"system,omitempty"`
+	ID     string `json:"id"`
+}
+
+// Object is the data object acted on (a DiagnosticReport, an order, a
+// specimen, a query), without the data itself.
+type Object struct {
+	Type  string `json:"type,omitempty"`  // e.g. "DiagnosticReport", "ServiceRequest", "Specimen", "Query"
+	ID    string `json:"id,omitempty"`    // reference or identifier of the object
+	Role  string `json:"role,omitempty"`  // e.g. "report", "query", "job"
+	Query string `json:"query,omitempty"` // query text when the object is a query (may contain PHI; encrypted with the body)
+}
+
+// Event is the canonical access or security event every source is normalized
+// into. All times are UTC.
+type Event struct {
+	Time      time.Time    `json:"time"`
+	Source    string       `json:"source"`          // configured source name (the system that reported it)
+	Kind      Kind         `json:"kind"`
+	Type      Code         `json:"type,omitempty"`  // event type (e.g. DCM 110110 Patient Record, or rest)
+	Subtype   []Code       `json:"subtype,omitempty"`
+	Action    Action       `json:"action,omitempty"`
+	Outcome   Outcome      `json:"outcome"`
+	Actor     Actor        `json:"actor"`
+	Patients  []PatientRef `json:"patients,omitempty"`
+	Objects   []Object     `json:"objects,omitempty"`
+	Network   string       `json:"network,omitempty"` // IP address or host name of the actor's device
+	Purpose   []Code       `json:"purpose,omitempty"` // purpose of use (e.g. v3-ActReason TREAT)
+	SourceRef string       `json:"sourceRef,omitempty"` // the record's own id in its source (e.g. AuditEvent.id)
+}
+
+// Validate checks the fields every Event must have. It returns a
+// *ValidationError naming the first field that is wrong; the message never
+// contains PHI.
+func (e *Event) Validate() error {
+	switch {
+	case e.Time.IsZero():
+		return &ValidationError{Field: "time", Reason: "missing"}
+	case e.Source == "":
+		return &ValidationError{Field: "source", Reason: "missing"}
+	case e.Kind == "":
+		return &ValidationError{Field: "kind", Reason: "missing"}
+	case !e.Outcome.Valid():
+		return &ValidationError{Field: "outcome", Reason: "not one of 0, 4, 8, 12"}
+	case e.Actor.ID == "" && e.Actor.Name == "" && e.Actor.AltID == "":
+		return &ValidationError{Field: "actor", Reason: "no identifier"}
+	case e.Kind == KindAccess && len(e.Patients) == 0:
+		return &ValidationError{Field: "patients", Reason: "an access event must name at least one patient"}
+	}
+	for i, p := range e.Patients {
+		if strings.TrimSpace(p.ID) == "" {
+			return &ValidationError{Field: "patients[" + strconv.Itoa(i) + "]", Reason: "empty identifier"}
+		}
+	}
+	return nil
+}
+
+// ValidationError says which field of a record is wrong and why, without
+// repeating the field's value (which may be PHI).
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// Link ties a ledger entry to the previous entry of the same patient, so that
+// a patient holding their chain can detect a gap. Patient is the position in
+// Event.Patients it applies to. A patient's first entry has HasPrev false.
+type Link struct {
+	Patient   int      `json:"patient"`
+	HasPrev   bool     `json:"hasPrev"`
+	PrevIndex uint64   `json:"prevIndex"`
+	PrevHash  [32]byte `json:"prevHash"` // the Commitment of the previous entry
+}
+
+// Entry is what the ledger commits to for one event: the Event plus the index
+// it was given and its per-patient chain links. Its canonical bytes are what
+// the Commitment covers.
+type Entry struct {
+	Index uint64
+	Event Event
+	Links []Link
+}
+
+// canonical is the fixed-order JSON shape of an Entry. Field names are in
+// lexicographic order and the encoding has no insignificant whitespace, so the
+// bytes equal the RFC 8785 (JCS) form for this shape (all numbers are
+// integers, all strings UTF-8).
+type canonicalEntry struct {
+	Actor     canonicalActor   `json:"actor"`
+	Action    string           `json:"action,omitempty"`
+	Index     uint64           `json:"index"`
+	Kind      string           `json:"kind"`
+	Links     []canonicalLink  `json:"links,omitempty"`
+	Network   string           `json:"network,omitempty"`
+	Objects   []canonicalObj   `json:"objects,omitempty"`
+	Outcome   int              `json:"outcome"`
+	Patients  []canonicalPat   `json:"patients,omitempty"`
+	Purpose   []canonicalCode  `json:"purpose,omitempty"`
+	Source    string           `json:"source"`
+	SourceRef string           `json:"sourceRef,omitempty"`
+	Subtype   []canonicalCode  `json:"subtype,omitempty"`
+	Time      string           `json:"time"`
+	Type      *canonicalCode   `json:"type,omitempty"`
+	V         int              `json:"v"`
+}
+
+type canonicalActor struct {
+	AltID string `json:"altId,omitempty"`
+	ID    string `json:"id,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Role  string `json:"role,omitempty"`
+	Site  string `json:"site,omitempty"`
+	Type  string `json:"type,omitempty"`
+}
+
+type canonicalCode struct {
+	Code    string `json:"code,omitempty"`
+	Display string `json:"display,omitempty"`
+	System  string `json:"system,omitempty"`
+}
+
+type canonicalPat struct {
+	ID     string `json:"id"`
+	System string `json:"system,omitempty"`
+}
+
+type canonicalObj struct {
+	ID    string `json:"id,omitempty"`
+	Query string `json:"query,omitempty"`
+	Role  string `json:"role,omitempty"`
+	Type  string `json:"type,omitempty"`
+}
+
+type canonicalLink struct {
+	HasPrev   bool   `json:"hasPrev"`
+	Patient   int    `json:"patient"`
+	PrevHash  string `json:"prevHash,omitempty"` // lowercase hex
+	PrevIndex uint64 `json:"prevIndex"`
+}
+
+// CanonicalVersion is the version of the canonical encoding written by
+// MarshalCanonical; it is inside the committed bytes.
+const CanonicalVersion = 1
+
+// TimeLayout is the canonical time form: UTC, microseconds, always six digits.
+const TimeLayout = "2006-01-02T15:04:05.000000Z"
+
+func codes(cs []Code) []canonicalCode {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]canonicalCode, len(cs))
+	for i, c := range cs {
+		out[i] = canonicalCode{Code: c.Code, Display: c.Display, System: c.System}
+	}
+	return out
+}
+
+// MarshalCanonical returns the canonical bytes of the entry: deterministic for
+// equal entries, so a verifier that holds the bytes and the nonce can recompute
+// the commitment. Times are truncated to microseconds.
+func (en *Entry) MarshalCanonical() ([]byte, error) {
+	e := &en.Event
+	c := canonicalEntry{
+		Actor: canonicalActor{AltID: e.Actor.AltID, ID: e.Actor.ID, Name: e.Actor.Name,
+			Role: e.Actor.Role, Site: e.Actor.Site, Type: e.Actor.UserType},
+		Action: string(e.Action), Index: en.Index, Kind: string(e.Kind), Network: e.Network,
+		Outcome: int(e.Outcome), Purpose: codes(e.Purpose), Source: e.Source, SourceRef: e.SourceRef,
+		Subtype: codes(e.Subtype), Time: e.Time.UTC().Format(TimeLayout), V: CanonicalVersion,
+	}
+	if !e.Type.IsZero() {
+		c.Type = &canonicalCode{Code: e.Type.Code, Display: e.Type.Display, System: e.Type.System}
+	}
+	for _, p := range e.Patients {
+		c.Patients = append(c.Patients, canonicalPat{ID: p.ID, System: p.System})
+	}
+	for _, o := range e.Objects {
+		c.Objects = append(c.Objects, canonicalObj{ID: o.ID, Query: o.Query, Role: o.Role, Type: o.Type})
+	}
+	for _, l := range en.Links {
+		cl := canonicalLink{HasPrev: l.HasPrev, Patient: l.Patient, PrevIndex: l.PrevIndex}
+		if l.HasPrev {
+			cl.PrevHash = fmt.Sprintf("%x", l.PrevHash[:])
+		}
+		c.Links = append(c.Links, cl)
+	}
+	for _, s := range []string{e.Source, e.Actor.ID, e.Actor.Name, e.Network} {
+		if !utf8.ValidString(s) {
+			return nil, &ValidationError{Field: "event", Reason: "text is not valid UTF-8"}
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&c); err != nil {
+		return nil, fmt.Errorf("canonical encoding: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalCanonical parses canonical bytes back into an Entry. It rejects
+// bytes that do not re-encode to themselves, so a stored body cannot carry
+// extra or reordered fields unnoticed.
+func UnmarshalCanonical(b []byte) (*Entry, error) {
+	var c canonicalEntry
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("canonical entry: %w", err)
+	}
+	if c.V != CanonicalVersion {
+		return nil, fmt.Errorf("canonical entry: unknown version %d", c.V)
+	}
+	t, err := time.Parse(TimeLayout, c.Time)
+	if err != nil {
+		return nil, fmt.Errorf("canonical entry: time: %w", err)
+	}
+	en := &Entry{Index: c.Index, Event: Event{
+		Time: t, Source: c.Source, Kind: Kind(c.Kind), Action: Action(c.Action), Outcome: Outcome(c.Outcome),
+		Actor: Actor{AltID: c.Actor.AltID, ID: c.Actor.ID, Name: c.Actor.Name, Role: c.Actor.Role,
+			Site: c.Actor.Site, UserType: c.Actor.Type},
+		Network: c.Network, SourceRef: c.SourceRef,
+	}}
+	if c.Type != nil {
+		en.Event.Type = Code{System: c.Type.System, Code: c.Type.Code, Display: c.Type.Display}
+	}
+	for _, x := range c.Subtype {
+		en.Event.Subtype = append(en.Event.Subtype, Code{System: x.System, Code: x.Code, Display: x.Display})
+	}
+	for _, x := range c.Purpose {
+		en.Event.Purpose = append(en.Event.Purpose, Code{System: x.System, Code: x.Code, Display: x.Display})
+	}
+	for _, p := range c.Patients {
+		en.Event.Patients = append(en.Event.Patients, PatientRef{System: p.System, ID: p.ID})
+	}
+	for _, o := range c.Objects {
+		en.Event.Objects = append(en.Event.Objects, Object{Type: o.Type, ID: o.ID, Role: o.Role, Query: o.Query})
+	}
+	for _, l := range c.Links {
+		ln := Link{Patient: l.Patient, HasPrev: l.HasPrev, PrevIndex: l.PrevIndex}
+		if l.HasPrev {
+			if _, err := fmt.Sscanf(l.PrevHash, "%64x", &ln.PrevHash); err != nil || len(l.PrevHash) != 64 {
+				return nil, fmt.Errorf("canonical entry: link prevHash is not 64 hex digits")
+			}
+		}
+		en.Links = append(en.Links, ln)
+	}
+	again, err := en.MarshalCanonical()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("canonical entry: bytes are not in canonical form")
+	}
+	return en, nil
+}
