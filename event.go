@@ -104,17 +104,17 @@ type Object struct {
 // into. All times are UTC.
 type Event struct {
 	Time      time.Time    `json:"time"`
-	Source    string       `json:"source"`          // configured source name (the system that reported it)
+	Source    string       `json:"source"` // configured source name (the system that reported it)
 	Kind      Kind         `json:"kind"`
-	Type      Code         `json:"type,omitempty"`  // event type (e.g. DCM 110110 Patient Record, or rest)
+	Type      Code         `json:"type,omitempty"` // event type (e.g. DCM 110110 Patient Record, or rest)
 	Subtype   []Code       `json:"subtype,omitempty"`
 	Action    Action       `json:"action,omitempty"`
 	Outcome   Outcome      `json:"outcome"`
 	Actor     Actor        `json:"actor"`
 	Patients  []PatientRef `json:"patients,omitempty"`
 	Objects   []Object     `json:"objects,omitempty"`
-	Network   string       `json:"network,omitempty"` // IP address or host name of the actor's device
-	Purpose   []Code       `json:"purpose,omitempty"` // purpose of use (e.g. v3-ActReason TREAT)
+	Network   string       `json:"network,omitempty"`   // IP address or host name of the actor's device
+	Purpose   []Code       `json:"purpose,omitempty"`   // purpose of use (e.g. v3-ActReason TREAT)
 	SourceRef string       `json:"sourceRef,omitempty"` // the record's own id in its source (e.g. AuditEvent.id)
 }
 
@@ -177,22 +177,22 @@ type Entry struct {
 // bytes equal the RFC 8785 (JCS) form for this shape (all numbers are
 // integers, all strings UTF-8).
 type canonicalEntry struct {
-	Actor     canonicalActor   `json:"actor"`
-	Action    string           `json:"action,omitempty"`
-	Index     uint64           `json:"index"`
-	Kind      string           `json:"kind"`
-	Links     []canonicalLink  `json:"links,omitempty"`
-	Network   string           `json:"network,omitempty"`
-	Objects   []canonicalObj   `json:"objects,omitempty"`
-	Outcome   int              `json:"outcome"`
-	Patients  []canonicalPat   `json:"patients,omitempty"`
-	Purpose   []canonicalCode  `json:"purpose,omitempty"`
-	Source    string           `json:"source"`
-	SourceRef string           `json:"sourceRef,omitempty"`
-	Subtype   []canonicalCode  `json:"subtype,omitempty"`
-	Time      string           `json:"time"`
-	Type      *canonicalCode   `json:"type,omitempty"`
-	V         int              `json:"v"`
+	Actor     canonicalActor  `json:"actor"`
+	Action    string          `json:"action,omitempty"`
+	Index     uint64          `json:"index"`
+	Kind      string          `json:"kind"`
+	Links     []canonicalLink `json:"links,omitempty"`
+	Network   string          `json:"network,omitempty"`
+	Objects   []canonicalObj  `json:"objects,omitempty"`
+	Outcome   int             `json:"outcome"`
+	Patients  []canonicalPat  `json:"patients,omitempty"`
+	Purpose   []canonicalCode `json:"purpose,omitempty"`
+	Source    string          `json:"source"`
+	SourceRef string          `json:"sourceRef,omitempty"`
+	Subtype   []canonicalCode `json:"subtype,omitempty"`
+	Time      string          `json:"time"`
+	Type      *canonicalCode  `json:"type,omitempty"`
+	V         int             `json:"v"`
 }
 
 type canonicalActor struct {
