@@ -1,0 +1,154 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/store/storetest"
+	"github.com/labtrust/labtrust/vault"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// Reopening applies no migration twice.
+		db2, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("reopen: %v", err)
+		}
+		db2.Close()
+
+		n, err := db.NextIndex(ctx)
+		if err != nil || n != 0 {
+			t.Fatalf("empty NextIndex = %d, %v", n, err)
+		}
+		if _, _, err := db.PatientHead(ctx, []byte("p1")); !errors.Is(err, labtrust.ErrNotFound) {
+			t.Fatalf("PatientHead on empty store: %v, want ErrNotFound", err)
+		}
+		t0 := time.Date(2026, 10, 1, 8, 0, 0, 123456000, time.UTC)
+		var rows []store.EventRow
+		for i := 0; i < 250; i++ {
+			r := store.EventRow{Index: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Source: "lis", Kind: "access",
+				Actor: "u1", Action: "R", Body: []byte{byte(i), 1, 2}}
+			r.Commitment[0] = byte(i)
+			r.Patients = [][]byte{[]byte("p1")}
+			if i%2 == 0 {
+				r.Patients = append(r.Patients, []byte("p2"))
+			}
+			rows = append(rows, r)
+		}
+		if err := db.AppendEvents(ctx, rows[:120]); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AppendEvents(ctx, rows[120:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AppendEvents(ctx, rows[5:6]); !errors.Is(err, labtrust.ErrConflict) {
+			t.Fatalf("duplicate index: %v, want ErrConflict", err)
+		}
+		if n, _ := db.NextIndex(ctx); n != 250 {
+			t.Fatalf("NextIndex = %d, want 250", n)
+		}
+		idx, c, err := db.PatientHead(ctx, []byte("p2"))
+		if err != nil || idx != 248 || c[0] != 248 {
+			t.Fatalf("PatientHead(p2) = %d %x %v", idx, c[0], err)
+		}
+		var seen []uint64
+		if err := db.PatientEvents(ctx, []byte("p2"), func(r *store.EventRow) error {
+			seen = append(seen, r.Index)
+			if !r.Time.Equal(t0.Add(time.Duration(r.Index) * time.Second)) {
+				t.Errorf("event %d time %v", r.Index, r.Time)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 125 || seen[0] != 0 || seen[124] != 248 {
+			t.Fatalf("p2 events: %d, first %v", len(seen), seen[:3])
+		}
+		var cs int
+		if err := db.Commitments(ctx, 10, 20, func(i uint64, c [32]byte) error {
+			if c[0] != byte(i) {
+				t.Errorf("commitment %d = %x", i, c[0])
+			}
+			cs++
+			return nil
+		}); err != nil || cs != 10 {
+			t.Fatalf("commitments: %d %v", cs, err)
+		}
+		var bodies int
+		db.Events(ctx, 0, 1000, func(r *store.EventRow) error {
+			if !bytes.Equal(r.Body, []byte{byte(r.Index), 1, 2}) {
+				t.Errorf("body %d = %v", r.Index, r.Body)
+			}
+			bodies++
+			return nil
+		})
+		if bodies != 250 {
+			t.Fatalf("Events returned %d rows", bodies)
+		}
+
+		// Keys.
+		if err := db.SaveKey(ctx, vault.WrappedKey{ID: 1, Purpose: vault.PurposeData, KEKID: "k", Wrapped: []byte{1}, Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+		ks, err := db.LoadKeys(ctx)
+		if err != nil || len(ks) != 1 || ks[0].Purpose != vault.PurposeData || !ks[0].Created.Equal(t0.Truncate(time.Second)) {
+			t.Fatalf("LoadKeys = %+v %v", ks, err)
+		}
+
+		// Quarantine.
+		items := []store.QuarantineItem{
+			{Source: "lis", Format: "csv", Position: "line 3", Reason: "time: missing", Raw: []byte("sealed-1")},
+			{Source: "ehr", Format: "fhir", Position: "line 9", Reason: "bad json", Raw: []byte("sealed-2")},
+		}
+		if err := db.AddQuarantine(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+		if items[0].ID == 0 || items[1].ID <= items[0].ID {
+			t.Fatalf("ids %d %d", items[0].ID, items[1].ID)
+		}
+		list, err := db.ListQuarantine(ctx, store.QuarantineFilter{Source: "lis"})
+		if err != nil || len(list) != 1 || list[0].Reason != "time: missing" || list[0].Raw != nil {
+			t.Fatalf("list = %+v %v", list, err)
+		}
+		got, err := db.GetQuarantine(ctx, items[1].ID)
+		if err != nil || string(got.Raw) != "sealed-2" || got.Status != store.QuarantinePending {
+			t.Fatalf("get = %+v %v", got, err)
+		}
+		if err := db.RecordRetry(ctx, items[1].ID, false, "still bad"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.RecordRetry(ctx, items[0].ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.RecordRetry(ctx, 99999, true, ""); !errors.Is(err, labtrust.ErrNotFound) {
+			t.Fatalf("retry of missing item: %v", err)
+		}
+		got, _ = db.GetQuarantine(ctx, items[1].ID)
+		if got.Attempts != 1 || got.Reason != "still bad" || got.Status != store.QuarantinePending {
+			t.Fatalf("after failed retry: %+v", got)
+		}
+		if _, err := db.GetQuarantine(ctx, 99999); !errors.Is(err, labtrust.ErrNotFound) {
+			t.Fatalf("missing item: %v", err)
+		}
+		counts, err := db.QuarantineCounts(ctx)
+		if err != nil || len(counts) != 2 {
+			t.Fatalf("counts = %+v %v", counts, err)
+		}
+		st, err := db.Stats(ctx)
+		if err != nil || st.Events != 250 || st.QuarantinePending != 1 {
+			t.Fatalf("stats = %+v %v", st, err)
+		}
+	})
+}
