@@ -1,0 +1,659 @@
+// Package ingest turns parsed Events into durable ledger entries: it assigns
+// indices, links each patient's entries into a chain, commits to each entry
+// with a random nonce, seals the body, stores the row and its index rows in
+// one transaction, appends the commitment to the ledger, and publishes a
+// signed checkpoint at a fixed interval. Rejected records go to the
+// quarantine, sealed. Nothing is acknowledged before it is durable.
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/store"
+)
+
+// Store is what the pipeline needs from the database.
+type Store interface {
+	AppendEvents(ctx context.Context, rows []store.EventRow) error
+	NextIndex(ctx context.Context) (uint64, error)
+	PatientHead(ctx context.Context, blind []byte) (uint64, [32]byte, error)
+	Commitments(ctx context.Context, from, to uint64, fn func(idx uint64, c [32]byte) error) error
+	AddQuarantine(ctx context.Context, items []store.QuarantineItem) error
+}
+
+// Ledger is the single-writer Merkle log. The pipeline is its only writer.
+type Ledger interface {
+	Append(entries [][]byte) (first uint64, err error)
+	Checkpoint(ctx context.Context) ([]byte, error)
+	Size() uint64
+	Checkpointed() uint64
+}
+
+// Keys seals bodies and computes blind indexes.
+type Keys interface {
+	Seal(ctx context.Context, dst, plaintext, aad []byte) ([]byte, error)
+	Open(dst, sealed, aad []byte) ([]byte, error)
+	Blinder() func(id string) []byte
+}
+
+// Config tunes the pipeline; zero values take the defaults.
+type Config struct {
+	// MaxBatch caps events per store transaction (default 16384).
+	MaxBatch int
+	// CheckpointInterval is how often a checkpoint is signed while entries
+	// arrive (default 500ms, so checkpoint lag stays under one second).
+	CheckpointInterval time.Duration
+	// QueueDepth bounds requests waiting for the sequencer (default 256);
+	// beyond it Submit blocks, which is the back-pressure.
+	QueueDepth int
+	// HeadCache bounds how many patients' chain heads stay in memory
+	// (default 1,000,000); misses are read from the store.
+	HeadCache int
+	Logger    *slog.Logger
+	Metrics   *Metrics
+	Now       func() time.Time
+}
+
+// Result says what a Submit stored.
+type Result struct {
+	First uint64 // index of the first event
+	Count int
+}
+
+type request struct {
+	events []labtrust.Event
+	done   chan error
+	first  uint64
+	start  time.Time
+}
+
+type prepared struct {
+	reqs        []*request
+	rows        []store.EventRow
+	commitments [][]byte
+	sources     map[string]int
+	last        uint64 // one past the last index
+}
+
+type head struct {
+	idx   uint64
+	c     [32]byte
+	batch uint64 // batchSeq of the batch that set it; c is unset while it is the current one
+	pos   int    // position in that batch
+}
+
+// Pipeline is the single writer of the store's events and the ledger.
+type Pipeline struct {
+	st    Store
+	lg    Ledger
+	keys  Keys
+	cfg   Config
+	log   *slog.Logger
+	m     *Metrics
+	reqs  chan *request
+	cq    chan *prepared
+	now   func() time.Time
+	blind func(string) []byte
+
+	// Owned by the sequencer goroutine.
+	next     uint64
+	heads    map[string]head
+	batchSeq uint64
+
+	committed  atomic.Uint64 // one past the last durable index
+	size       atomic.Uint64 // ledger size (appended)
+	cpSize     atomic.Uint64 // ledger size at the last checkpoint
+	cpTime     atomic.Int64  // unix nanos of the last checkpoint
+	broken     atomic.Pointer[error]
+	resync     chan struct{}
+	stopped    chan struct{}
+	runOnce    sync.Once
+	lastNoteMu sync.Mutex
+	lastNote   []byte
+}
+
+// New reconciles the ledger with the store (after a crash the store may
+// hold entries the last checkpoint does not cover: they are appended again
+// and checkpointed) and returns a pipeline ready to Run.
+func New(ctx context.Context, cfg Config, st Store, lg Ledger, keys Keys) (*Pipeline, error) {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 16384
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = 500 * time.Millisecond
+	}
+	if cfg.QueueDepth <= 0 {
+		cfg.QueueDepth = 256
+	}
+	if cfg.HeadCache <= 0 {
+		cfg.HeadCache = 1_000_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Pipeline{st: st, lg: lg, keys: keys, cfg: cfg, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
+		reqs: make(chan *request, cfg.QueueDepth), cq: make(chan *prepared, 2),
+		heads: map[string]head{}, blind: keys.Blinder(), resync: make(chan struct{}, 1), stopped: make(chan struct{})}
+	if err := p.reconcile(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// reconcile brings the ledger up to the store: the store is committed
+// first, so after a crash it can only be ahead.
+func (p *Pipeline) reconcile(ctx context.Context) error {
+	next, err := p.st.NextIndex(ctx)
+	if err != nil {
+		return fmt.Errorf("ingest: read store size: %w", err)
+	}
+	size := p.lg.Size()
+	if size > next {
+		return &labtrust.Error{Code: "ledger_ahead",
+			Message: fmt.Sprintf("the ledger holds %d entries but the store only %d", size, next),
+			Hint:    "the database is older than the ledger: restore the database from the backup that matches the ledger, or run `labtrust verify` to see which entries are missing"}
+	}
+	if size < next {
+		p.log.Info("appending stored entries the last checkpoint does not cover", "from", size, "to", next)
+		batch := make([][]byte, 0, 4096)
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			if _, err := p.lg.Append(batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+			return nil
+		}
+		if err := p.st.Commitments(ctx, size, next, func(idx uint64, c [32]byte) error {
+			if idx != size {
+				return fmt.Errorf("ingest: store has a gap at index %d (found %d)", size, idx)
+			}
+			size++
+			cc := c
+			batch = append(batch, cc[:])
+			if len(batch) == cap(batch) {
+				return flush()
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("ingest: recover ledger from store: %w", err)
+		}
+		if err := flush(); err != nil {
+			return fmt.Errorf("ingest: recover ledger from store: %w", err)
+		}
+		if size != next {
+			return fmt.Errorf("ingest: store has %d entries but only %d could be read", next, size)
+		}
+	}
+	if p.lg.Size() > p.lg.Checkpointed() || p.lg.Checkpointed() == 0 {
+		note, err := p.lg.Checkpoint(ctx)
+		if err != nil {
+			return fmt.Errorf("ingest: checkpoint after recovery: %w", err)
+		}
+		p.setNote(note)
+	}
+	p.next = next
+	p.committed.Store(next)
+	p.size.Store(p.lg.Size())
+	p.cpSize.Store(p.lg.Checkpointed())
+	p.cpTime.Store(p.now().UnixNano())
+	return nil
+}
+
+// Run sequences and commits until ctx ends, then signs a final checkpoint.
+// It MUST be called exactly once.
+func (p *Pipeline) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var cerr error
+	go func() {
+		defer wg.Done()
+		cerr = p.commitLoop()
+	}()
+	p.sequenceLoop(ctx)
+	close(p.cq)
+	wg.Wait()
+	close(p.stopped)
+	// Fail whatever is still queued: it was never acknowledged.
+	for {
+		select {
+		case r := <-p.reqs:
+			r.done <- labtrust.ErrPushback
+		default:
+			return cerr
+		}
+	}
+}
+
+// Submit stores events and returns once they are durable (committed to the
+// store and appended to the ledger; a checkpoint covering them follows within
+// CheckpointInterval). Events MUST be valid (parsers call Validate). On
+// error nothing of this request was acknowledged.
+func (p *Pipeline) Submit(ctx context.Context, events []labtrust.Event) (Result, error) {
+	r, err := p.enqueue(ctx, events)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.wait(ctx, r)
+}
+
+func (p *Pipeline) enqueue(ctx context.Context, events []labtrust.Event) (*request, error) {
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			return nil, fmt.Errorf("ingest: event %d: %w", i, err)
+		}
+	}
+	r := &request{events: events, done: make(chan error, 1), start: p.now()}
+	select {
+	case p.reqs <- r:
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.stopped:
+		return nil, labtrust.ErrPushback
+	}
+}
+
+func (p *Pipeline) wait(ctx context.Context, r *request) (Result, error) {
+	select {
+	case err := <-r.done:
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{First: r.first, Count: len(r.events)}, nil
+	case <-ctx.Done():
+		// The request may still be committed; the caller did not get an
+		// acknowledgement, which is the contract.
+		return Result{}, ctx.Err()
+	}
+}
+
+func (p *Pipeline) sequenceLoop(ctx context.Context) {
+	var batch []*request
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-p.reqs:
+			batch = append(batch, r)
+		}
+		n := len(batch[0].events)
+	more:
+		for n < p.cfg.MaxBatch {
+			select {
+			case r := <-p.reqs:
+				batch = append(batch, r)
+				n += len(r.events)
+			default:
+				break more
+			}
+		}
+		if p.broken.Load() != nil {
+			p.recover(ctx)
+		}
+		pb, err := p.prepare(ctx, batch)
+		if err != nil {
+			for _, r := range batch {
+				r.done <- err
+			}
+			continue
+		}
+		p.cq <- pb
+	}
+}
+
+// recover waits for in-flight batches to fail, then re-reads the store so
+// indices and chain heads continue from what is durable.
+func (p *Pipeline) recover(ctx context.Context) {
+	p.cq <- nil // a marker: the committer answers on p.resync when it reaches it
+	<-p.resync
+	next, err := p.st.NextIndex(ctx)
+	if err != nil {
+		p.log.Error("ingest: store still failing", "err", err)
+		return
+	}
+	p.next = next
+	p.heads = map[string]head{}
+	p.broken.Store(nil)
+}
+
+// prepare assigns indices and chain links in order (cheap, sequential), then
+// encodes and commits: entries whose previous patient entry is in an earlier
+// batch on every core, the rest in order (each needs its predecessor's
+// commitment), and finally seals every body on every core.
+func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, error) {
+	n := 0
+	for _, r := range batch {
+		n += len(r.events)
+	}
+	p.batchSeq++
+	pb := &prepared{reqs: batch, rows: make([]store.EventRow, n), commitments: make([][]byte, n), sources: map[string]int{}}
+	entries := make([]labtrust.Entry, n)
+	type dep struct{ link, pos int }
+	deps := map[int][]dep{} // batch position → links that point inside the batch
+	i := 0
+	idx := p.next
+	for _, r := range batch {
+		r.first = idx
+		for k := range r.events {
+			e := &r.events[k]
+			e.Time = e.Time.UTC().Truncate(time.Microsecond)
+			en := &entries[i]
+			en.Index, en.Event = idx, *e
+			row := &pb.rows[i]
+			row.Index, row.Time, row.Source, row.Kind = idx, e.Time, e.Source, string(e.Kind)
+			row.Actor, row.Action, row.Outcome = actorKey(e.Actor), string(e.Action), int(e.Outcome)
+			pb.sources[e.Source]++
+			for j, pr := range e.Patients {
+				b := p.blind(pr.ID)
+				if containsBytes(row.Patients, b) {
+					continue // the same patient named twice gets one link
+				}
+				row.Patients = append(row.Patients, b)
+				bk := string(b)
+				h, ok := p.heads[bk]
+				if !ok {
+					hi, hc, err := p.st.PatientHead(ctx, b)
+					switch {
+					case err == nil:
+						h, ok = head{idx: hi, c: hc}, true
+					case !errors.Is(err, labtrust.ErrNotFound):
+						return nil, fmt.Errorf("ingest: read patient chain head: %w", err)
+					}
+				}
+				l := labtrust.Link{Patient: j}
+				if ok {
+					l.HasPrev, l.PrevIndex, l.PrevHash = true, h.idx, h.c
+					if h.batch == p.batchSeq {
+						deps[i] = append(deps[i], dep{link: len(en.Links), pos: h.pos})
+					}
+				}
+				en.Links = append(en.Links, l)
+				p.heads[bk] = head{idx: idx, batch: p.batchSeq, pos: i}
+			}
+			idx++
+			i++
+		}
+	}
+	nonces := make([]byte, n*labtrust.NonceSize)
+	if _, err := rand.Read(nonces); err != nil {
+		return nil, fmt.Errorf("ingest: nonces: %w", err)
+	}
+	canon := make([][]byte, n)
+	commit := func(i int) error {
+		c, err := entries[i].MarshalCanonical()
+		if err != nil {
+			return fmt.Errorf("ingest: encode event %d: %w", entries[i].Index, err)
+		}
+		canon[i] = c
+		pb.rows[i].Commitment = labtrust.Commit(nonces[i*labtrust.NonceSize:(i+1)*labtrust.NonceSize], c)
+		pb.commitments[i] = pb.rows[i].Commitment[:]
+		return nil
+	}
+	if err := parallel(n, func(i int) error {
+		if _, dependent := deps[i]; dependent {
+			return nil
+		}
+		return commit(i)
+	}); err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		ds, ok := deps[i]
+		if !ok {
+			continue
+		}
+		for _, d := range ds {
+			entries[i].Links[d.link].PrevHash = pb.rows[d.pos].Commitment
+		}
+		if err := commit(i); err != nil {
+			return nil, err
+		}
+	}
+	if err := parallel(n, func(i int) error {
+		nonce := nonces[i*labtrust.NonceSize : (i+1)*labtrust.NonceSize]
+		pt := make([]byte, 0, len(nonce)+len(canon[i]))
+		pt = append(append(pt, nonce...), canon[i]...)
+		body, err := p.keys.Seal(ctx, make([]byte, 0, len(pt)+64), pt, BodyAAD(entries[i].Index))
+		if err != nil {
+			return fmt.Errorf("ingest: seal event %d: %w", entries[i].Index, err)
+		}
+		pb.rows[i].Body = body
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	// Heads now carry commitments, for links from later batches.
+	for i := range pb.rows {
+		for _, b := range pb.rows[i].Patients {
+			if h := p.heads[string(b)]; h.batch == p.batchSeq && h.pos == i {
+				p.heads[string(b)] = head{idx: h.idx, c: pb.rows[i].Commitment}
+			}
+		}
+	}
+	p.evictHeads()
+	pb.last = idx
+	p.next = idx
+	return pb, nil
+}
+
+// evictHeads keeps the chain-head cache bounded. Any head may go: a miss is
+// read back from the store, and every head from a finished batch is already
+// in the store or in flight ahead of any batch that could read it.
+func (p *Pipeline) evictHeads() {
+	over := len(p.heads) - p.cfg.HeadCache
+	if over <= 0 {
+		return
+	}
+	committed := p.committed.Load()
+	for k, h := range p.heads {
+		if over <= 0 {
+			break
+		}
+		if h.idx < committed { // never evict a head whose row is not yet durable
+			delete(p.heads, k)
+			over--
+		}
+	}
+}
+
+func containsBytes(list [][]byte, b []byte) bool {
+	for _, x := range list {
+		if string(x) == string(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// parallel runs fn(0..n-1) across the available cores.
+func parallel(n int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/256))
+	if workers == 1 {
+		for i := 0; i < n; i++ {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	span := (n + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*span, min((w+1)*span, n)
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if err := fn(i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func actorKey(a labtrust.Actor) string {
+	switch {
+	case a.ID != "":
+		return a.ID
+	case a.AltID != "":
+		return a.AltID
+	}
+	return a.Name
+}
+
+// BodyAAD binds a sealed body to its index, so bodies cannot be swapped
+// between rows unnoticed.
+func BodyAAD(idx uint64) []byte {
+	b := make([]byte, 10)
+	b[0], b[1] = 'e', 'v'
+	binary.BigEndian.PutUint64(b[2:], idx)
+	return b
+}
+
+func (p *Pipeline) setNote(n []byte) {
+	p.lastNoteMu.Lock()
+	p.lastNote = n
+	p.lastNoteMu.Unlock()
+}
+
+// LatestCheckpoint returns the newest signed checkpoint note.
+func (p *Pipeline) LatestCheckpoint() []byte {
+	p.lastNoteMu.Lock()
+	defer p.lastNoteMu.Unlock()
+	return p.lastNote
+}
+
+// Status is a snapshot for health and metrics.
+type Status struct {
+	Committed      uint64
+	LedgerSize     uint64
+	CheckpointSize uint64
+	CheckpointAge  time.Duration
+	Broken         error
+}
+
+// Status reports the pipeline's progress; safe from any goroutine.
+func (p *Pipeline) Status() Status {
+	s := Status{Committed: p.committed.Load(), LedgerSize: p.size.Load(), CheckpointSize: p.cpSize.Load(),
+		CheckpointAge: p.now().Sub(time.Unix(0, p.cpTime.Load()))}
+	if e := p.broken.Load(); e != nil {
+		s.Broken = *e
+	}
+	return s
+}
+
+func (p *Pipeline) commitLoop() error {
+	t := time.NewTicker(p.cfg.CheckpointInterval / 2)
+	defer t.Stop()
+	lastCP := p.now()
+	checkpoint := func() error {
+		if p.lg.Size() == p.lg.Checkpointed() {
+			lastCP = p.now()
+			return nil
+		}
+		note, err := p.lg.Checkpoint(context.Background())
+		if err != nil {
+			return err
+		}
+		lastCP = p.now()
+		p.setNote(note)
+		p.cpSize.Store(p.lg.Checkpointed())
+		p.cpTime.Store(lastCP.UnixNano())
+		if p.m != nil {
+			p.m.checkpoints.Inc()
+		}
+		return nil
+	}
+	for {
+		select {
+		case pb, ok := <-p.cq:
+			if !ok {
+				if err := checkpoint(); err != nil {
+					p.log.Error("final checkpoint failed", "err", err)
+					return err
+				}
+				return nil
+			}
+			if pb == nil {
+				p.resync <- struct{}{}
+				continue
+			}
+			p.commit(pb)
+			if p.now().Sub(lastCP) >= p.cfg.CheckpointInterval {
+				if err := checkpoint(); err != nil {
+					p.log.Error("checkpoint failed", "err", err)
+				}
+			}
+		case <-t.C:
+			if p.now().Sub(lastCP) >= p.cfg.CheckpointInterval {
+				if err := checkpoint(); err != nil {
+					p.log.Error("checkpoint failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (p *Pipeline) commit(pb *prepared) {
+	fail := func(err error) {
+		for _, r := range pb.reqs {
+			r.done <- err
+		}
+	}
+	if e := p.broken.Load(); e != nil {
+		fail(*e)
+		return
+	}
+	if err := p.st.AppendEvents(context.Background(), pb.rows); err != nil {
+		err = fmt.Errorf("ingest: store batch at index %d: %w", pb.rows[0].Index, err)
+		p.log.Error("store append failed; ingest resynchronizes", "err", err)
+		p.broken.Store(&err)
+		fail(err)
+		return
+	}
+	p.committed.Store(pb.last)
+	if _, err := p.lg.Append(pb.commitments); err != nil {
+		// The rows are durable; the ledger catches up from the store on
+		// the next start. Refuse further work until then.
+		err = fmt.Errorf("ingest: ledger append at index %d: %w", pb.rows[0].Index, err)
+		p.log.Error("ledger append failed", "err", err)
+		p.broken.Store(&err)
+		fail(err)
+		return
+	}
+	p.size.Store(p.lg.Size())
+	now := p.now()
+	for _, r := range pb.reqs {
+		if p.m != nil {
+			p.m.latency.Observe(now.Sub(r.start).Seconds())
+		}
+		r.done <- nil
+	}
+	if p.m != nil {
+		for s, n := range pb.sources {
+			p.m.ingested.WithLabelValues(s).Add(float64(n))
+		}
+	}
+}
