@@ -166,5 +166,20 @@ func quarantineAAD(source, format string) []byte { return []byte("q\x00" + sourc
 
 // OpenQuarantined decrypts the raw bytes of a quarantined record.
 func (p *Pipeline) OpenQuarantined(it store.QuarantineItem) ([]byte, error) {
-	return p.keys.Open(nil, it.Raw, quarantineAAD(it.Source, it.Format))
+	return OpenQuarantinedWith(p.keys, it)
+}
+
+// Opener opens sealed bytes (the vault's Keyring is one).
+type Opener interface {
+	Open(dst, sealed, aad []byte) ([]byte, error)
+}
+
+// OpenQuarantinedWith decrypts a quarantined record's raw bytes without a
+// pipeline, for read-only tools.
+func OpenQuarantinedWith(k Opener, it store.QuarantineItem) ([]byte, error) {
+	b, err := k.Open(nil, it.Raw, quarantineAAD(it.Source, it.Format))
+	if err != nil {
+		return nil, fmt.Errorf("quarantine item %d: %w", it.ID, err)
+	}
+	return b, nil
 }

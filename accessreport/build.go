@@ -1,0 +1,66 @@
+package accessreport
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/store"
+)
+
+// Events reads a patient's stored events by blind index.
+type Events interface {
+	PatientEvents(ctx context.Context, blind []byte, fn func(*store.EventRow) error) error
+}
+
+// Prover makes inclusion proofs under one checkpoint (a ledger.Reader).
+type Prover interface {
+	Checkpoint() (ledger.Checkpoint, []byte)
+	Proof(ctx context.Context, index uint64) ([]byte, error)
+}
+
+// Keys opens sealed bodies and computes blind indexes (the vault's Keyring).
+type Keys interface {
+	Blind(id string) []byte
+	Open(dst, sealed, aad []byte) ([]byte, error)
+}
+
+// Build assembles the access report of patient p: every stored entry that
+// names p and that the prover's checkpoint covers, opened and proved. It
+// fails if a stored body does not authenticate or does not match its
+// commitment, because a report that cannot verify must not be handed out.
+func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, p labtrust.PatientRef) (*Report, error) {
+	cp, note := pr.Checkpoint()
+	r := &Report{Format: Format, Origin: origin, Patient: p, Checkpoint: string(note)}
+	err := ev.PatientEvents(ctx, keys.Blind(p.ID), func(row *store.EventRow) error {
+		if row.Index >= cp.Size {
+			r.Pending++
+			return nil
+		}
+		pt, err := keys.Open(nil, row.Body, ingest.BodyAAD(row.Index))
+		if err != nil {
+			return fmt.Errorf("entry %d: stored body: %w", row.Index, err)
+		}
+		if len(pt) < labtrust.NonceSize {
+			return fmt.Errorf("entry %d: stored body is too short", row.Index)
+		}
+		nonce, canon := pt[:labtrust.NonceSize], pt[labtrust.NonceSize:]
+		if labtrust.Commit(nonce, canon) != row.Commitment {
+			return fmt.Errorf("entry %d: stored body does not match its commitment", row.Index)
+		}
+		proof, err := pr.Proof(ctx, row.Index)
+		if err != nil {
+			return fmt.Errorf("entry %d: proof: %w", row.Index, err)
+		}
+		r.Entries = append(r.Entries, Entry{Index: row.Index, Nonce: base64.StdEncoding.EncodeToString(nonce),
+			Canonical: string(canon), Proof: string(proof)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("access report: %w", err)
+	}
+	return r, nil
+}

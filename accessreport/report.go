@@ -1,0 +1,183 @@
+// Package accessreport builds and verifies a patient's access report: every
+// ledger entry naming the patient, with the nonce and canonical bytes that
+// open its commitment and a C2SP tlog-proof of its inclusion under a signed
+// checkpoint. Verification needs only the report and the log's public key,
+// so a patient (or anyone they trust) can check it offline, and the
+// per-patient chain links let them see a gap, not only an inclusion.
+package accessreport
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/ledger"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Format names this report format.
+const Format = "labtrust-access-report/v1"
+
+// Report is a patient's access history with proofs. It holds PHI (the
+// patient's own events) and goes only to that patient.
+type Report struct {
+	Format     string              `json:"format"`
+	Origin     string              `json:"origin"`
+	Patient    labtrust.PatientRef `json:"patient"`
+	Checkpoint string              `json:"checkpoint"` // the signed note every proof ends with
+	Entries    []Entry             `json:"entries"`
+	// Pending counts the patient's entries newer than the checkpoint: they
+	// will be provable once the next checkpoint covers them.
+	Pending int `json:"pending,omitempty"`
+}
+
+// Entry is one ledger entry with what opens and proves it.
+type Entry struct {
+	Index     uint64 `json:"index"`
+	Nonce     string `json:"nonce"`     // base64
+	Canonical string `json:"canonical"` // the exact canonical bytes (JSON text)
+	Proof     string `json:"proof"`     // C2SP tlog-proof
+}
+
+// Write encodes the report as indented JSON.
+func (r *Report) Write(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// Read decodes a report.
+func Read(rd io.Reader) (*Report, error) {
+	var r Report
+	dec := json.NewDecoder(rd)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("access report: %w", err)
+	}
+	if r.Format != Format {
+		return nil, fmt.Errorf("access report: format %q, want %q", r.Format, Format)
+	}
+	return &r, nil
+}
+
+// Verified is what verification established.
+type Verified struct {
+	Entries        []*labtrust.Entry
+	CheckpointSize uint64
+}
+
+// Problem is a verification failure with its evidence.
+type Problem struct {
+	Index  uint64 // ledger index of the entry, when the problem is about one
+	Reason string
+}
+
+// Error is returned when a report does not verify; it lists every problem.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "access report does not verify (%d problem(s))", len(e.Problems))
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n  entry %d: %s", p.Index, p.Reason)
+	}
+	return b.String()
+}
+
+// Verify checks a report against the log's public key: the checkpoint's
+// signature and origin, each entry's commitment and inclusion proof under
+// that checkpoint, that each entry names the patient, and that the entries
+// form the patient's complete chain from their first entry (no gap).
+func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
+	var probs []Problem
+	add := func(i uint64, f string, a ...any) { probs = append(probs, Problem{Index: i, Reason: fmt.Sprintf(f, a...)}) }
+	cpMsg := []byte(r.Checkpoint)
+	cp, err := ledger.OpenCheckpoint(cpMsg, r.Origin, verifier)
+	if err != nil {
+		return nil, &Error{Problems: []Problem{{Reason: "checkpoint: " + err.Error()}}}
+	}
+	out := &Verified{CheckpointSize: cp.Size}
+	type opened struct {
+		en *labtrust.Entry
+		c  [32]byte
+	}
+	var ents []opened
+	for _, e := range r.Entries {
+		nonce, err := base64.StdEncoding.DecodeString(e.Nonce)
+		if err != nil || len(nonce) != labtrust.NonceSize {
+			add(e.Index, "nonce is not %d bytes of base64", labtrust.NonceSize)
+			continue
+		}
+		c := labtrust.Commit(nonce, []byte(e.Canonical))
+		pr, err := ledger.ParseProof([]byte(e.Proof))
+		if err != nil {
+			add(e.Index, "proof: %v", err)
+			continue
+		}
+		if !bytes.Equal(pr.Checkpoint, cpMsg) {
+			add(e.Index, "proof is against a different checkpoint than the report's")
+			continue
+		}
+		if pr.Index != e.Index {
+			add(e.Index, "proof is for index %d", pr.Index)
+			continue
+		}
+		if err := ledger.VerifyProof([]byte(e.Proof), c[:], verifier, r.Origin); err != nil {
+			add(e.Index, "inclusion: %v", err)
+			continue
+		}
+		en, err := labtrust.UnmarshalCanonical([]byte(e.Canonical))
+		if err != nil {
+			add(e.Index, "entry: %v", err)
+			continue
+		}
+		if en.Index != e.Index {
+			add(e.Index, "entry says it is index %d", en.Index)
+			continue
+		}
+		ents = append(ents, opened{en, c})
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].en.Index < ents[j].en.Index })
+	var prev *opened
+	for i := range ents {
+		o := &ents[i]
+		link, ok := patientLink(o.en, r.Patient)
+		if !ok {
+			add(o.en.Index, "entry does not name this patient")
+			continue
+		}
+		switch {
+		case prev == nil && link.HasPrev:
+			add(o.en.Index, "gap: the patient's earlier entry %d is missing from the report", link.PrevIndex)
+		case prev != nil && !link.HasPrev:
+			add(o.en.Index, "entry claims to be the patient's first, but entry %d came before", prev.en.Index)
+		case prev != nil && link.PrevIndex != prev.en.Index:
+			add(o.en.Index, "gap: entry links to %d, but the report's previous entry is %d", link.PrevIndex, prev.en.Index)
+		case prev != nil && link.PrevHash != prev.c:
+			add(o.en.Index, "chain: previous-entry hash does not match entry %d", prev.en.Index)
+		}
+		prev = o
+		out.Entries = append(out.Entries, o.en)
+	}
+	if len(probs) > 0 {
+		return nil, &Error{Problems: probs}
+	}
+	return out, nil
+}
+
+// patientLink finds the chain link for patient p in en.
+func patientLink(en *labtrust.Entry, p labtrust.PatientRef) (labtrust.Link, bool) {
+	want := strings.TrimSpace(p.ID)
+	for _, l := range en.Links {
+		if l.Patient >= 0 && l.Patient < len(en.Event.Patients) && strings.TrimSpace(en.Event.Patients[l.Patient].ID) == want {
+			return l, true
+		}
+	}
+	return labtrust.Link{}, false
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/config"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/vault"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// paths names the files of a data directory.
+type paths struct{ dir string }
+
+func (p paths) db() string        { return filepath.Join(p.dir, "labtrust.db") }
+func (p paths) kek() string       { return filepath.Join(p.dir, "keys", "kek.key") }
+func (p paths) signer() string    { return filepath.Join(p.dir, "keys", "ledger.key") }
+func (p paths) verifier() string  { return filepath.Join(p.dir, "ledger.vkey") }
+func (p paths) ledger() string    { return filepath.Join(p.dir, "ledger") }
+func (p paths) token() string     { return filepath.Join(p.dir, "api.token") }
+func (p paths) demo() string      { return filepath.Join(p.dir, "demo") }
+func (p paths) tlsDir() string    { return filepath.Join(p.dir, "tls") }
+func (p paths) configFile() string { return config.DefaultPath(p.dir) }
+
+// app is an opened data directory: store, keys, ledger and pipeline.
+type app struct {
+	p        paths
+	opts     *globalOpts
+	sources  map[string]config.Source
+	db       *store.DB
+	keys     *vault.Keyring
+	verifier note.Verifier
+	origin   string
+	lg       *ledger.Log
+	pipe     *ingest.Pipeline
+	reg      *prometheus.Registry
+	log      *slog.Logger
+}
+
+// openOpts says how much of the data directory a command needs.
+type openOpts struct {
+	writer bool // take the ledger's writer lock and build the pipeline
+	ingest ingest.Config
+}
+
+func openApp(ctx context.Context, g *globalOpts, sources map[string]config.Source, o openOpts) (*app, error) {
+	a := &app{p: paths{g.data}, opts: g, sources: sources, log: g.logger()}
+	if err := os.MkdirAll(g.data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", g.data, err)
+	}
+	dsn := g.db
+	if dsn == "" {
+		dsn = a.p.db()
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+	kek, err := vault.LoadOrCreateFileKEK(a.p.kek())
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.keys, err = vault.Open(ctx, kek, db); err != nil {
+		a.Close()
+		return nil, err
+	}
+	signer, verifier, err := loadSigner(a.p, g.origin)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.verifier, a.origin = verifier, verifier.Name()
+	if !o.writer {
+		return a, nil
+	}
+	if a.lg, err = ledger.Open(ctx, a.p.ledger(), a.origin, signer); err != nil {
+		a.Close()
+		if errors.Is(err, labtrust.ErrLocked) {
+			return nil, &labtrust.Error{Code: "locked", Message: "the data directory " + g.data + " is in use by another labtrust process",
+				Hint: "stop `labtrust serve`, or send the events to its API instead (POST /api/v1/events)", Err: err}
+		}
+		return nil, err
+	}
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := o.ingest
+	cfg.Logger, cfg.Metrics = a.log, ingest.NewMetrics(a.reg)
+	if a.pipe, err = ingest.New(ctx, cfg, db, a.lg, a.keys); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close releases everything; the pipeline must have stopped already.
+func (a *app) Close() error {
+	var errs []error
+	if a.lg != nil {
+		errs = append(errs, a.lg.Close())
+	}
+	if a.db != nil {
+		errs = append(errs, a.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// loadSigner reads the ledger signing key, creating it (and the public
+// verifier key next to the data) on first use. The origin is fixed by the
+// key's name once created.
+func loadSigner(p paths, origin string) (note.Signer, note.Verifier, error) {
+	skey, err := os.ReadFile(p.signer())
+	if errors.Is(err, fs.ErrNotExist) {
+		if origin == "" {
+			origin = "labtrust.example/" + sanitizeOrigin(filepath.Base(mustAbs(p.dir)))
+		}
+		s, v, err := ledger.NewKey(origin)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ledger key: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(p.signer()), 0o700); err != nil {
+			return nil, nil, err
+		}
+		if err := os.WriteFile(p.signer(), []byte(s+"\n"), 0o600); err != nil {
+			return nil, nil, fmt.Errorf("write ledger key: %w", err)
+		}
+		if err := os.WriteFile(p.verifier(), []byte(v+"\n"), 0o644); err != nil {
+			return nil, nil, fmt.Errorf("write ledger public key: %w", err)
+		}
+		skey = []byte(s)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("read ledger key: %w", err)
+	}
+	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger key %s: %w", p.signer(), err)
+	}
+	if origin != "" && origin != signer.Name() {
+		return nil, nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("this ledger's origin is %q, not %q", signer.Name(), origin),
+			Hint: "the origin is fixed when the ledger is created; drop --origin"}
+	}
+	vkey, err := os.ReadFile(p.verifier())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read ledger public key: %w", err)
+	}
+	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger public key %s: %w", p.verifier(), err)
+	}
+	return signer, verifier, nil
+}
+
+func sanitizeOrigin(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
+			return r
+		}
+		return '-'
+	}, s)
+	if s == "" {
+		return "lab"
+	}
+	return s
+}
+
+func mustAbs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// apiToken returns the API bearer token: the configured one, or the one in
+// the data directory, created on first use.
+func apiToken(p paths, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	b, err := os.ReadFile(p.token())
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(raw)
+	if err := os.WriteFile(p.token(), []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write API token: %w", err)
+	}
+	return t, nil
+}
+
+// withPipeline runs the pipeline around fn and stops it after (signing a
+// final checkpoint).
+func withPipeline(a *app, fn func() error) error {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.pipe.Run(ctx) }()
+	err := fn()
+	stop()
+	return errors.Join(err, <-done)
+}

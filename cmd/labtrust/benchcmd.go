@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/accessreport"
+	"github.com/labtrust/labtrust/demo"
+	"github.com/labtrust/labtrust/fhir"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/syslog"
+	"github.com/spf13/cobra"
+)
+
+type benchOpts struct {
+	events   int64
+	patients int
+	format   string
+	keep     bool
+	work     string
+	quiet    bool
+	asJSON   bool
+}
+
+func newBench(g *globalOpts) *cobra.Command {
+	o := &benchOpts{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure ingest, checkpoint lag, acknowledgement latency, verify and proof speed",
+		Long: `bench generates the demo lab's events (FHIR AuditEvent NDJSON, BALP-shaped, ~1.5 KB each,
+or RFC 5424 syslog with ATNA AuditMessages), writes them to a file (not timed), then
+measures, in a fresh data directory (--data is ignored; --db selects PostgreSQL):
+
+  ingest      events/s from the file through the parser, pipeline, store and ledger
+              (syslog: over TLS on 127.0.0.1 through the RFC 5425 listener)
+  ack p50/p99 time from a chunk's submission to its durable acknowledgement
+  checkpoint  the oldest un-checkpointed entry's age, sampled every 50 ms (max)
+  verify      ledger + store verification, entries/s
+  proof       the access report of the patient with the most entries
+  memory      peak resident set size of this process`,
+		Example: `  labtrust bench --events 10000000 --patients 1000000
+  labtrust bench --events 2000000 --format syslog
+  labtrust bench --events 1000000 --db postgres://postgres@127.0.0.1:5432/test`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := resolve(cmd, g); err != nil {
+				return err
+			}
+			return runBench(cmd.Context(), g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.Int64Var(&o.events, "events", 1_000_000, "events to ingest")
+	f.IntVar(&o.patients, "patients", 100_000, "patients in the generated lab")
+	f.StringVar(&o.format, "format", "fhir", "fhir or syslog")
+	f.BoolVar(&o.keep, "keep", false, "keep the benchmark's data directory")
+	f.StringVar(&o.work, "work", "", "work directory (default: a new temporary directory)")
+	f.BoolVar(&o.quiet, "quiet", false, "no progress bars")
+	f.BoolVar(&o.asJSON, "json", false, "print results as JSON")
+	return cmd
+}
+
+type benchResult struct {
+	Format          string  `json:"format"`
+	Database        string  `json:"database"`
+	Events          int64   `json:"events"`
+	Patients        int     `json:"patients"`
+	InputBytes      int64   `json:"inputBytes"`
+	IngestSeconds   float64 `json:"ingestSeconds"`
+	IngestPerSec    float64 `json:"ingestEventsPerSecond"`
+	AckP50Ms        float64 `json:"ackP50Ms"`
+	AckP99Ms        float64 `json:"ackP99Ms"`
+	CheckpointLagMs float64 `json:"checkpointLagMaxMs"`
+	VerifyPerSec    float64 `json:"verifyEntriesPerSecond"`
+	ProofEntries    int     `json:"proofEntries"`
+	ProofMs         float64 `json:"proofMs"`
+	PeakRSSMiB      float64 `json:"peakRssMiB"`
+	CPUs            int     `json:"cpus"`
+}
+
+func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
+	work := o.work
+	if work == "" {
+		d, err := os.MkdirTemp("", "labtrust-bench-")
+		if err != nil {
+			return err
+		}
+		work = d
+	}
+	if !o.keep {
+		defer os.RemoveAll(work)
+	}
+	lab := demo.NewLab(demo.Config{Seed: 7, Patients: o.patients, Events: o.events, Days: 30}.WithDefaults())
+	// 1. Input file, untimed.
+	input := filepath.Join(work, "events."+o.format)
+	encode := fhir.Encode
+	if o.format == "syslog" {
+		encode = syslogATNA
+	} else if o.format != "fhir" {
+		return &labtrust.Error{Code: "invalid", Message: "--format must be fhir or syslog"}
+	}
+	f, err := os.Create(input)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	bar, progress := newBar(g, o.events, "generate input", o.quiet)
+	patientCount := map[string]int{}
+	countingEncode := func(e labtrust.Event) ([]byte, error) {
+		for _, p := range e.Patients {
+			patientCount[p.ID]++
+		}
+		return encode(e)
+	}
+	if err := demo.WriteEvents(ctx, w, lab, countingEncode, progress); err != nil {
+		return err
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	st, _ := f.Stat()
+	f.Close()
+	topPatient, topN := "", 0
+	for id, n := range patientCount {
+		if n > topN || n == topN && id < topPatient {
+			topPatient, topN = id, n
+		}
+	}
+	patientCount = nil
+	runtime.GC()
+
+	// 2. Ingest, timed.
+	bg := *g
+	bg.data = filepath.Join(work, "data")
+	bg.origin = "labtrust.example/bench"
+	var mu sync.Mutex
+	var lat []time.Duration
+	onAck := func(n int, d time.Duration) {
+		mu.Lock()
+		lat = append(lat, d)
+		mu.Unlock()
+	}
+	a, err := openApp(ctx, &bg, nil, openOpts{writer: true, ingest: ingest.Config{OnAck: onAck}})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res := benchResult{Format: o.format, Database: string(a.db.Dialect()), Events: o.events, Patients: o.patients,
+		InputBytes: st.Size(), CPUs: runtime.GOMAXPROCS(0)}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.pipe.Run(runCtx) }()
+	var maxLag atomic.Int64
+	sampleStop := make(chan struct{})
+	go func() {
+		// Checkpoint lag: how long the oldest entry not yet under a signed
+		// checkpoint has waited. Sampled; exact to the sampling period.
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		var behindSince time.Time
+		for {
+			select {
+			case <-sampleStop:
+				return
+			case now := <-t.C:
+				s := a.pipe.Status()
+				if s.LedgerSize > s.CheckpointSize {
+					if behindSince.IsZero() {
+						behindSince = now
+					}
+					if d := now.Sub(behindSince); d.Nanoseconds() > maxLag.Load() {
+						maxLag.Store(d.Nanoseconds())
+					}
+				} else {
+					behindSince = time.Time{}
+				}
+			}
+		}
+	}()
+	ibar, iprog := newBar(g, o.events, "ingest", o.quiet)
+	start := time.Now()
+	var ingErr error
+	if o.format == "fhir" {
+		ingErr = benchIngestFile(ctx, a, input, iprog)
+	} else {
+		ingErr = benchSyslogTLS(ctx, a, input, o.events, iprog)
+	}
+	ingestDur := time.Since(start)
+	if ibar != nil {
+		ibar.Finish()
+	}
+	// Checkpoint lag ends when the last checkpoint covers everything.
+	for a.pipe.Status().CheckpointSize < a.pipe.Status().Committed && ingErr == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(sampleStop)
+	stop()
+	if err := <-done; err != nil && ingErr == nil {
+		ingErr = err
+	}
+	if ingErr != nil {
+		return ingErr
+	}
+	if got := a.pipe.Status().Committed; int64(got) != o.events {
+		return fmt.Errorf("bench: ingested %d events, want %d", got, o.events)
+	}
+	res.IngestSeconds = ingestDur.Seconds()
+	res.IngestPerSec = float64(o.events) / ingestDur.Seconds()
+	res.CheckpointLagMs = float64(maxLag.Load()) / 1e6
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		res.AckP50Ms = float64(lat[len(lat)/2].Microseconds()) / 1000
+		res.AckP99Ms = float64(lat[len(lat)*99/100].Microseconds()) / 1000
+	}
+	lat = nil
+
+	// 3. Verify.
+	vres, err := verifyAll(ctx, &bg, a, true, o.quiet)
+	if err != nil {
+		return err
+	}
+	if !vres.OK {
+		return fmt.Errorf("bench: the ledger does not verify: %v", vres.Problems)
+	}
+	res.VerifyPerSec = vres.EventsPerSec
+
+	// 4. Proof for the busiest patient.
+	rd, err := ledger.OpenReader(a.p.ledger(), a.origin, a.verifier)
+	if err != nil {
+		return err
+	}
+	pstart := time.Now()
+	rep, err := accessreport.Build(ctx, a.db, rd, a.keys, a.origin, labtrust.PatientRef{ID: topPatient})
+	if err != nil {
+		return err
+	}
+	res.ProofMs = float64(time.Since(pstart).Microseconds()) / 1000
+	res.ProofEntries = len(rep.Entries)
+	if _, err := accessreport.Verify(rep, a.verifier); err != nil {
+		return fmt.Errorf("bench: the access report does not verify: %w", err)
+	}
+	res.PeakRSSMiB = peakRSSMiB()
+
+	if o.asJSON {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(g.stdout, "labtrust bench: %d %s events (%.0f bytes each), %d patients, %s, %d CPUs\n",
+		res.Events, res.Format, float64(res.InputBytes)/float64(res.Events), res.Patients, res.Database, res.CPUs)
+	fmt.Fprintf(g.stdout, "  ingest            %10.0f events/s  (%.1f s)\n", res.IngestPerSec, res.IngestSeconds)
+	fmt.Fprintf(g.stdout, "  ack latency       p50 %.1f ms, p99 %.1f ms\n", res.AckP50Ms, res.AckP99Ms)
+	fmt.Fprintf(g.stdout, "  checkpoint lag    max %.0f ms\n", res.CheckpointLagMs)
+	fmt.Fprintf(g.stdout, "  verify            %10.0f entries/s (ledger + store)\n", res.VerifyPerSec)
+	fmt.Fprintf(g.stdout, "  access report     %d entries with proofs in %.1f ms\n", res.ProofEntries, res.ProofMs)
+	fmt.Fprintf(g.stdout, "  peak RSS          %.0f MiB\n", res.PeakRSSMiB)
+	return nil
+}
+
+// benchIngestFile parses the NDJSON file in two halves at once (one per
+// core), as two concurrent clients would send it.
+func benchIngestFile(ctx context.Context, a *app, path string, progress func(done, total int64)) error {
+	data, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer data.Close()
+	st, err := data.Stat()
+	if err != nil {
+		return err
+	}
+	// Split at a line boundary near the middle.
+	mid := st.Size() / 2
+	buf := make([]byte, 1<<20)
+	n, _ := data.ReadAt(buf, mid)
+	if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+		mid += int64(i) + 1
+	}
+	parts := []*io.SectionReader{io.NewSectionReader(data, 0, mid), io.NewSectionReader(data, mid, st.Size()-mid)}
+	var done atomic.Int64
+	errs := make(chan error, len(parts))
+	for _, part := range parts {
+		go func() {
+			b := a.pipe.NewBatcher()
+			cs := &countSink{Batcher: b, done: &done, progress: progress}
+			err := fhir.Parse(ctx, "ehr", bufio.NewReaderSize(part, 1<<20), cs)
+			sum, ferr := b.Flush(ctx)
+			if err == nil {
+				err = ferr
+			}
+			if err == nil && sum.Quarantined > 0 {
+				err = fmt.Errorf("bench: %d records were quarantined", sum.Quarantined)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range parts {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+type countSink struct {
+	*ingest.Batcher
+	done     *atomic.Int64
+	progress func(done, total int64)
+}
+
+func (c *countSink) Event(ctx context.Context, e labtrust.Event) error {
+	if n := c.done.Add(1); c.progress != nil && n%8192 == 0 {
+		c.progress(n, 0)
+	}
+	return c.Batcher.Event(ctx, e)
+}
+
+// benchSyslogTLS sends the octet-counted file over two TLS connections to
+// an in-process RFC 5425 listener and waits until every event is durable.
+func benchSyslogTLS(ctx context.Context, a *app, path string, total int64, progress func(done, total int64)) error {
+	tcfg, err := syslogTLSConfig(a.p, &serveOpts{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sink := a.pipe.NewBatcher()
+	served := make(chan error, 1)
+	go func() { served <- syslog.ServeStream(lctx, tls.NewListener(ln, tcfg), "syslog", sink, a.log) }()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	// Cut the stream into two halves at a frame boundary.
+	cut := 0
+	for cut < len(data)/2 {
+		sp := bytes.IndexByte(data[cut:], ' ')
+		n, err := strconv.Atoi(string(data[cut : cut+sp]))
+		if err != nil {
+			return fmt.Errorf("bench: bad frame at %d", cut)
+		}
+		cut += sp + 1 + n
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, part := range [][]byte{data[:cut], data[cut:]} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true}) // our own self-signed cert on loopback
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			if _, err := c.Write(part); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	// Wait until everything sent is durable.
+	for {
+		if _, err := sink.Flush(ctx); err != nil {
+			return err
+		}
+		c := int64(a.pipe.Status().Committed)
+		if progress != nil {
+			progress(c, total)
+		}
+		if c >= total {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	return <-served
+}
+
+// peakRSSMiB reads VmHWM from /proc (Linux); 0 elsewhere.
+func peakRSSMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

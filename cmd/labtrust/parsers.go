@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/atna"
+	"github.com/labtrust/labtrust/config"
+	"github.com/labtrust/labtrust/csvsrc"
+	"github.com/labtrust/labtrust/fhir"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/syslog"
+)
+
+// parsers picks the parser for a source and format; CSV sources need their
+// configured column mapping.
+type parsers struct{ sources map[string]config.Source }
+
+var _ ingest.Parsers = parsers{}
+
+// maxAuditMessage bounds one ATNA XML document read whole.
+const maxAuditMessage = 4 << 20
+
+func (p parsers) Parser(source, format string) (ingest.Parser, error) {
+	if s, ok := p.sources[source]; ok && format == "" {
+		format = s.Format
+	}
+	switch format {
+	case "fhir":
+		return fhir.Parse, nil
+	case "syslog":
+		return syslog.Parse, nil
+	case "atna":
+		return parseATNA, nil
+	case "csv":
+		s, ok := p.sources[source]
+		if !ok || s.CSV == nil {
+			return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("source %q has no CSV column mapping", source),
+				Hint: "add it under sources in labtrust.yaml (see csvsrc/testdata for an example)"}
+		}
+		m := *s.CSV
+		return func(ctx context.Context, source string, r io.Reader, sink labtrust.Sink) error {
+			return csvsrc.Parse(ctx, source, m, r, sink)
+		}, nil
+	}
+	return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown format %q", format), Hint: "use fhir, atna, syslog or csv"}
+}
+
+// parseATNA reads one DICOM AuditMessage document.
+func parseATNA(ctx context.Context, source string, r io.Reader, sink labtrust.Sink) error {
+	b, err := io.ReadAll(io.LimitReader(r, maxAuditMessage+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > maxAuditMessage {
+		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: "atna", Position: "document",
+			Reason: fmt.Sprintf("AuditMessage exceeds %d bytes", maxAuditMessage), Raw: b[:maxAuditMessage]})
+	}
+	e, err := atna.Parse(source, b)
+	if err != nil {
+		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: "atna", Position: "document", Reason: err.Error(), Raw: b})
+	}
+	return sink.Event(ctx, e)
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/accessreport"
+	"github.com/labtrust/labtrust/ledger"
+	"github.com/spf13/cobra"
+)
+
+func newProof(g *globalOpts) *cobra.Command {
+	var patient, system, out string
+	cmd := &cobra.Command{
+		Use:   "proof --patient ID [--out FILE]",
+		Short: "Write a patient's access history with inclusion proofs (verify it with labtrust-verify)",
+		Long: `proof writes the access report of one patient: every ledger entry that names them, the
+nonce and canonical bytes that open each commitment, and a C2SP tlog-proof of each entry
+under the latest signed checkpoint. The entries carry the patient's chain links, so a
+missing entry shows as a gap. Check it offline with:
+
+  labtrust-verify --key DATA/ledger.vkey report.json
+
+The report holds the patient's own PHI: it is written with mode 0600 and belongs to them.`,
+		Example: `  labtrust proof --patient MRN0000042 --out mrn42-report.json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sources, err := resolve(cmd, g)
+			if err != nil {
+				return err
+			}
+			if patient == "" {
+				return &labtrust.Error{Code: "invalid", Message: "--patient is required"}
+			}
+			ctx := cmd.Context()
+			a, err := openApp(ctx, g, sources, openOpts{})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			rd, err := ledger.OpenReader(a.p.ledger(), a.origin, a.verifier)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			rep, err := accessreport.Build(ctx, a.db, rd, a.keys, a.origin, labtrust.PatientRef{System: system, ID: patient})
+			if err != nil {
+				return err
+			}
+			took := time.Since(start)
+			w := g.stdout
+			if out != "-" {
+				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			if err := rep.Write(w); err != nil {
+				return err
+			}
+			if out != "-" {
+				cp, _ := rd.Checkpoint()
+				fmt.Fprintf(g.stderr, "wrote %d entries (checkpoint size %d, %d newer pending) to %s in %v\n",
+					len(rep.Entries), cp.Size, rep.Pending, out, took.Round(time.Millisecond))
+				fmt.Fprintf(g.stderr, "verify: labtrust-verify --key %s %s\n", a.p.verifier(), out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&patient, "patient", "", "the patient's identifier (MRN)")
+	cmd.Flags().StringVar(&system, "system", "", "the identifier's system, recorded in the report")
+	cmd.Flags().StringVar(&out, "out", "access-report.json", "output file, or - for standard output")
+	return cmd
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/store"
+	"github.com/spf13/cobra"
+)
+
+func newQuarantine(g *globalOpts) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "quarantine",
+		Short: "List, show and retry records that ingest rejected",
+		Long: `Every record ingest cannot read is kept in the quarantine with its source, position,
+its raw bytes (encrypted) and the reason. Fix the cause (a CSV column mapping in
+labtrust.yaml, say) and retry: the record is parsed again and, if it now reads, ingested.`,
+	}
+	var source, status string
+	var limit int
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List quarantined records (no raw bytes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sources, err := resolve(cmd, g)
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), g, sources, openOpts{})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			items, err := a.db.ListQuarantine(cmd.Context(), store.QuarantineFilter{Source: source, Status: status, Limit: limit})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(g.stdout).Encode(items)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSOURCE\tFORMAT\tPOSITION\tSTATUS\tTRIES\tREASON")
+			for _, it := range items {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", it.ID, it.Source, it.Format, it.Position, it.Status, it.Attempts, it.Reason)
+			}
+			tw.Flush()
+			if len(items) == 0 {
+				fmt.Fprintln(g.stdout, "(the quarantine is empty)")
+			}
+			return nil
+		},
+	}
+	lf := list.Flags()
+	lf.StringVar(&source, "source", "", "only this source")
+	lf.StringVar(&status, "status", "pending", "pending, ingested, or empty for all")
+	lf.IntVar(&limit, "limit", 100, "at most this many")
+	lf.BoolVar(&asJSON, "json", false, "JSON output")
+
+	var raw bool
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one quarantined record; --raw prints its bytes (PHI: handle with care)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: labtrust quarantine list"}
+			}
+			sources, err := resolve(cmd, g)
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cmd.Context(), g, sources, openOpts{})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			it, err := a.db.GetQuarantine(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "id:        %d\nsource:    %s\nformat:    %s\nposition:  %s\nreceived:  %s\nstatus:    %s\nattempts:  %d\nreason:    %s\n",
+				it.ID, it.Source, it.Format, it.Position, it.Received.Format("2006-01-02T15:04:05Z"), it.Status, it.Attempts, it.Reason)
+			if raw {
+				b, err := ingest.OpenQuarantinedWith(a.keys, it)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "raw (%d bytes):\n", len(b))
+				g.stdout.Write(b)
+				fmt.Fprintln(g.stdout)
+			}
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&raw, "raw", false, "print the raw record (it may contain PHI)")
+
+	var all bool
+	retry := &cobra.Command{
+		Use:   "retry [ID...] [--all]",
+		Short: "Parse quarantined records again and ingest those that now read",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sources, err := resolve(cmd, g)
+			if err != nil {
+				return err
+			}
+			var ids []int64
+			for _, s := range args {
+				id, err := strconv.ParseInt(s, 10, 64)
+				if err != nil {
+					return &labtrust.Error{Code: "invalid", Message: "IDs must be numbers"}
+				}
+				ids = append(ids, id)
+			}
+			if len(ids) == 0 && !all {
+				return &labtrust.Error{Code: "invalid", Message: "name IDs to retry, or --all", Hint: "labtrust quarantine retry --all --source lis"}
+			}
+			ctx := cmd.Context()
+			a, err := openApp(ctx, g, sources, openOpts{writer: true})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if all {
+				items, err := a.db.ListQuarantine(ctx, store.QuarantineFilter{Source: source, Status: store.QuarantinePending})
+				if err != nil {
+					return err
+				}
+				for _, it := range items {
+					ids = append(ids, it.ID)
+				}
+			}
+			return withPipeline(a, func() error {
+				ok, still := 0, 0
+				for _, id := range ids {
+					res, err := a.pipe.Retry(ctx, a.db, parsers{sources}, id)
+					if err != nil {
+						return err
+					}
+					if res.Ingested {
+						ok++
+						fmt.Fprintf(g.stdout, "%d: ingested %d event(s) at index %d\n", id, res.Events, *res.First)
+					} else {
+						still++
+						fmt.Fprintf(g.stdout, "%d: still rejected: %s\n", id, res.Reason)
+					}
+				}
+				fmt.Fprintf(g.stdout, "%d ingested, %d still quarantined\n", ok, still)
+				return nil
+			})
+		},
+	}
+	retry.Flags().BoolVar(&all, "all", false, "retry every pending record (of --source, if given)")
+	retry.Flags().StringVar(&source, "source", "", "with --all: only this source")
+	cmd.AddCommand(list, show, retry)
+	return cmd
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/labtrust/labtrust/config"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/server"
+	"github.com/labtrust/labtrust/syslog"
+	"github.com/spf13/cobra"
+)
+
+type serveOpts struct {
+	addr         string
+	syslogTLS    string
+	syslogUDP    string
+	tlsCert      string
+	tlsKey       string
+	apiToken     string
+	cpInterval   time.Duration
+	demo         bool
+	demoPatients int
+	demoEvents   int64
+	demoSeed     uint64
+	ready        func(addr string) // tests learn the bound address
+}
+
+func newServe(g *globalOpts) *cobra.Command {
+	o := &serveOpts{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the ingest API, syslog listeners, /healthz and /metrics",
+		Long: `serve runs labtrust's server on one data directory:
+
+  POST /api/v1/events?source=NAME   FHIR AuditEvent (JSON, Bundle, NDJSON), ATNA XML, syslog, CSV
+  GET  /api/v1/quarantine           rejected records; POST /api/v1/quarantine/{id}/retry
+  GET  /healthz, /metrics           health and OpenMetrics
+  GET  /ledger/checkpoint, /ledger/tile/...   the signed log for witnesses
+
+The API needs the bearer token in DATA/api.token (or --api-token). With --syslog-tls the
+server also takes IHE ATNA / RFC 5425 syslog over TLS; with --syslog-udp, RFC 5426.
+With --demo it first generates a synthetic lab into an empty data directory.`,
+		Example: `  labtrust serve --demo --data ./demo-lab
+  labtrust serve --addr 0.0.0.0:8443 --syslog-tls :6514 --tls-cert cert.pem --tls-key key.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sources, err := resolve(cmd, g)
+			if err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), g, o, sources)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "HTTP listen address")
+	f.StringVar(&o.syslogTLS, "syslog-tls", "", "listen for syslog over TLS (RFC 5425) on this address, e.g. 127.0.0.1:6514")
+	f.StringVar(&o.syslogUDP, "syslog-udp", "", "listen for syslog over UDP (RFC 5426) on this address")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) for syslog; default: a self-signed one in DATA/tls")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM) for syslog")
+	f.StringVar(&o.apiToken, "api-token", "", "API bearer token (default: DATA/api.token, created on first run); prefer LABTRUST_API_TOKEN_FILE")
+	f.DurationVar(&o.cpInterval, "checkpoint-interval", 500*time.Millisecond, "how often to sign a checkpoint while events arrive")
+	f.BoolVar(&o.demo, "demo", false, "generate and ingest a synthetic demo lab if the data directory is empty")
+	f.IntVar(&o.demoPatients, "demo-patients", 2000, "patients in the demo lab")
+	f.Int64Var(&o.demoEvents, "demo-events", 20000, "events in the demo lab")
+	f.Uint64Var(&o.demoSeed, "demo-seed", 1, "seed of the demo lab")
+	return cmd
+}
+
+func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[string]config.Source) error {
+	a, err := openApp(ctx, g, sources, openOpts{writer: true, ingest: ingest.Config{CheckpointInterval: o.cpInterval}})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	token, err := apiToken(a.p, o.apiToken)
+	if err != nil {
+		return err
+	}
+	runCtx, stopPipe := context.WithCancel(context.Background())
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- a.pipe.Run(runCtx) }()
+	stopPipeline := func() error {
+		stopPipe()
+		return <-pipeDone
+	}
+
+	if o.demo {
+		if err := seedDemo(ctx, g, a, o); err != nil {
+			stopPipeline()
+			return err
+		}
+	}
+
+	srv := &server.Server{Pipeline: a.pipe, Store: a.db, Parsers: parsers{sources}, Token: token,
+		LedgerDir: a.p.ledger(), Gatherer: a.reg, Log: a.log,
+		Formats: func(s string) (string, bool) { src, ok := sources[s]; return src.Format, ok }}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		stopPipeline()
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	listenCtx, stopListen := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	syslogSink := a.pipe.NewBatcher()
+	if o.syslogTLS != "" {
+		tcfg, err := syslogTLSConfig(a.p, o)
+		if err != nil {
+			stopListen()
+			hs.Close()
+			stopPipeline()
+			return err
+		}
+		sl, err := net.Listen("tcp", o.syslogTLS)
+		if err != nil {
+			stopListen()
+			hs.Close()
+			stopPipeline()
+			return fmt.Errorf("listen for syslog on %s: %w", o.syslogTLS, err)
+		}
+		fmt.Fprintf(g.stdout, "syslog over TLS on %s\n", sl.Addr())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := syslog.ServeStream(listenCtx, tls.NewListener(sl, tcfg), "syslog", syslogSink, a.log); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if o.syslogUDP != "" {
+		pc, err := net.ListenPacket("udp", o.syslogUDP)
+		if err != nil {
+			stopListen()
+			hs.Close()
+			stopPipeline()
+			return fmt.Errorf("listen for syslog on udp %s: %w", o.syslogUDP, err)
+		}
+		fmt.Fprintf(g.stdout, "syslog over UDP on %s\n", pc.LocalAddr())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := syslog.ServeUDP(listenCtx, pc, "syslog", syslogSink, a.log); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	// Syslog has no application-level acknowledgement: flush what the
+	// listeners gathered often, so it is durable within a fraction of a second.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-listenCtx.Done():
+				return
+			case <-t.C:
+				if _, err := syslogSink.Flush(listenCtx); err != nil && listenCtx.Err() == nil {
+					a.log.Error("syslog flush failed", "err", err)
+				}
+			}
+		}
+	}()
+
+	fmt.Fprintf(g.stdout, "labtrust serving on http://%s (data %s, ledger origin %s)\n", ln.Addr(), g.data, a.origin)
+	fmt.Fprintf(g.stdout, "API token: %s\n", a.p.token())
+	if o.ready != nil {
+		o.ready(ln.Addr().String())
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	// Shut down in reverse order: stop taking input, flush, stop the
+	// pipeline (it signs a final checkpoint), then close the store.
+	stopListen()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	wg.Wait()
+	if _, err := syslogSink.Flush(sctx); err != nil {
+		a.log.Error("final syslog flush failed", "err", err)
+	}
+	if err := stopPipeline(); err != nil && runErr == nil {
+		runErr = err
+	}
+	fmt.Fprintln(g.stdout, "labtrust stopped")
+	return runErr
+}
+
+// syslogTLSConfig loads the configured certificate or makes a self-signed
+// one (kept in DATA/tls) so a demo works without a PKI.
+func syslogTLSConfig(p paths, o *serveOpts) (*tls.Config, error) {
+	cert, key := o.tlsCert, o.tlsKey
+	if cert == "" && key == "" {
+		cert, key = filepath.Join(p.tlsDir(), "syslog.crt"), filepath.Join(p.tlsDir(), "syslog.key")
+		if _, err := os.Stat(cert); errors.Is(err, os.ErrNotExist) {
+			if err := selfSigned(cert, key); err != nil {
+				return nil, fmt.Errorf("self-signed syslog certificate: %w", err)
+			}
+		}
+	}
+	c, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("syslog TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func selfSigned(certPath, keyPath string) error {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "labtrust syslog"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(2, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		return err
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/store"
+	"github.com/spf13/cobra"
+)
+
+func newVerify(g *globalOpts) *cobra.Command {
+	var asJSON, quiet, skipStore bool
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify the ledger: signatures, consistency, tiles, and the stored events",
+		Long: `verify checks every signed checkpoint in the ledger's history (signature, origin, growing
+size, consistency with the next), recomputes every tile from the entry bundles and
+compares them byte for byte, and checks the root against the latest checkpoint. Unless
+--skip-store, it also opens every stored event body and checks that it hashes to the
+ledger entry at its index. Any changed, removed, reordered or inserted byte is reported
+with where it is. The exit code is 1 if anything is wrong.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sources, err := resolve(cmd, g)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := openApp(ctx, g, sources, openOpts{})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			res, err := verifyAll(ctx, g, a, !skipStore, quiet || asJSON)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(res)
+			} else {
+				res.print(g)
+			}
+			if !res.OK {
+				return &labtrust.Error{Code: "verify_failed", Message: fmt.Sprintf("the ledger does not verify: %d problem(s)", len(res.Problems)),
+					Hint: "each problem names the file and entry; restore those from a backup or a witness's copy and investigate how they changed"}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+	cmd.Flags().BoolVar(&skipStore, "skip-store", false, "check the ledger files only, not the stored event bodies")
+	return cmd
+}
+
+type verifyResult struct {
+	OK             bool     `json:"ok"`
+	Origin         string   `json:"origin"`
+	CheckpointSize uint64   `json:"checkpointSize"`
+	Checkpoints    int      `json:"checkpoints"`
+	Entries        uint64   `json:"entries"`
+	Tiles          int      `json:"tiles"`
+	StoreChecked   bool     `json:"storeChecked"`
+	StoreAhead     uint64   `json:"storeAhead"` // stored events not yet under a checkpoint
+	Problems       []string `json:"problems"`
+	Seconds        float64  `json:"seconds"`
+	EventsPerSec   float64  `json:"eventsPerSecond"`
+}
+
+func (r *verifyResult) print(g *globalOpts) {
+	status := "OK"
+	if !r.OK {
+		status = "FAILED"
+	}
+	fmt.Fprintf(g.stdout, "%s: ledger %s, checkpoint size %d, %d checkpoints, %d entries, %d tiles in %.2fs (%.0f entries/s)\n",
+		status, r.Origin, r.CheckpointSize, r.Checkpoints, r.Entries, r.Tiles, r.Seconds, r.EventsPerSec)
+	if r.StoreChecked {
+		fmt.Fprintf(g.stdout, "store: every event body opens and matches its ledger entry\n")
+		if r.StoreAhead > 0 {
+			fmt.Fprintf(g.stdout, "store: %d newer events are stored but not yet under a checkpoint (the next start of the server checkpoints them)\n", r.StoreAhead)
+		}
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintln(g.stdout, "  problem:", p)
+	}
+}
+
+// verifyAll runs the ledger verification with a store cross-check.
+func verifyAll(ctx context.Context, g *globalOpts, a *app, withStore, quiet bool) (*verifyResult, error) {
+	start := time.Now()
+	var opts []ledger.VerifyOption
+	var sc *storeCheck
+	if withStore {
+		sc = newStoreCheck(ctx, a)
+		defer sc.stop()
+		opts = append(opts, ledger.WithEntryCheck(sc.check))
+	}
+	var progress func(done, total uint64)
+	bar, prog := newBar(g, -1, "verify", quiet)
+	if prog != nil {
+		progress = func(done, total uint64) {
+			if total > 0 {
+				bar.ChangeMax64(int64(total))
+			}
+			prog(int64(done), int64(total))
+		}
+	}
+	rep, err := ledger.Verify(ctx, a.p.ledger(), a.origin, a.verifier, progress, opts...)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &verifyResult{Origin: a.origin, CheckpointSize: rep.Checkpoint.Size, Checkpoints: rep.Checkpoints,
+		Entries: rep.Entries, Tiles: rep.Tiles, StoreChecked: withStore}
+	for _, p := range rep.Problems {
+		res.Problems = append(res.Problems, p.String())
+	}
+	if rep.Truncated {
+		res.Problems = append(res.Problems, fmt.Sprintf("... and %d more problems", rep.Dropped))
+	}
+	if sc != nil {
+		next, err := a.db.NextIndex(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case next < rep.Checkpoint.Size:
+			res.Problems = append(res.Problems, fmt.Sprintf("store: holds %d events but the ledger %d: events %d to %d are missing from the store",
+				next, rep.Checkpoint.Size, next, rep.Checkpoint.Size-1))
+		default:
+			res.StoreAhead = next - rep.Checkpoint.Size
+		}
+	}
+	res.OK = len(res.Problems) == 0
+	res.Seconds = time.Since(start).Seconds()
+	if res.Seconds > 0 {
+		res.EventsPerSec = float64(res.Entries) / res.Seconds
+	}
+	return res, nil
+}
+
+// storeCheck opens stored bodies on every core, in index order, so the
+// ledger's entry callback only compares hashes.
+type storeCheck struct {
+	results chan chan []checked
+	cancel  context.CancelFunc
+	cur     []checked
+	done    bool
+	readErr error
+	wg      sync.WaitGroup
+}
+
+type checked struct {
+	idx uint64
+	c   [32]byte
+	err error
+}
+
+const storeChunk = 4096
+
+func newStoreCheck(ctx context.Context, a *app) *storeCheck {
+	ctx, cancel := context.WithCancel(ctx)
+	sc := &storeCheck{results: make(chan chan []checked, runtime.GOMAXPROCS(0)*2), cancel: cancel}
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	sc.wg.Add(1)
+	go func() {
+		defer sc.wg.Done()
+		defer close(sc.results)
+		var rows []store.EventRow
+		flush := func() {
+			batch := rows
+			rows = nil
+			out := make(chan []checked, 1)
+			select {
+			case sc.results <- out:
+			case <-ctx.Done():
+				return
+			}
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				res := make([]checked, len(batch))
+				for i := range batch {
+					res[i] = openRow(a, &batch[i])
+				}
+				out <- res
+			}()
+		}
+		err := a.db.Events(ctx, 0, 1<<62, func(r *store.EventRow) error {
+			rc := *r
+			rc.Body = bytes.Clone(r.Body)
+			rows = append(rows, rc)
+			if len(rows) == storeChunk {
+				flush()
+			}
+			return ctx.Err()
+		})
+		if len(rows) > 0 {
+			flush()
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			out := make(chan []checked, 1)
+			out <- []checked{{err: fmt.Errorf("reading the store: %w", err)}}
+			select {
+			case sc.results <- out:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return sc
+}
+
+func openRow(a *app, r *store.EventRow) checked {
+	c := checked{idx: r.Index}
+	pt, err := a.keys.Open(nil, r.Body, ingest.BodyAAD(r.Index))
+	if err != nil {
+		c.err = fmt.Errorf("store event %d: body does not authenticate (changed, moved or its key is gone)", r.Index)
+		return c
+	}
+	if len(pt) < labtrust.NonceSize {
+		c.err = fmt.Errorf("store event %d: body too short", r.Index)
+		return c
+	}
+	c.c = labtrust.Commit(pt[:labtrust.NonceSize], pt[labtrust.NonceSize:])
+	if c.c != r.Commitment {
+		c.err = fmt.Errorf("store event %d: body hashes to %s but the row's commitment is %s", r.Index, hex.EncodeToString(c.c[:8]), hex.EncodeToString(r.Commitment[:8]))
+	}
+	return c
+}
+
+func (sc *storeCheck) check(i uint64, entry []byte) error {
+	for len(sc.cur) == 0 {
+		if sc.done {
+			return fmt.Errorf("store event %d: missing from the store", i)
+		}
+		ch, ok := <-sc.results
+		if !ok {
+			sc.done = true
+			continue
+		}
+		sc.cur = <-ch
+	}
+	c := sc.cur[0]
+	if c.idx != i && c.err == nil {
+		// A gap in the store: the row for i is missing; keep c for later.
+		if c.idx > i {
+			return fmt.Errorf("store event %d: missing from the store", i)
+		}
+	}
+	sc.cur = sc.cur[1:]
+	if c.err != nil {
+		return c.err
+	}
+	if !bytes.Equal(c.c[:], entry) {
+		return fmt.Errorf("store event %d: body hashes to %s but the ledger entry is %s", i, hex.EncodeToString(c.c[:8]), hex.EncodeToString(entry[:min(8, len(entry))]))
+	}
+	return nil
+}
+
+func (sc *storeCheck) stop() {
+	sc.cancel()
+	for ch := range sc.results {
+		select {
+		case <-ch:
+		default:
+		}
+	}
+	sc.wg.Wait()
+}

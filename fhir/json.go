@@ -1,0 +1,430 @@
+package fhir
+
+import (
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// This file holds a small strict JSON (RFC 8259) parser that builds a flat,
+// reusable tree. encoding/json into typed structs could not reach the
+// throughput target (see BenchmarkParseNDJSON), and none of the fast JSON
+// modules is in go.mod; the parser only has to build a tree that the mapper
+// walks once, so it can reuse its node slice across records and point into
+// the input instead of copying.
+
+type kind uint8
+
+const (
+	kNull kind = iota
+	kFalse
+	kTrue
+	kNumber
+	kString
+	kArray
+	kObject
+)
+
+func (k kind) String() string {
+	switch k {
+	case kNull:
+		return "null"
+	case kFalse, kTrue:
+		return "a boolean"
+	case kNumber:
+		return "a number"
+	case kString:
+		return "a string"
+	case kArray:
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// node is one JSON value. Nodes are stored in document order: the children
+// of node i are i+1, nodes[i+1].skip, ... up to nodes[i].skip.
+type node struct {
+	kind  kind
+	key   []byte // member name when the parent is an object (unescaped)
+	val   []byte // string value (unescaped) or number literal
+	start int32  // offset of the value's first byte in the input
+	end   int32  // offset just past the value's last byte
+	skip  int32  // index of the first node after this value's subtree
+}
+
+// maxDepth bounds nesting so hostile input cannot exhaust the stack.
+const maxDepth = 64
+
+// syntaxError locates a JSON syntax error by byte offset. Its message never
+// quotes the input, which may hold PHI.
+type syntaxError struct {
+	msg string
+	off int
+}
+
+func (e *syntaxError) Error() string { return e.msg + " at offset " + strconv.Itoa(e.off) }
+
+// jsonParser parses one JSON text at a time into nodes. It is reused across
+// records; a parse invalidates the nodes of the previous one.
+type jsonParser struct {
+	data  []byte
+	pos   int
+	nodes []node
+}
+
+// parse parses data as exactly one JSON value surrounded by optional
+// whitespace. The nodes point into data, which must not change while they
+// are in use.
+func (p *jsonParser) parse(data []byte) error {
+	p.data = data
+	p.pos = 0
+	p.nodes = p.nodes[:0]
+	p.skipWS()
+	if err := p.value(nil, 0); err != nil {
+		return err
+	}
+	p.skipWS()
+	if p.pos != len(p.data) {
+		return &syntaxError{"unexpected data after the top-level value", p.pos}
+	}
+	return nil
+}
+
+func (p *jsonParser) skipWS() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) eof() error { return &syntaxError{"unexpected end", p.pos} }
+
+func (p *jsonParser) value(key []byte, depth int) error {
+	if p.pos >= len(p.data) {
+		return p.eof()
+	}
+	idx := len(p.nodes)
+	p.nodes = append(p.nodes, node{key: key, start: int32(p.pos)})
+	c := p.data[p.pos]
+	switch {
+	case c == '{':
+		if depth >= maxDepth {
+			return &syntaxError{"nesting too deep", p.pos}
+		}
+		p.nodes[idx].kind = kObject
+		p.pos++
+		p.skipWS()
+		if p.pos < len(p.data) && p.data[p.pos] == '}' {
+			p.pos++
+			break
+		}
+		for {
+			if p.pos >= len(p.data) {
+				return p.eof()
+			}
+			if p.data[p.pos] != '"' {
+				return &syntaxError{"expected a member name", p.pos}
+			}
+			k, err := p.str()
+			if err != nil {
+				return err
+			}
+			p.skipWS()
+			if p.pos >= len(p.data) {
+				return p.eof()
+			}
+			if p.data[p.pos] != ':' {
+				return &syntaxError{"expected ':'", p.pos}
+			}
+			p.pos++
+			p.skipWS()
+			if err := p.value(k, depth+1); err != nil {
+				return err
+			}
+			p.skipWS()
+			if p.pos >= len(p.data) {
+				return p.eof()
+			}
+			if p.data[p.pos] == ',' {
+				p.pos++
+				p.skipWS()
+				continue
+			}
+			if p.data[p.pos] == '}' {
+				p.pos++
+				break
+			}
+			return &syntaxError{"expected ',' or '}'", p.pos}
+		}
+	case c == '[':
+		if depth >= maxDepth {
+			return &syntaxError{"nesting too deep", p.pos}
+		}
+		p.nodes[idx].kind = kArray
+		p.pos++
+		p.skipWS()
+		if p.pos < len(p.data) && p.data[p.pos] == ']' {
+			p.pos++
+			break
+		}
+		for {
+			if err := p.value(nil, depth+1); err != nil {
+				return err
+			}
+			p.skipWS()
+			if p.pos >= len(p.data) {
+				return p.eof()
+			}
+			if p.data[p.pos] == ',' {
+				p.pos++
+				p.skipWS()
+				continue
+			}
+			if p.data[p.pos] == ']' {
+				p.pos++
+				break
+			}
+			return &syntaxError{"expected ',' or ']'", p.pos}
+		}
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.nodes[idx].kind = kString
+		p.nodes[idx].val = s
+	case c == '-' || (c >= '0' && c <= '9'):
+		if err := p.number(); err != nil {
+			return err
+		}
+		p.nodes[idx].kind = kNumber
+		p.nodes[idx].val = p.data[p.nodes[idx].start:p.pos]
+	case c == 't':
+		if err := p.literal("true"); err != nil {
+			return err
+		}
+		p.nodes[idx].kind = kTrue
+	case c == 'f':
+		if err := p.literal("false"); err != nil {
+			return err
+		}
+		p.nodes[idx].kind = kFalse
+	case c == 'n':
+		if err := p.literal("null"); err != nil {
+			return err
+		}
+		p.nodes[idx].kind = kNull
+	default:
+		return &syntaxError{"invalid character", p.pos}
+	}
+	p.nodes[idx].end = int32(p.pos)
+	p.nodes[idx].skip = int32(len(p.nodes))
+	return nil
+}
+
+func (p *jsonParser) literal(lit string) error {
+	for i := 0; i < len(lit); i++ {
+		if p.pos >= len(p.data) {
+			return p.eof()
+		}
+		if p.data[p.pos] != lit[i] {
+			return &syntaxError{"invalid character", p.pos}
+		}
+		p.pos++
+	}
+	return nil
+}
+
+func (p *jsonParser) digits() int {
+	n := 0
+	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+		p.pos++
+		n++
+	}
+	return n
+}
+
+func (p *jsonParser) number() error {
+	if p.data[p.pos] == '-' {
+		p.pos++
+	}
+	if p.pos >= len(p.data) {
+		return p.eof()
+	}
+	switch c := p.data[p.pos]; {
+	case c == '0':
+		p.pos++
+	case c >= '1' && c <= '9':
+		p.digits()
+	default:
+		return &syntaxError{"invalid number", p.pos}
+	}
+	if p.pos < len(p.data) && p.data[p.pos] == '.' {
+		p.pos++
+		if p.pos >= len(p.data) {
+			return p.eof()
+		}
+		if p.digits() == 0 {
+			return &syntaxError{"invalid number", p.pos}
+		}
+	}
+	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
+		p.pos++
+		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
+			p.pos++
+		}
+		if p.pos >= len(p.data) {
+			return p.eof()
+		}
+		if p.digits() == 0 {
+			return &syntaxError{"invalid number", p.pos}
+		}
+	}
+	return nil
+}
+
+// str parses a string starting at the opening quote and returns its
+// unescaped bytes: a sub-slice of the input when there are no escapes (the
+// common case), else a fresh copy.
+func (p *jsonParser) str() ([]byte, error) {
+	p.pos++ // opening quote
+	start := p.pos
+	ascii := true
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			s := p.data[start:p.pos]
+			if !ascii && !utf8.Valid(s) {
+				return nil, &syntaxError{"invalid UTF-8 in string", start}
+			}
+			p.pos++
+			return s, nil
+		case c == '\\':
+			return p.strEscaped(start)
+		case c < 0x20:
+			return nil, &syntaxError{"control character in string", p.pos}
+		case c >= 0x80:
+			ascii = false
+		}
+		p.pos++
+	}
+	return nil, p.eof()
+}
+
+func (p *jsonParser) strEscaped(start int) ([]byte, error) {
+	out := make([]byte, 0, p.pos-start+16)
+	out = append(out, p.data[start:p.pos]...)
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			if !utf8.Valid(out) {
+				return nil, &syntaxError{"invalid UTF-8 in string", start}
+			}
+			return out, nil
+		case c < 0x20:
+			return nil, &syntaxError{"control character in string", p.pos}
+		case c != '\\':
+			out = append(out, c)
+			p.pos++
+			continue
+		}
+		// escape
+		p.pos++
+		if p.pos >= len(p.data) {
+			return nil, p.eof()
+		}
+		e := p.data[p.pos]
+		p.pos++
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, err := p.hex4()
+			if err != nil {
+				return nil, err
+			}
+			if utf16.IsSurrogate(r) {
+				// A high surrogate must be followed by an escaped low
+				// surrogate; anything else decodes to U+FFFD, as
+				// encoding/json does.
+				r2 := rune(-1)
+				if p.pos+1 < len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
+					save := p.pos
+					p.pos += 2
+					var err error
+					if r2, err = p.hex4(); err != nil {
+						return nil, err
+					}
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						r = dec
+						r2 = -2
+					} else {
+						p.pos = save
+					}
+				}
+				if r2 != -2 {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return nil, &syntaxError{"invalid escape", p.pos - 1}
+		}
+	}
+	return nil, p.eof()
+}
+
+func (p *jsonParser) hex4() (rune, error) {
+	var r rune
+	for i := 0; i < 4; i++ {
+		if p.pos >= len(p.data) {
+			return 0, p.eof()
+		}
+		c := p.data[p.pos]
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, &syntaxError{"invalid escape", p.pos}
+		}
+		p.pos++
+	}
+	return r, nil
+}
+
+// get returns the index of the first member of object i named key, or -1.
+// It returns -1 when i is not an object.
+func (p *jsonParser) get(i int32, key string) int32 {
+	if i < 0 || p.nodes[i].kind != kObject {
+		return -1
+	}
+	end := p.nodes[i].skip
+	for c := i + 1; c < end; c = p.nodes[c].skip {
+		if string(p.nodes[c].key) == key {
+			return c
+		}
+	}
+	return -1
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package ledger
+
+func isNotSupported(error) bool { return false }
