@@ -7,6 +7,7 @@ package labtrust
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -271,7 +272,7 @@ func (en *Entry) MarshalCanonical() ([]byte, error) {
 	for _, l := range en.Links {
 		cl := canonicalLink{HasPrev: l.HasPrev, Patient: l.Patient, PrevIndex: l.PrevIndex}
 		if l.HasPrev {
-			cl.PrevHash = fmt.Sprintf("%x", l.PrevHash[:])
+			cl.PrevHash = hex.EncodeToString(l.PrevHash[:])
 		}
 		c.Links = append(c.Links, cl)
 	}
@@ -330,9 +331,11 @@ func UnmarshalCanonical(b []byte) (*Entry, error) {
 	for _, l := range c.Links {
 		ln := Link{Patient: l.Patient, HasPrev: l.HasPrev, PrevIndex: l.PrevIndex}
 		if l.HasPrev {
-			if _, err := fmt.Sscanf(l.PrevHash, "%64x", &ln.PrevHash); err != nil || len(l.PrevHash) != 64 {
+			h, err := hex.DecodeString(l.PrevHash)
+			if err != nil || len(h) != 32 {
 				return nil, fmt.Errorf("canonical entry: link prevHash is not 64 hex digits")
 			}
+			copy(ln.PrevHash[:], h)
 		}
 		en.Links = append(en.Links, ln)
 	}

@@ -37,8 +37,9 @@ var defaultStart = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
 // WithDefaults returns c with zero fields replaced by defaults and values
 // clamped to what the generator supports: Seed 1, Patients 5000, Staff one per
-// 100 patients but at least MinStaff, Sites 3 (at most MaxSites and at most
-// one per four staff), Events 50000, Days 14, Start 2026-10-01T00:00:00Z.
+// 100 patients but at least MinStaff, Sites 3 (at most MaxSites, and few enough
+// that every site has its own front desk, phlebotomist and lab tech and the
+// lab has every role), Events 50000, Days 14, Start 2026-10-01T00:00:00Z.
 func (c Config) WithDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = 1
@@ -54,7 +55,7 @@ func (c Config) WithDefaults() Config {
 	if c.Sites <= 0 {
 		c.Sites = 3
 	}
-	c.Sites = max(1, min(c.Sites, MaxSites, c.Staff/4))
+	c.Sites = max(1, min(c.Sites, MaxSites, (c.Staff-4)/3))
 	if c.Events <= 0 {
 		c.Events = 50000
 	}

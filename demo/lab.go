@@ -26,17 +26,17 @@ type Role string
 
 // Staff roles.
 const (
-	RoleFrontDesk     Role = "front-desk"
-	RolePhlebotomist  Role = "phlebotomist"
-	RoleLabTech       Role = "lab-tech"
-	RolePathologist   Role = "pathologist"
-	RoleBilling       Role = "billing"
-	RoleITAdmin       Role = "it-admin"
-	RoleCourier       Role = "courier"
-	numRoles              = 7
-	rFront, rPhleb, rTech = 0, 1, 2
-	rPath, rBill, rIT     = 3, 4, 5
-	rCourier              = 6
+	RoleFrontDesk         Role = "front-desk"
+	RolePhlebotomist      Role = "phlebotomist"
+	RoleLabTech           Role = "lab-tech"
+	RolePathologist       Role = "pathologist"
+	RoleBilling           Role = "billing"
+	RoleITAdmin           Role = "it-admin"
+	RoleCourier           Role = "courier"
+	numRoles                   = 7
+	rFront, rPhleb, rTech      = 0, 1, 2
+	rPath, rBill, rIT          = 3, 4, 5
+	rCourier                   = 6
 )
 
 var roles = [numRoles]Role{RoleFrontDesk, RolePhlebotomist, RoleLabTech, RolePathologist, RoleBilling,
@@ -134,9 +134,9 @@ type Lab struct {
 	staffOfPatient map[int]int
 	cover          [][numRoles]*coverage // [site][role]
 	orders         []siteOrders          // per site
-	lags           [][numSteps]lag        // [site][step]
+	lags           [][numSteps]lag       // [site][step]
 
-	anomalies []anomaly
+	anomalies []Anomaly
 	anomEv    []labtrust.Event // sorted by time
 	secInWin  int64            // security events in the window (calibration)
 
@@ -168,7 +168,7 @@ func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
 // 1970-01-01 was a Thursday, 96 hours after the start of its week.
 func hourOfWeek(t int64) int { return int(floorMod(floorDiv(t, usHour)+96, 168)) }
 
-func (l *Lab) toTime(t int64) time.Time { return time.UnixMicro(t - l.offset).UTC() }
+func (l *Lab) toTime(t int64) time.Time   { return time.UnixMicro(t - l.offset).UTC() }
 func (l *Lab) fromTime(t time.Time) int64 { return t.UnixMicro() + l.offset }
 
 // NewLab builds the lab for cfg (after WithDefaults). It allocates for sites
@@ -419,10 +419,15 @@ type coverage struct {
 	seg [168]segment
 }
 
-// segment describes, for one hour of the week, the uncovered gap [a, b) and
-// the covered run [b, c) that follows it (hours relative to the start of the
-// week, possibly outside 0-167 when the run wraps).
-type segment struct{ a, b, c int64 }
+// segment describes, for one hour of the week, the uncovered gap [a, b)
+// before a covered run and the drain window [b, d) at the start of that run
+// (hours relative to the start of the week, possibly outside 0-167 when they
+// wrap). a == b means the hour is covered and past the drain window.
+type segment struct{ a, b, d int64 }
+
+// drainHours is how long the first people on shift take to clear the work
+// that arrived while nobody of their role was on.
+const drainHours = 2
 
 func newCoverage(members []int32, staff []Staff) *coverage {
 	cv := &coverage{}
@@ -447,10 +452,10 @@ func newCoverage(members []int32, staff []Staff) *coverage {
 	at := func(h int64) bool { return bit[floorMod(h, 168)] }
 	for h := int64(0); h < 168; h++ {
 		if n == 168 {
-			cv.seg[h] = segment{h, h, h + 1}
+			cv.seg[h] = segment{h, h, h}
 			continue
 		}
-		var a, b, c int64
+		var a, b int64
 		if at(h) {
 			b = h
 			for at(b - 1) {
@@ -470,29 +475,34 @@ func newCoverage(members []int32, staff []Staff) *coverage {
 				b++
 			}
 		}
-		c = b
+		c := b
 		for at(c) {
 			c++
 		}
-		cv.seg[h] = segment{a, b, c}
+		d := b + min(drainHours, c-b)
+		if h >= d {
+			a, b, d = h, h, h
+		}
+		cv.seg[h] = segment{a, b, d}
 	}
 	return cv
 }
 
 // warp maps a time to a covered time, monotonically: work arriving in a gap
-// is compressed into the covered run after it, the backlog draining over that
-// run. warp(t) >= t always.
+// is compressed, together with the work of the first hours of the next run,
+// into those first hours, as the first people on shift clear the backlog.
+// warp(t) >= t always, and equals t once the backlog is cleared.
 func (cv *coverage) warp(t int64) int64 {
 	H := floorDiv(t, usHour)
 	w := floorMod(H+96, 168)
-	base := H - w
 	s := cv.seg[w]
 	if s.a == s.b {
 		return t
 	}
+	base := H - w
 	A := (base + s.a) * usHour
 	B := (base + s.b) * usHour
-	return B + (t-A)*(s.c-s.b)/(s.c-s.a)
+	return B + (t-A)*(s.d-s.b)/(s.d-s.a)
 }
 
 // actor picks who of the on-shift staff does the work at t.

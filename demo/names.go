@@ -8,7 +8,7 @@ package demo
 // name is a display form and the ASCII form used to build e-mail addresses.
 type name struct{ text, ascii string }
 
-func n(s string) name           { return name{s, s} }
+func n(s string) name            { return name{s, s} }
 func nn(text, ascii string) name { return name{text, ascii} }
 
 type origin int

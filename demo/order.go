@@ -539,7 +539,7 @@ func (l *Lab) OrderIndex(id string) (int, error) {
 	return int(v), nil
 }
 
-func appendOrderID(b []byte, i int) []byte { return appendPadded(append(b, "ORD"...), uint64(i), 9) }
+func appendOrderID(b []byte, i int) []byte  { return appendPadded(append(b, "ORD"...), uint64(i), 9) }
 func appendReportID(b []byte, i int) []byte { return appendPadded(append(b, "DR"...), uint64(i), 9) }
 func appendSpecimenID(b []byte, i, k int) []byte {
 	b = appendPadded(append(b, "SPC"...), uint64(i), 9)

@@ -22,17 +22,24 @@ const (
 )
 
 // Encode writes e as an IHE BALP-shaped FHIR R4 AuditEvent: one line of
-// JSON without a trailing newline. Parse maps the result back to an Event
-// equal to e (with Source set by Parse's argument), provided that:
+// compact JSON without a trailing newline, with the BALP profile in
+// meta.profile, type and subtype codings, one requestor agent (type, role,
+// who.identifier, who.type, altId, location, network, purposeOfUse), a
+// source with observer and type, a patient entity per patient and a data
+// entity per object. SourceRef becomes the resource id; the time is written
+// in UTC with nanoseconds.
+//
+// Parse maps the result back to an Event equal to e (Source taken from
+// Parse's argument), provided that:
 //   - e.Kind is KindAccess with patients or KindSecurity without;
 //   - Actor.ID is set or Actor.AltID is empty (Parse takes the ID from
 //     altId when who.identifier is absent);
-//   - Actor.Role is set or Actor.UserType is empty (Parse falls back to the
-//     agent.type coding, which carries the user type);
-//   - Purpose holds no duplicates and no Object.ID is a Patient reference.
+//   - Actor.Role is set or Actor.UserType is empty (without agent.role Parse
+//     falls back to the agent.type coding);
+//   - Purpose holds no duplicates, and no Object is a Patient reference or
+//     entirely empty.
 //
-// SourceRef becomes the resource id. The time is written in UTC with
-// nanoseconds. Encode fails only on text that is not valid UTF-8.
+// Encode fails only on text that is not valid UTF-8.
 func Encode(e labtrust.Event) ([]byte, error) {
 	w := &writer{b: make([]byte, 0, 1600)}
 	w.raw(`{"resourceType":"AuditEvent"`)
@@ -48,7 +55,7 @@ func Encode(e labtrust.Event) ([]byte, error) {
 	default:
 		w.str(profileBALPRead)
 	}
-	w.raw(`],"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"HTEST"}]}`)
+	w.raw(`]}`)
 	if !e.Type.IsZero() {
 		w.raw(`,"type":`)
 		w.coding(e.Type)
@@ -139,16 +146,7 @@ func Encode(e labtrust.Event) ([]byte, error) {
 		}
 		w.raw("]")
 	}
-	w.raw("}")
-	// agent[1]: the client application (DICOM Source Role ID), agent[2]: the
-	// server (Destination Role ID), as BALP requires for RESTful events.
-	w.raw(`,{"type":{"coding":[{"system":"` + sysDCM + `","code":"110153","display":"Source Role ID"}]},"who":{"display":"client application"},"requestor":false`)
-	if e.Network != "" {
-		w.network(e.Network)
-	}
-	w.raw(`},{"type":{"coding":[{"system":"` + sysDCM + `","code":"110152","display":"Destination Role ID"}]},"who":{"display":`)
-	w.str(e.Source)
-	w.raw(`},"requestor":false}]`)
+	w.raw("}]")
 
 	w.raw(`,"source":{`)
 	if a.Site != "" {
@@ -157,7 +155,7 @@ func Encode(e labtrust.Event) ([]byte, error) {
 		w.raw(",")
 	}
 	w.raw(`"observer":{"display":`)
-	w.str(e.Source)
+	w.str(sourceName(e.Source))
 	w.raw(`},"type":[{"system":"` + sysSourceType + `","code":"4","display":"Application Server"}]}`)
 
 	if len(e.Patients) > 0 || len(e.Objects) > 0 {
@@ -196,6 +194,14 @@ func Encode(e labtrust.Event) ([]byte, error) {
 		return nil, w.err
 	}
 	return w.b, nil
+}
+
+// sourceName is the observer's display: FHIR strings may not be empty.
+func sourceName(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 var objectRoleNames = map[string]string{

@@ -53,6 +53,10 @@ type node struct {
 	skip  int32  // index of the first node after this value's subtree
 }
 
+// smallObject is the member count up to which duplicate names are found by
+// scanning the members already parsed.
+const smallObject = 16
+
 // maxDepth bounds nesting so hostile input cannot exhaust the stack.
 const maxDepth = 64
 
@@ -79,6 +83,11 @@ type jsonParser struct {
 func (p *jsonParser) parse(data []byte) error {
 	p.data = data
 	p.pos = 0
+	// Compact FHIR JSON has a value every 16 bytes or so; sizing up front
+	// spares large documents the repeated copying of append growth.
+	if want := len(data) / 16; cap(p.nodes) < want {
+		p.nodes = make([]node, 0, want)
+	}
 	p.nodes = p.nodes[:0]
 	p.skipWS()
 	if err := p.value(nil, 0); err != nil {
@@ -118,6 +127,8 @@ func (p *jsonParser) value(key []byte, depth int) error {
 		}
 		p.nodes[idx].kind = kObject
 		p.pos++
+		members := 0
+		var seen map[string]struct{}
 		p.skipWS()
 		if p.pos < len(p.data) && p.data[p.pos] == '}' {
 			p.pos++
@@ -130,9 +141,34 @@ func (p *jsonParser) value(key []byte, depth int) error {
 			if p.data[p.pos] != '"' {
 				return &syntaxError{"expected a member name", p.pos}
 			}
+			keyPos := p.pos
 			k, err := p.str()
 			if err != nil {
 				return err
+			}
+			// RFC 8259 leaves duplicate names undefined and FHIR forbids
+			// them; rejecting them means no two readers can disagree about
+			// which "recorded" counts. Small objects (all of FHIR's) are
+			// scanned; large ones use a set, so hostile input with many
+			// names stays linear.
+			members++
+			if members <= smallObject {
+				for c := int32(idx + 1); c < int32(len(p.nodes)); c = p.nodes[c].skip {
+					if string(p.nodes[c].key) == string(k) {
+						return &syntaxError{"duplicate member name", keyPos}
+					}
+				}
+			} else {
+				if seen == nil {
+					seen = make(map[string]struct{}, 2*smallObject)
+					for c := int32(idx + 1); c < int32(len(p.nodes)); c = p.nodes[c].skip {
+						seen[string(p.nodes[c].key)] = struct{}{}
+					}
+				}
+				if _, dup := seen[string(k)]; dup {
+					return &syntaxError{"duplicate member name", keyPos}
+				}
+				seen[string(k)] = struct{}{}
 			}
 			p.skipWS()
 			if p.pos >= len(p.data) {

@@ -39,10 +39,14 @@ type pathElem struct {
 // mapper turns a parsed AuditEvent into a labtrust.Event. The first problem
 // found is kept in err; later calls become no-ops that return zero values.
 type mapper struct {
-	p    *jsonParser
-	path []pathElem
-	err  *fieldError
+	p      *jsonParser
+	path   []pathElem
+	err    *fieldError
+	intern map[string]string
 }
+
+// maxInterned bounds the intern table so hostile input cannot grow it.
+const maxInterned = 4096
 
 func (m *mapper) push(name string, idx int) { m.path = append(m.path, pathElem{name, idx}) }
 func (m *mapper) pop()                      { m.path = m.path[:len(m.path)-1] }
@@ -96,6 +100,28 @@ func (m *mapper) str(i int32, key string) string {
 	return string(m.p.nodes[c].val)
 }
 
+// istr is str for values that repeat from record to record (code systems,
+// codes, displays, sites): each distinct value is allocated once per Parse,
+// which removes most of the allocations of a typical record.
+func (m *mapper) istr(i int32, key string) string {
+	c := m.member(i, key, kString)
+	if c < 0 {
+		return ""
+	}
+	b := m.p.nodes[c].val
+	if s, ok := m.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= 128 && len(m.intern) < maxInterned {
+		if m.intern == nil {
+			m.intern = make(map[string]string, 64)
+		}
+		m.intern[s] = s
+	}
+	return s
+}
+
 // raw is like str but returns the bytes without copying, for comparisons.
 func (m *mapper) raw(i int32, key string) []byte {
 	c := m.member(i, key, kString)
@@ -139,7 +165,7 @@ func (m *mapper) coding(i int32) labtrust.Code {
 		m.fail("", "want an object, got "+m.p.nodes[i].kind.String())
 		return labtrust.Code{}
 	}
-	return labtrust.Code{System: m.str(i, "system"), Code: m.str(i, "code"), Display: m.str(i, "display")}
+	return labtrust.Code{System: m.istr(i, "system"), Code: m.istr(i, "code"), Display: m.istr(i, "display")}
 }
 
 // codingMember reads the Coding member key of object i.
@@ -262,8 +288,16 @@ func (m *mapper) mapAuditEvent(root int32, source string) (labtrust.Event, strin
 
 	if a := m.raw(root, "action"); a != nil {
 		switch string(a) {
-		case "C", "R", "U", "D", "E":
-			ev.Action = labtrust.Action(a)
+		case "C":
+			ev.Action = labtrust.ActionCreate
+		case "R":
+			ev.Action = labtrust.ActionRead
+		case "U":
+			ev.Action = labtrust.ActionUpdate
+		case "D":
+			ev.Action = labtrust.ActionDelete
+		case "E":
+			ev.Action = labtrust.ActionExecute
 		default:
 			m.fail("action", "not one of C, R, U, D, E")
 		}
@@ -308,7 +342,7 @@ func (m *mapper) mapAuditEvent(root int32, source string) (labtrust.Event, strin
 	var site string
 	if src := m.member(root, "source", kObject); src >= 0 {
 		m.push("source", -1)
-		site = m.str(src, "site")
+		site = m.istr(src, "site")
 		if obs := m.member(src, "observer", kObject); obs < 0 && m.err == nil {
 			m.fail("observer", "missing")
 		}
@@ -435,9 +469,9 @@ func (m *mapper) mapAgents(root int32, ev *labtrust.Event) {
 
 	if loc := m.member(actor, "location", kObject); loc >= 0 {
 		m.push("location", -1)
-		a.Site = m.str(loc, "display")
+		a.Site = m.istr(loc, "display")
 		if a.Site == "" {
-			a.Site = m.str(loc, "reference")
+			a.Site = m.istr(loc, "reference")
 		}
 		m.pop()
 	}

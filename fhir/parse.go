@@ -97,50 +97,61 @@ func (s *session) tick() error {
 
 // lineReader reads lines with bounded memory.
 type lineReader struct {
-	br   *bufio.Reader
-	buf  []byte // holds a line that did not fit in br's buffer
-	line int    // number of the line last returned (1-based)
+	br    *bufio.Reader
+	buf   []byte // holds a line that did not fit in br's buffer
+	line  int    // number of the line last returned (1-based)
+	eol   string // the line ending trimmed from the line last returned
+	limit int    // longest line kept whole; 0 means MaxLine
 }
 
-// next returns the next line without its "\n" (a trailing "\r" is kept;
-// callers trim it). long reports a line over MaxLine, whose first MaxLine
-// bytes are returned. The slice is valid until the next call. At the end of
-// input next returns io.EOF, after the last line if that had no "\n".
-func (lr *lineReader) next() (line []byte, long bool, err error) {
+// next returns the next line without its line ending ("\n" or "\r\n"). A
+// line longer than the limit is cut to limit+1 bytes, so the caller can tell
+// it was too long; the rest of it is read and dropped. The slice is valid
+// until the next call. At the end of input next returns io.EOF, after the
+// last line if that had no line ending.
+func (lr *lineReader) next() ([]byte, error) {
+	limit := lr.limit
+	if limit == 0 {
+		limit = MaxLine
+	}
 	b, err := lr.br.ReadSlice('\n')
 	if err == nil || (err == io.EOF && len(b) > 0) {
 		lr.line++
-		return trimEOL(b), len(trimEOL(b)) > MaxLine, nil
+		line := lr.trimEOL(b)
+		return line[:min(len(line), limit+1)], nil
 	}
 	if err != bufio.ErrBufferFull {
-		return nil, false, err
+		return nil, err
 	}
 	lr.buf = append(lr.buf[:0], b...)
 	for {
 		b, err = lr.br.ReadSlice('\n')
-		if len(lr.buf) <= MaxLine+1 {
-			room := MaxLine + 2 - len(lr.buf) // +2 keeps "\r\n" distinguishable
+		// Keep limit+3 bytes: enough to see a line ending after limit+1
+		// bytes of content.
+		if room := limit + 3 - len(lr.buf); room > 0 {
 			lr.buf = append(lr.buf, b[:min(len(b), room)]...)
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		if err != nil && err != io.EOF {
-			return nil, false, err
+			return nil, err
 		}
 		break
 	}
 	lr.line++
-	line = trimEOL(lr.buf)
-	if len(line) > MaxLine {
-		return line[:MaxLine], true, nil
-	}
-	return line, false, nil
+	line := lr.trimEOL(lr.buf)
+	return line[:min(len(line), limit+1)], nil
 }
 
-func trimEOL(b []byte) []byte {
+func (lr *lineReader) trimEOL(b []byte) []byte {
+	n := len(b)
 	b = bytes.TrimSuffix(b, []byte("\n"))
-	return bytes.TrimSuffix(b, []byte("\r"))
+	if len(b) < n {
+		b = bytes.TrimSuffix(b, []byte("\r"))
+	}
+	lr.eol = "\r\n"[2-(n-len(b)):]
+	return b
 }
 
 func isBlank(b []byte) bool {
@@ -156,11 +167,12 @@ func (s *session) run(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	lr := &lineReader{br: br}
 
-	// Find the first non-blank line; its shape decides the mode.
+	// Find the first non-blank line; its shape decides the mode. It may
+	// be a whole Bundle on one line, so it is kept up to MaxDocument.
+	lr.limit = MaxDocument
 	var first []byte
-	var long bool
 	for {
-		b, l, err := lr.next()
+		b, err := lr.next()
 		if err == io.EOF {
 			return nil
 		}
@@ -168,53 +180,58 @@ func (s *session) run(r io.Reader) error {
 			return fmt.Errorf("fhir: read: %w", err)
 		}
 		if !isBlank(b) {
-			first, long = b, l
+			first = b
 			break
 		}
 	}
+	lr.limit = MaxLine
 	firstLine := lr.line
-
-	if !long {
-		perr := s.p.parse(first)
-		if perr == nil {
-			// A complete value on the first line: a one-line document if
-			// nothing but whitespace follows, else NDJSON. Reading ahead
-			// may reuse br's buffer, which first points into.
-			first = bytes.Clone(first)
-			more, err := hasMore(br)
-			if err != nil {
-				return fmt.Errorf("fhir: read: %w", err)
-			}
-			if !more {
-				return s.document(first)
-			}
-			if err := s.ndjsonLine(lr.line, first); err != nil {
-				return err
-			}
-			return s.ndjson(lr)
+	// Reading ahead may reuse br's buffer, which first points into.
+	first = append(bytes.Clone(first), lr.eol...)
+	more, err := hasMore(br)
+	if err != nil {
+		return fmt.Errorf("fhir: read: %w", err)
+	}
+	if !more {
+		// A single line: one document (resource or Bundle), not NDJSON.
+		if len(first) > MaxDocument {
+			return s.reject("resource", "resource exceeds "+strconv.Itoa(MaxDocument)+" bytes", first[:MaxDocument])
 		}
-		var se *syntaxError
-		if !errors.As(perr, &se) || se.msg != "unexpected end" {
-			// Broken in the middle: treat as a bad NDJSON line.
-			if err := s.ndjsonLine(lr.line, first); err != nil {
-				return err
-			}
-			return s.ndjson(lr)
+		return s.document(first)
+	}
+	line := first[:len(first)-len(lr.eol)]
+	if len(line) > MaxLine {
+		// Too long for an NDJSON line; pretty-printed documents do not
+		// start with such a line.
+		if err := s.ndjsonLine(firstLine, line); err != nil {
+			return err
 		}
+		return s.ndjson(lr)
+	}
+	perr := s.p.parse(line)
+	var se *syntaxError
+	if perr == nil || !errors.As(perr, &se) || se.msg != "unexpected end" {
+		// A complete value, or one broken in the middle: NDJSON.
+		if err := s.ndjsonLine(firstLine, line); err != nil {
+			return err
+		}
+		return s.ndjson(lr)
 	}
 
-	// The first line is an incomplete value (or too long to tell): most
-	// likely a pretty-printed resource or a large Bundle. Read it whole.
-	doc := make([]byte, 0, len(first)+1<<10)
-	doc = append(doc, first...)
-	doc = append(doc, '\n')
+	// The first line is an incomplete value: most likely a pretty-printed
+	// resource or Bundle. Read it whole.
+	doc := first
 	rest, err := io.ReadAll(io.LimitReader(br, MaxDocument-int64(len(doc))+1))
 	if err != nil {
 		return fmt.Errorf("fhir: read: %w", err)
 	}
 	doc = append(doc, rest...)
 	if len(doc) <= MaxDocument {
-		if err := s.p.parse(doc); err == nil || !looksLikeNDJSON(&s.p, doc) {
+		err := s.p.parse(doc)
+		if err == nil {
+			return s.parsedDocument(doc)
+		}
+		if !looksLikeNDJSON(&s.p, doc) {
 			return s.document(doc)
 		}
 	} else if !looksLikeNDJSON(&s.p, doc) {
@@ -231,19 +248,22 @@ func (s *session) run(r io.Reader) error {
 	return s.ndjson(lr2)
 }
 
-// hasMore reports whether anything but whitespace is left in br, consuming
-// only whitespace.
+// hasMore reports whether anything but whitespace is left in br, without
+// consuming anything. More whitespace than br buffers counts as more.
 func hasMore(br *bufio.Reader) (bool, error) {
-	for {
-		c, err := br.ReadByte()
+	for i := 0; ; i++ {
+		b, err := br.Peek(i + 1)
 		if err == io.EOF {
 			return false, nil
+		}
+		if err == bufio.ErrBufferFull {
+			return true, nil
 		}
 		if err != nil {
 			return false, err
 		}
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return true, br.UnreadByte()
+		if c := b[i]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return true, nil
 		}
 	}
 }
@@ -267,19 +287,12 @@ func looksLikeNDJSON(p *jsonParser, doc []byte) bool {
 
 func (s *session) ndjson(lr *lineReader) error {
 	for {
-		b, long, err := lr.next()
+		b, err := lr.next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("fhir: read: %w", err)
-		}
-		pos := "line " + strconv.Itoa(lr.line)
-		if long {
-			if err := s.reject(pos, "line exceeds "+strconv.Itoa(MaxLine)+" bytes", b); err != nil {
-				return err
-			}
-			continue
 		}
 		if isBlank(b) {
 			continue
@@ -292,6 +305,9 @@ func (s *session) ndjson(lr *lineReader) error {
 
 func (s *session) ndjsonLine(n int, b []byte) error {
 	pos := "line " + strconv.Itoa(n)
+	if len(b) > MaxLine {
+		return s.reject(pos, "line exceeds "+strconv.Itoa(MaxLine)+" bytes", b[:MaxLine])
+	}
 	if err := s.p.parse(b); err != nil {
 		return s.reject(pos, "line is not valid JSON: "+err.Error(), b)
 	}
@@ -307,6 +323,11 @@ func (s *session) document(doc []byte) error {
 	if err := s.p.parse(doc); err != nil {
 		return s.reject("resource", "resource is not valid JSON: "+err.Error(), doc)
 	}
+	return s.parsedDocument(doc)
+}
+
+// parsedDocument is document after s.p has parsed doc.
+func (s *session) parsedDocument(doc []byte) error {
 	p := &s.p
 	if p.nodes[0].kind == kObject {
 		if rt := p.get(0, "resourceType"); rt >= 0 && string(p.nodes[rt].val) == "Bundle" {

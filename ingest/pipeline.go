@@ -288,9 +288,9 @@ func (p *Pipeline) wait(ctx context.Context, r *request) (Result, error) {
 }
 
 func (p *Pipeline) sequenceLoop(ctx context.Context) {
-	var batch []*request
 	for {
-		batch = batch[:0]
+		// A fresh slice each time: the committer still holds the last one.
+		var batch []*request
 		select {
 		case <-ctx.Done():
 			return

@@ -160,3 +160,6 @@ func mustVerify(t testing.TB, dir string, k testKey, opts ...VerifyOption) *Repo
 	}
 	return rep
 }
+
+func noteSigner(skey string) (note.Signer, error)     { return note.NewSigner(skey) }
+func noteVerifier(vkey string) (note.Verifier, error) { return note.NewVerifier(vkey) }

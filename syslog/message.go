@@ -155,6 +155,15 @@ func (p *Parser) parse(source string, raw []byte) (labtrust.Event, string, error
 	return e, "", nil
 }
 
+// auditMessageStart returns the index of an XML declaration or
+// AuditMessage start tag in raw, or -1.
+func auditMessageStart(raw []byte) int {
+	if i := bytes.Index(raw, []byte("<?xml")); i >= 0 {
+		return i
+	}
+	return bytes.Index(raw, []byte("<AuditMessage"))
+}
+
 func isAuditMessage(msg []byte) bool {
 	return bytes.HasPrefix(msg, []byte("<?xml")) || bytes.HasPrefix(msg, []byte("<AuditMessage"))
 }
@@ -164,14 +173,22 @@ func isAuditMessage(msg []byte) bool {
 // connection on its mutex.
 func (p *Parser) header(raw []byte) (header, error) {
 	if len(raw) > 0 && raw[0] == '<' && len(raw) > 1 && raw[1] >= '0' && raw[1] <= '9' {
+		// The machines can return neither message nor error; check both.
 		if m, err := rfc5424.NewMachine().Parse(raw); err == nil {
-			sm := m.(*rfc5424.SyslogMessage)
-			return p.fromBase(&sm.Base, false)
+			if sm, ok := m.(*rfc5424.SyslogMessage); ok && sm != nil {
+				return p.fromBase(&sm.Base, false, raw)
+			}
 		}
 		m, err := rfc3164.NewMachine(rfc3164.WithRFC3339(), rfc3164.WithSecondFractions(),
 			rfc3164.WithLenientDay(), rfc3164.WithEmbeddedNewlines()).Parse(raw)
-		if err == nil {
-			return p.fromBase(&m.(*rfc3164.SyslogMessage).Base, true)
+		if sm, ok := m.(*rfc3164.SyslogMessage); ok && err == nil && sm != nil {
+			return p.fromBase(&sm.Base, true, raw)
+		}
+		// Some ATNA senders write a malformed header (a timestamp without
+		// seconds, say). The AuditMessage carries its own time, so it is
+		// still read rather than lost.
+		if i := auditMessageStart(raw); i >= 0 {
+			return header{msg: raw[i:]}, nil
 		}
 		return header{}, ErrNoHeader
 	}
@@ -187,14 +204,17 @@ func (p *Parser) header(raw []byte) (header, error) {
 		withPRI = append(append(withPRI, "<13>"...), raw...)
 		m, err := rfc3164.NewMachine(rfc3164.WithSecondFractions(), rfc3164.WithLenientDay(),
 			rfc3164.WithEmbeddedNewlines()).Parse(withPRI)
-		if err == nil {
-			return p.fromBase(&m.(*rfc3164.SyslogMessage).Base, true)
+		if sm, ok := m.(*rfc3164.SyslogMessage); ok && err == nil && sm != nil {
+			return p.fromBase(&sm.Base, true, raw)
 		}
 	}
 	return header{}, ErrNoHeader
 }
 
-func (p *Parser) fromBase(b *syslogmsg.Base, bsd bool) (header, error) {
+// fromBase copies the header fields out of a parsed message. raw is the
+// input: MSG usually ends it, and slicing raw avoids copying a 1 KB
+// AuditMessage again.
+func (p *Parser) fromBase(b *syslogmsg.Base, bsd bool, raw []byte) (header, error) {
 	var h header
 	if b.Hostname != nil {
 		h.hostname = *b.Hostname
@@ -203,7 +223,11 @@ func (p *Parser) fromBase(b *syslogmsg.Base, bsd bool) (header, error) {
 		h.app = *b.Appname
 	}
 	if b.Message != nil {
-		h.msg = []byte(*b.Message)
+		if m := *b.Message; len(m) <= len(raw) && string(raw[len(raw)-len(m):]) == m {
+			h.msg = raw[len(raw)-len(m):]
+		} else {
+			h.msg = []byte(m)
+		}
 	}
 	if b.Timestamp != nil {
 		t := *b.Timestamp

@@ -1,0 +1,127 @@
+package demo
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/labtrust/labtrust"
+)
+
+// labFile is the shape of lab.json.
+type labFile struct {
+	Config     Config  `json:"config"`
+	ZoneOffset string  `json:"zoneOffset"` // lab-local clock used by schedules
+	Sites      []Site  `json:"sites"`
+	Staff      []Staff `json:"staff"`
+}
+
+// WriteLab writes lab.json (config, sites, staff), patients.csv (one row per
+// patient, streamed) and manifest.json into dir, which must exist.
+func WriteLab(dir string, l *Lab) error {
+	if err := writeFile(filepath.Join(dir, "lab.json"), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(labFile{Config: l.cfg, ZoneOffset: "-05:00", Sites: l.Sites(), Staff: l.Staff()})
+	}); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "patients.csv"), l.WritePatients); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "manifest.json"), l.Manifest().WriteJSON)
+}
+
+func writeFile(path string, write func(io.Writer) error) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("demo: %w", cerr)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<16)
+	if err := write(bw); err != nil {
+		return fmt.Errorf("demo: write %s: %w", filepath.Base(path), err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("demo: write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+var patientHeader = []string{"mrn", "given", "family", "sex", "birth_date", "address", "city", "state",
+	"postal_code", "phone", "email", "language", "minor", "guardian_name", "guardian_relationship",
+	"guardian_phone", "deceased_date", "vip", "dormant", "staff_id", "home_site"}
+
+// WritePatients writes all patients as CSV with a header row, one patient at
+// a time.
+func (l *Lab) WritePatients(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(patientHeader); err != nil {
+		return err
+	}
+	row := make([]string, len(patientHeader))
+	for i := range l.cfg.Patients {
+		p := l.Patient(i)
+		row = append(row[:0], p.MRN, p.Given, p.Family, p.Sex, p.BirthDate, p.Address.Line, p.Address.City,
+			p.Address.State, p.Address.PostalCode, p.Phone, p.Email, p.Language, strconv.FormatBool(p.Minor))
+		if g := p.Guardian; g != nil {
+			row = append(row, g.Name, g.Relationship, g.Phone)
+		} else {
+			row = append(row, "", "", "")
+		}
+		row = append(row, p.DeceasedDate, strconv.FormatBool(p.VIP), strconv.FormatBool(p.Dormant), p.StaffID,
+			l.sites[p.HomeSite].ID)
+		if err := cw.Write(row); err != nil {
+			return fmt.Errorf("patient row %d: %w", i+1, err)
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteEvents streams the lab's events to w, one encoded record per line (a
+// newline is added unless encode already ends its record with one), so an
+// encoder producing FHIR JSON yields NDJSON. It stops at the first error from
+// encode, w or ctx; encode errors name the event's position, never its
+// content.
+func WriteEvents(ctx context.Context, w io.Writer, l *Lab, encode func(labtrust.Event) ([]byte, error),
+	progress func(done, total int64)) error {
+	if encode == nil {
+		return errors.New("demo: WriteEvents: nil encoder")
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var n int64
+	err := l.Stream(ctx, func(ev labtrust.Event) error {
+		n++
+		b, err := encode(ev)
+		if err != nil {
+			return fmt.Errorf("encode event %d: %w", n, err)
+		}
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+		if len(b) == 0 || b[len(b)-1] != '\n' {
+			return bw.WriteByte('\n')
+		}
+		return nil
+	}, progress)
+	if err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("demo: write events: %w", err)
+	}
+	return nil
+}
