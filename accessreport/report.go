@@ -96,7 +96,9 @@ func (e *Error) Error() string {
 // form the patient's complete chain from their first entry (no gap).
 func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
 	var probs []Problem
-	add := func(i uint64, f string, a ...any) { probs = append(probs, Problem{Index: i, Reason: fmt.Sprintf(f, a...)}) }
+	add := func(i uint64, f string, a ...any) {
+		probs = append(probs, Problem{Index: i, Reason: fmt.Sprintf(f, a...)})
+	}
 	cpMsg := []byte(r.Checkpoint)
 	cp, err := ledger.OpenCheckpoint(cpMsg, r.Origin, verifier)
 	if err != nil {

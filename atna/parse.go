@@ -542,22 +542,56 @@ func (p *parser) finish(source string) (labtrust.Event, error) {
 }
 
 // parseDateTime parses an xs:dateTime that carries a time zone and returns
-// it in UTC. The error text never contains the value.
+// it in UTC. The shape is checked first because time.Parse also accepts
+// forms xs:dateTime does not (one-digit hours, comma fractions). The error
+// text never contains the value.
 func parseDateTime(s string) (time.Time, error) {
-	if len(s) < 19 || s[10] != 'T' {
+	// YYYY-MM-DDThh:mm:ss[.f+](Z|+hh:mm|-hh:mm)
+	const shape = "dddd-dd-ddTdd:dd:dd"
+	if len(s) < len(shape) {
 		return time.Time{}, errors.New("not an xs:dateTime")
 	}
-	hasZone := s[len(s)-1] == 'Z'
-	if !hasZone && len(s) >= 25 {
-		z := s[len(s)-6:]
-		hasZone = (z[0] == '+' || z[0] == '-') && z[3] == ':'
+	for i := 0; i < len(shape); i++ {
+		if shape[i] == 'd' && (s[i] < '0' || s[i] > '9') || shape[i] != 'd' && s[i] != shape[i] {
+			return time.Time{}, errors.New("not an xs:dateTime")
+		}
 	}
-	if !hasZone {
+	rest := s[len(shape):]
+	if len(rest) > 0 && rest[0] == '.' {
+		i := 1
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 1 || i > 10 {
+			return time.Time{}, errors.New("not an xs:dateTime with time zone")
+		}
+		rest = rest[i:]
+	}
+	switch {
+	case rest == "":
 		return time.Time{}, errors.New("no time zone")
+	case rest == "Z":
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
+		isDigits(rest[1:3]) && isDigits(rest[4:6]):
+	default:
+		return time.Time{}, errors.New("not an xs:dateTime with time zone")
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, errors.New("not an xs:dateTime with time zone")
 	}
-	return t.UTC(), nil
+	t = t.UTC()
+	if t.Year() < 0 || t.Year() > 9999 {
+		return time.Time{}, errors.New("outside years 0000-9999 in UTC")
+	}
+	return t, nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

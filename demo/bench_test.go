@@ -14,8 +14,8 @@ func BenchmarkStream(b *testing.B) {
 		name string
 		cfg  Config
 	}{
-		{"default-lab", Config{Events: 1 << 40}},
-		{"1M-patients", Config{Patients: 1_000_000, Events: 1 << 40}},
+		{"default-lab", Config{Events: 100_000_000}},
+		{"1M-patients", Config{Patients: 1_000_000, Events: 100_000_000}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			l := NewLab(tc.cfg)

@@ -46,6 +46,14 @@ var defaultOnce = sync.OnceValues(func() (*Lab, []labtrust.Event) {
 // streamHash hashes the canonical bytes of every event, in order.
 func streamHash(t testing.TB, l *Lab) ([32]byte, int64) {
 	t.Helper()
+	h, n, err := hashStream(l)
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	return h, n
+}
+
+func hashStream(l *Lab) ([32]byte, int64, error) {
 	h := sha256.New()
 	var n int64
 	var lenBuf [8]byte
@@ -61,12 +69,9 @@ func streamHash(t testing.TB, l *Lab) ([32]byte, int64) {
 		n++
 		return nil
 	}, nil)
-	if err != nil {
-		t.Fatalf("Stream: %v", err)
-	}
 	var out [32]byte
 	h.Sum(out[:0])
-	return out, n
+	return out, n, err
 }
 
 func TestDeterminism(t *testing.T) {
@@ -82,6 +87,19 @@ func TestDeterminism(t *testing.T) {
 	c2, _ := streamHash(t, l)
 	if c1 != a || c2 != a {
 		t.Fatalf("replaying a lab changed the stream")
+	}
+	// Concurrent streams of one lab do not disturb each other.
+	var wg sync.WaitGroup
+	hashes := make([][32]byte, 3)
+	errs := make([]error, 3)
+	for i := range hashes {
+		wg.Go(func() { hashes[i], _, errs[i] = hashStream(l) })
+	}
+	wg.Wait()
+	for i, h := range hashes {
+		if errs[i] != nil || h != a {
+			t.Fatalf("concurrent stream %d differs (%v)", i, errs[i])
+		}
 	}
 	cfg.Seed = 43
 	d, _ := streamHash(t, NewLab(cfg))

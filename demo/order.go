@@ -209,11 +209,30 @@ func (l *Lab) calibrateOrders() {
 		}
 		frac := in / (samples * expectedPerOrder)
 		n := budget * siteWeight(s) / totalW / (expectedPerOrder * frac) * (1 + margin)
-		if n < 1 {
+		if !(n > 0) {
 			continue
 		}
 		so.scale = so.cumEnd / n
-		c := int64(n)
+	}
+	// Small streams vary too much for the margin: count exactly, and add
+	// orders until the period holds the budget (the count only grows as
+	// orders are added, since every step time grows with creation time).
+	if budget <= exactCountBelow {
+		for range 64 {
+			if float64(l.windowCount()) >= budget {
+				break
+			}
+			for s := range l.orders {
+				l.orders[s].scale /= 1.1
+			}
+		}
+	}
+	for s := range l.orders {
+		so := &l.orders[s]
+		if so.scale == 0 {
+			continue
+		}
+		c := int64(so.cumEnd / so.scale)
 		for c > 0 && !l.createdBefore(s, c-1, l.endL) {
 			c--
 		}
@@ -222,6 +241,34 @@ func (l *Lab) calibrateOrders() {
 		}
 		so.count = c
 	}
+}
+
+// exactCountBelow is the largest order-event budget calibrateOrders checks
+// by counting.
+const exactCountBelow = 200_000
+
+// windowCount counts the order events that fall inside the period.
+func (l *Lab) windowCount() int64 {
+	var n int64
+	for s := range l.orders {
+		so := &l.orders[s]
+		if so.scale == 0 {
+			continue
+		}
+		for j := int64(0); ; j++ {
+			c := l.core(s, j)
+			created, ok := so.created(j, c.u)
+			if !ok || created >= l.endL {
+				break
+			}
+			for st := range numSteps {
+				if c.has(st) && l.stepTimeFrom(s, created, st) < l.endL {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 func (l *Lab) createdBefore(s int, j int64, t int64) bool {
@@ -320,22 +367,27 @@ type orderDetail struct {
 	nSpec     int
 }
 
-var routineTests, reviewTests, sendOutTests []int
-var routineWeights []float64
+// testGroups splits the test list by how an order uses it.
+type testGroups struct {
+	routine, review, sendOut []int
+	routineWeights           []float64
+}
 
-func init() {
+var groups = func() testGroups {
+	var g testGroups
 	for i, t := range tests {
 		switch {
 		case t.review:
-			reviewTests = append(reviewTests, i)
+			g.review = append(g.review, i)
 		case t.sendOut:
-			sendOutTests = append(sendOutTests, i)
+			g.sendOut = append(g.sendOut, i)
 		default:
-			routineTests = append(routineTests, i)
-			routineWeights = append(routineWeights, t.weight)
+			g.routine = append(g.routine, i)
+			g.routineWeights = append(g.routineWeights, t.weight)
 		}
 	}
-}
+	return g
+}()
 
 func (l *Lab) detail(s int, c *orderCore) orderDetail {
 	r := newRNG(mix(c.key ^ 0x5bd1e995))
@@ -357,13 +409,13 @@ func (l *Lab) detail(s int, c *orderCore) orderDetail {
 		d.nTests++
 	}
 	if c.sendOut {
-		add(pick(&r, sendOutTests))
+		add(pick(&r, groups.sendOut))
 	}
 	if c.review && r.chance(0.5) {
-		add(pick(&r, reviewTests))
+		add(pick(&r, groups.review))
 	}
 	for d.nTests < n {
-		add(routineTests[weighted(&r, routineWeights)])
+		add(groups.routine[weighted(&r, groups.routineWeights)])
 		if r.chance(0.3) {
 			break
 		}

@@ -266,12 +266,30 @@ func (g *gen) patient() []labtrust.PatientRef {
 var errShortStream = errors.New("demo: stream ended early")
 
 // Stream emits exactly Config.Events events in non-decreasing time order and
-// returns nil, or the first error from emit or ctx. Events are a pure function
-// of the Config: every call emits the same events. The slices of an emitted
-// event are never modified afterwards, so emit may retain the event; the
-// Subtype and Purpose slices are shared between events and must not be
-// written to. progress, if not nil, is called every 65536 events and once at
-// the end with done == total.
+// returns nil, or the first error from emit (wrapped) or ctx.
+//
+// The stream merges three kinds of events:
+//   - order steps (KindAccess): each order at a site is looked up and created
+//     by the front desk ("ehr"), collected by a phlebotomist, resulted by a lab
+//     tech, sometimes delta-checked by the tech, reviewed by a pathologist or
+//     picked up by a courier ("portal"), and read by billing; each step is done
+//     by someone of the right role on shift at the order's site, and names the
+//     patient and the ServiceRequest (Order explains it);
+//   - logins and logouts at every shift's start and end, with occasional
+//     failed attempts (KindSecurity);
+//   - the planted anomalies listed by Manifest, all of which are emitted.
+//
+// Events fall within [Config.Start, Config.End()) whenever the period can
+// hold them; the order rate is calibrated so the stream reaches Config.Events
+// shortly before the end. A period too short for the events (say one day with
+// every front desk closed) runs on past its end.
+//
+// Events are a pure function of the Config: every call emits the same events.
+// The slices of an emitted event are never modified afterwards, so emit may
+// retain the event; the Subtype and Purpose slices are shared between events
+// and must not be written to. progress, if not nil, is called every 65536
+// events and once at the end with done == total. Memory use does not depend on
+// Config.Events or Config.Patients.
 func (l *Lab) Stream(ctx context.Context, emit func(labtrust.Event) error, progress func(done, total int64)) error {
 	total := l.cfg.Events
 	background := total - int64(len(l.anomEv))

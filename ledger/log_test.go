@@ -447,3 +447,38 @@ func TestFsyncFallback(t *testing.T) {
 		t.Fatalf("Verify: %v", rep.Problems)
 	}
 }
+
+// TestStalePartialTileIgnored: a partial tile left by a checkpoint attempt
+// that crashed before publishing must not break proofs at that size later.
+func TestStalePartialTileIgnored(t *testing.T) {
+	k := newTestKey(t, testOrigin)
+	dir := buildLog(t, k, 300)
+	mustWrite(t, dir, TilePath(0, 1, 100), bytes.Repeat([]byte{0xee}, 100*HashSize))
+	mustWrite(t, dir, BundlePath(1, 100), []byte("torn"))
+	l, err := Open(context.Background(), dir, testOrigin, k.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(entries(300, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	r, err := OpenReader(dir, testOrigin, k.verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.InclusionProof(context.Background(), 10, 356)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := refRoot(t, 356)
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, 10, 356, rfc6962.DefaultHasher.HashLeaf(entry(10)), toSlices(p), ref[:]); err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustVerify(t, dir, k); !rep.OK() {
+		t.Fatalf("Verify: %v", rep.Problems)
+	}
+}

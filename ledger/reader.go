@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"container/list"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -180,11 +179,11 @@ func hashes[T ~[]tlog.Hash](p T) [][32]byte {
 }
 
 // tileReader adapts a Reader to tlog.TileReader: it maps tlog's tile
-// coordinates to C2SP paths. tlog asks for partial tiles of whatever size
-// the tree it proves in has; the exact partial file exists when a
-// checkpoint of that size was published, and otherwise a wider tile (the
-// full one, or the partial one of the Reader's checkpoint) holds the same
-// hashes as a prefix, as C2SP tlog-tiles allows.
+// coordinates to C2SP paths. tlog asks for partial tiles as wide as the tree
+// it proves in needs; this reads the full tile, or the partial tile of the
+// Reader's checkpoint, and keeps the prefix, as C2SP tlog-tiles allows. Both
+// were made durable before that checkpoint was signed, whereas an older
+// partial file might be a leftover of a crash that was never published.
 type tileReader Reader
 
 func (t *tileReader) Height() int { return TileHeight }
@@ -221,13 +220,6 @@ func (t *tileReader) readTile(tl tlog.Tile) ([]byte, error) {
 		}
 		return b[:want], nil
 	}
-	if tl.W == TileWidth {
-		return read(TileWidth)
-	}
-	b, err := read(tl.W)
-	if !errors.Is(err, fs.ErrNotExist) {
-		return b, err
-	}
 	cn, cw := partialAt(t.cp.Size, tl.L)
 	switch {
 	case n < cn:
@@ -235,7 +227,7 @@ func (t *tileReader) readTile(tl tlog.Tile) ([]byte, error) {
 	case n == cn && cw >= tl.W:
 		return read(cw)
 	}
-	return nil, err
+	return nil, fmt.Errorf("ledger: tile %s is beyond the checkpoint of size %d", TilePath(tl.L, n, tl.W), t.cp.Size)
 }
 
 func (t *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {

@@ -619,9 +619,23 @@ func (v *verification) consume(r *bundleResult) {
 	}
 	if r.mismatch {
 		r.entries = nil
-		v.mism = append(v.mism, r)
+		if len(v.mism) < maxMismatchedBundles {
+			v.mism = append(v.mism, r)
+		} else {
+			// Bound memory when everything is wrong; the first ones
+			// are evidence enough.
+			v.tileBad = true
+			v.dataBad(int64(r.n * TileWidth))
+			p := problem(ProblemTileMismatch, TilePath(0, r.n, r.width))
+			p.Level, p.Index = 0, int64(r.n*TileWidth)
+			p.Detail = "tile and entry bundle disagree (not analysed further: too many mismatched bundles)"
+			v.add(p)
+		}
 	}
 }
+
+// maxMismatchedBundles bounds the bundles kept for blame analysis.
+const maxMismatchedBundles = 4096
 
 func (v *verification) dataBad(i int64) {
 	if i >= 0 && (v.firstBad < 0 || i < v.firstBad) {
@@ -816,14 +830,6 @@ func firstDiff(a, b []byte) int {
 // every historical one. A checkpoint beyond an entry already reported wrong
 // is not reported again: its mismatch follows from that entry.
 func (v *verification) checkRoots() {
-	got := v.snapshots[v.anchor.Size]
-	if got != v.anchor.Root {
-		p := problem(ProblemRoot, checkpointFile)
-		p.Size = v.anchor.Size
-		p.Expected, p.Actual = hexh(v.anchor.Root[:]), hexh(got[:])
-		p.Detail = "root recomputed from the entry bundles differs from the signed checkpoint"
-		v.add(p)
-	}
 	explained := 0
 	for i := range v.history {
 		h := &v.history[i]
@@ -831,7 +837,7 @@ func (v *verification) checkRoots() {
 			continue // reported as ProblemHistoryLatest
 		}
 		r := v.snapshots[h.cp.Size]
-		if r == h.cp.Root {
+		if r == h.cp.Root || bytes.Equal(h.text, v.anchor.Marshal()) {
 			continue
 		}
 		if v.firstBad >= 0 && uint64(v.firstBad) < h.cp.Size {
@@ -844,7 +850,16 @@ func (v *verification) checkRoots() {
 		p.Detail = "root recomputed from the entries at this checkpoint's size differs"
 		v.add(p)
 	}
-	_ = explained
+	if got := v.snapshots[v.anchor.Size]; got != v.anchor.Root {
+		p := problem(ProblemRoot, checkpointFile)
+		p.Size = v.anchor.Size
+		p.Expected, p.Actual = hexh(v.anchor.Root[:]), hexh(got[:])
+		p.Detail = "root recomputed from the entry bundles differs from the signed checkpoint"
+		if explained > 0 {
+			p.Detail += fmt.Sprintf(" (so do %d earlier checkpoints in checkpoints.log, after the first bad entry %d)", explained, v.firstBad)
+		}
+		v.add(p)
+	}
 }
 
 // checkConsistency proves, from the tiles, that each checkpoint in

@@ -325,4 +325,3 @@ func (s *Server) retryQuarantine(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, res)
 }
-

@@ -67,7 +67,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// which is what lets ingest acknowledge. _txlock=immediate takes the
 		// write lock at BEGIN so concurrent writers queue instead of failing
 		// on upgrade.
-		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+		q := "?_pragma=page_size(65536)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-262144)&_pragma=wal_autocheckpoint(20000)&_txlock=immediate"
 		d.db, err = sql.Open("sqlite", "file:"+dsn+q)
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)

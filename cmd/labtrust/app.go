@@ -26,14 +26,14 @@ import (
 // paths names the files of a data directory.
 type paths struct{ dir string }
 
-func (p paths) db() string        { return filepath.Join(p.dir, "labtrust.db") }
-func (p paths) kek() string       { return filepath.Join(p.dir, "keys", "kek.key") }
-func (p paths) signer() string    { return filepath.Join(p.dir, "keys", "ledger.key") }
-func (p paths) verifier() string  { return filepath.Join(p.dir, "ledger.vkey") }
-func (p paths) ledger() string    { return filepath.Join(p.dir, "ledger") }
-func (p paths) token() string     { return filepath.Join(p.dir, "api.token") }
-func (p paths) demo() string      { return filepath.Join(p.dir, "demo") }
-func (p paths) tlsDir() string    { return filepath.Join(p.dir, "tls") }
+func (p paths) db() string         { return filepath.Join(p.dir, "labtrust.db") }
+func (p paths) kek() string        { return filepath.Join(p.dir, "keys", "kek.key") }
+func (p paths) signer() string     { return filepath.Join(p.dir, "keys", "ledger.key") }
+func (p paths) verifier() string   { return filepath.Join(p.dir, "ledger.vkey") }
+func (p paths) ledger() string     { return filepath.Join(p.dir, "ledger") }
+func (p paths) token() string      { return filepath.Join(p.dir, "api.token") }
+func (p paths) demo() string       { return filepath.Join(p.dir, "demo") }
+func (p paths) tlsDir() string     { return filepath.Join(p.dir, "tls") }
 func (p paths) configFile() string { return config.DefaultPath(p.dir) }
 
 // app is an opened data directory: store, keys, ledger and pipeline.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type benchOpts struct {
 	work     string
 	quiet    bool
 	asJSON   bool
+	cpuProf  string
 }
 
 func newBench(g *globalOpts) *cobra.Command {
@@ -74,6 +76,7 @@ measures, in a fresh data directory (--data is ignored; --db selects PostgreSQL)
 	f.StringVar(&o.work, "work", "", "work directory (default: a new temporary directory)")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	f.BoolVar(&o.asJSON, "json", false, "print results as JSON")
+	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the ingest phase to this file")
 	return cmd
 }
 
@@ -198,6 +201,14 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 		}
 	}()
 	ibar, iprog := newBar(g, o.events, "ingest", o.quiet)
+	if o.cpuProf != "" {
+		pf, err := os.Create(o.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		pprof.StartCPUProfile(pf)
+	}
 	start := time.Now()
 	var ingErr error
 	if o.format == "fhir" {
@@ -206,6 +217,9 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 		ingErr = benchSyslogTLS(ctx, a, input, o.events, iprog)
 	}
 	ingestDur := time.Since(start)
+	if o.cpuProf != "" {
+		pprof.StopCPUProfile()
+	}
 	if ibar != nil {
 		ibar.Finish()
 	}
