@@ -171,6 +171,7 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	res := benchResult{Format: o.format, Database: string(a.db.Dialect()), Events: o.events, Patients: o.patients,
 		InputBytes: st.Size(), CPUs: runtime.GOMAXPROCS(0)}
 	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- a.pipe.Run(runCtx) }()
 	var maxLag atomic.Int64
