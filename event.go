@@ -142,7 +142,70 @@ func (e *Event) Validate() error {
 			return &ValidationError{Field: "patients[" + strconv.Itoa(i) + "]", Reason: "empty identifier"}
 		}
 	}
+	// The canonical form writes years as four digits; an event outside them
+	// would be committed in bytes that UnmarshalCanonical cannot read back,
+	// so its patient's access report could never verify.
+	if y := e.Time.UTC().Year(); y < 1 || y > 9999 {
+		return &ValidationError{Field: "time", Reason: "year outside 0001-9999"}
+	}
+	return e.checkText()
+}
+
+// checkText returns a *ValidationError naming the first text field of e that
+// is not valid UTF-8. The canonical JSON encoding would otherwise replace
+// the bad bytes with U+FFFD, so the commitment would cover text other than
+// the event's, and two different identifiers could commit to the same bytes.
+func (e *Event) checkText() error {
+	bad := func(field string) error { return &ValidationError{Field: field, Reason: "not valid UTF-8"} }
+	for _, f := range [...]struct{ name, s string }{
+		{"source", e.Source}, {"kind", string(e.Kind)}, {"action", string(e.Action)},
+		{"network", e.Network}, {"sourceRef", e.SourceRef},
+		{"actor.id", e.Actor.ID}, {"actor.name", e.Actor.Name}, {"actor.role", e.Actor.Role},
+		{"actor.site", e.Actor.Site}, {"actor.altId", e.Actor.AltID}, {"actor.type", e.Actor.UserType},
+	} {
+		if !utf8.ValidString(f.s) {
+			return bad(f.name)
+		}
+	}
+	if f := badCode(e.Type); f != "" {
+		return bad("type." + f)
+	}
+	for i, c := range e.Subtype {
+		if f := badCode(c); f != "" {
+			return bad("subtype[" + strconv.Itoa(i) + "]." + f)
+		}
+	}
+	for i, c := range e.Purpose {
+		if f := badCode(c); f != "" {
+			return bad("purpose[" + strconv.Itoa(i) + "]." + f)
+		}
+	}
+	for i, p := range e.Patients {
+		if f := badText("system", p.System, "id", p.ID); f != "" {
+			return bad("patients[" + strconv.Itoa(i) + "]." + f)
+		}
+	}
+	for i, o := range e.Objects {
+		if f := badText("type", o.Type, "id", o.ID, "role", o.Role, "query", o.Query); f != "" {
+			return bad("objects[" + strconv.Itoa(i) + "]." + f)
+		}
+	}
 	return nil
+}
+
+func badCode(c Code) string {
+	return badText("system", c.System, "code", c.Code, "display", c.Display)
+}
+
+// badText takes (name, value) pairs and returns the name of the first value
+// that is not valid UTF-8, or "".
+func badText(pairs ...string) string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !utf8.ValidString(pairs[i+1]) {
+			return pairs[i]
+		}
+	}
+	return ""
 }
 
 // ValidationError says which field of a record is wrong and why, without
@@ -178,8 +241,8 @@ type Entry struct {
 // bytes equal the RFC 8785 (JCS) form for this shape (all numbers are
 // integers, all strings UTF-8).
 type canonicalEntry struct {
-	Actor     canonicalActor  `json:"actor"`
 	Action    string          `json:"action,omitempty"`
+	Actor     canonicalActor  `json:"actor"`
 	Index     uint64          `json:"index"`
 	Kind      string          `json:"kind"`
 	Links     []canonicalLink `json:"links,omitempty"`
@@ -276,10 +339,8 @@ func (en *Entry) MarshalCanonical() ([]byte, error) {
 		}
 		c.Links = append(c.Links, cl)
 	}
-	for _, s := range []string{e.Source, e.Actor.ID, e.Actor.Name, e.Network} {
-		if !utf8.ValidString(s) {
-			return nil, &ValidationError{Field: "event", Reason: "text is not valid UTF-8"}
-		}
+	if err := e.checkText(); err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -287,7 +348,34 @@ func (en *Entry) MarshalCanonical() ([]byte, error) {
 	if err := enc.Encode(&c); err != nil {
 		return nil, fmt.Errorf("canonical encoding: %w", err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return unescapeLineSeparators(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// unescapeLineSeparators undoes encoding/json's escaping of U+2028 and
+// U+2029 (done for JavaScript embedding, even without HTML escaping): RFC
+// 8785 writes them as themselves, and every other string escape
+// encoding/json makes is already the JCS one.
+func unescapeLineSeparators(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u202`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			out = append(out, b[i])
+			continue
+		}
+		// In encoder output a backslash always starts an escape, so the
+		// byte after it exists and must not be read as a new escape.
+		if i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+5]) == "202" && (b[i+5] == '8' || b[i+5] == '9') {
+			out = utf8.AppendRune(out, 0x2028+rune(b[i+5]-'8'))
+			i += 5
+			continue
+		}
+		out = append(out, b[i], b[i+1])
+		i++
+	}
+	return out
 }
 
 // UnmarshalCanonical parses canonical bytes back into an Entry. It rejects

@@ -60,6 +60,11 @@ func Read(rd io.Reader) (*Report, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("access report: %w", err)
 	}
+	// A second document after the report would be ignored by Verify but
+	// could be shown by another reader: refuse the ambiguity.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("access report: data after the report")
+	}
 	if r.Format != Format {
 		return nil, fmt.Errorf("access report: format %q, want %q", r.Format, Format)
 	}
@@ -74,8 +79,18 @@ type Verified struct {
 
 // Problem is a verification failure with its evidence.
 type Problem struct {
-	Index  uint64 // ledger index of the entry, when the problem is about one
+	// Entry says the problem is about one entry, the one at ledger index
+	// Index; otherwise it is about the report as a whole (its checkpoint).
+	Entry  bool
+	Index  uint64
 	Reason string
+}
+
+func (p Problem) String() string {
+	if !p.Entry {
+		return "report: " + p.Reason
+	}
+	return fmt.Sprintf("entry %d: %s", p.Index, p.Reason)
 }
 
 // Error is returned when a report does not verify; it lists every problem.
@@ -85,7 +100,8 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "access report does not verify (%d problem(s))", len(e.Problems))
 	for _, p := range e.Problems {
-		fmt.Fprintf(&b, "\n  entry %d: %s", p.Index, p.Reason)
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
 	}
 	return b.String()
 }
@@ -97,12 +113,13 @@ func (e *Error) Error() string {
 func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
 	var probs []Problem
 	add := func(i uint64, f string, a ...any) {
-		probs = append(probs, Problem{Index: i, Reason: fmt.Sprintf(f, a...)})
+		probs = append(probs, Problem{Entry: true, Index: i, Reason: fmt.Sprintf(f, a...)})
 	}
 	cpMsg := []byte(r.Checkpoint)
 	cp, err := ledger.OpenCheckpoint(cpMsg, r.Origin, verifier)
 	if err != nil {
-		return nil, &Error{Problems: []Problem{{Reason: "checkpoint: " + err.Error()}}}
+		// ledger's checkpoint errors already say "checkpoint: ".
+		return nil, &Error{Problems: []Problem{{Reason: err.Error()}}}
 	}
 	out := &Verified{CheckpointSize: cp.Size}
 	type opened struct {
@@ -149,6 +166,10 @@ func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
 	var prev *opened
 	for i := range ents {
 		o := &ents[i]
+		if prev != nil && o.en.Index == prev.en.Index {
+			add(o.en.Index, "entry appears more than once in the report")
+			continue
+		}
 		link, ok := patientLink(o.en, r.Patient)
 		if !ok {
 			add(o.en.Index, "entry does not name this patient")

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,10 +29,12 @@ type Source struct {
 }
 
 // File is the YAML configuration file's shape: any flag name as a key, plus
-// the sources.
+// the sources. Settings are kept as YAML nodes so a value reaches its flag
+// as written: decoded into Go values, "0123" would become 83, a long
+// numeric token a float in exponent form, and an empty value "<nil>".
 type File struct {
-	Settings map[string]any    `yaml:",inline"`
-	Sources  map[string]Source `yaml:"sources"`
+	Settings map[string]yaml.Node `yaml:",inline"`
+	Sources  map[string]Source    `yaml:"sources"`
 }
 
 // Formats are the input formats labtrust parses.
@@ -57,7 +60,7 @@ func Apply(fset *pflag.FlagSet, path string, getenv func(string) string) (map[st
 			return nil, fmt.Errorf("config: read %s: %w", path, err)
 		default:
 			dec := yaml.NewDecoder(bytes.NewReader(b))
-			if err := dec.Decode(&file); err != nil && err.Error() != "EOF" {
+			if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
 				return nil, fmt.Errorf("config: %s: %w", path, err)
 			}
 		}
@@ -81,13 +84,19 @@ func Apply(fset *pflag.FlagSet, path string, getenv func(string) string) (map[st
 				return
 			}
 			if err := fset.Set(f.Name, strings.TrimRight(string(b), "\r\n")); err != nil {
-				errs = append(errs, fmt.Errorf("config: %s_FILE: %w", env, err))
+				// pflag's error repeats the value, and _FILE holds secrets.
+				errs = append(errs, fmt.Errorf("config: %s_FILE: the file does not hold a valid %s for --%s (value not shown)",
+					env, f.Value.Type(), f.Name))
 			}
 			return
 		}
-		if v, ok := file.Settings[f.Name]; ok {
-			if err := fset.Set(f.Name, fmt.Sprint(v)); err != nil {
-				errs = append(errs, fmt.Errorf("config: %s: key %q: %w", path, f.Name, err))
+		if n, ok := file.Settings[f.Name]; ok {
+			v, set, err := nodeValue(&n)
+			if err == nil && set {
+				err = fset.Set(f.Name, v)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("config: %s: key %q (line %d): %w", path, f.Name, n.Line, err))
 			}
 		}
 	})
@@ -102,6 +111,29 @@ func Apply(fset *pflag.FlagSet, path string, getenv func(string) string) (map[st
 		}
 	}
 	return file.Sources, nil
+}
+
+// nodeValue returns the flag value a YAML setting spells: a scalar's text as
+// written, or a list's items joined with commas (as slice flags parse them).
+// A null (an empty value) leaves the flag at its default: set is false.
+func nodeValue(n *yaml.Node) (v string, set bool, err error) {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return "", false, nil
+	case n.Kind == yaml.ScalarNode:
+		return n.Value, true, nil
+	case n.Kind == yaml.SequenceNode:
+		items := make([]string, len(n.Content))
+		for i, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return "", false, errors.New("a list value must hold plain values")
+			}
+			items[i] = c.Value
+		}
+		return strings.Join(items, ","), true, nil
+	default:
+		return "", false, errors.New("not a plain value or a list")
+	}
 }
 
 // Validate checks a source definition.

@@ -27,6 +27,8 @@ type Store interface {
 	AppendEvents(ctx context.Context, rows []store.EventRow) error
 	NextIndex(ctx context.Context) (uint64, error)
 	PatientHead(ctx context.Context, blind []byte) (uint64, [32]byte, error)
+	PatientHeads(ctx context.Context, fn func(blind []byte, idx uint64, c [32]byte) error) error
+	CountPatients(ctx context.Context) (int64, error)
 	Commitments(ctx context.Context, from, to uint64, fn func(idx uint64, c [32]byte) error) error
 	AddQuarantine(ctx context.Context, items []store.QuarantineItem) error
 }
@@ -53,11 +55,15 @@ type Config struct {
 	// CheckpointInterval is how often a checkpoint is signed while entries
 	// arrive (default 500ms, so checkpoint lag stays under one second).
 	CheckpointInterval time.Duration
-	// QueueDepth bounds requests waiting for the sequencer (default 256);
-	// beyond it Submit blocks, which is the back-pressure.
+	// QueueDepth bounds requests waiting for the sequencer (default 8, so
+	// with the Batcher's chunks about 16k events wait at most); beyond it
+	// Submit blocks, which is the back-pressure that keeps memory and
+	// acknowledgement latency bounded when parsers outrun the store.
 	QueueDepth int
 	// HeadCache bounds how many patients' chain heads stay in memory
-	// (default 1,000,000); misses are read from the store.
+	// (default 2,000,000). While every patient fits, all heads are loaded at
+	// start and a patient missing from the cache is known to be new; beyond
+	// it, misses are read from the store (one query each, much slower).
 	HeadCache int
 	Logger    *slog.Logger
 	Metrics   *Metrics
@@ -112,6 +118,7 @@ type Pipeline struct {
 	// Owned by the sequencer goroutine.
 	next     uint64
 	heads    map[string]head
+	complete bool // heads holds every patient: a miss means a first entry
 	batchSeq uint64
 
 	committed  atomic.Uint64 // one past the last durable index
@@ -137,10 +144,10 @@ func New(ctx context.Context, cfg Config, st Store, lg Ledger, keys Keys) (*Pipe
 		cfg.CheckpointInterval = 500 * time.Millisecond
 	}
 	if cfg.QueueDepth <= 0 {
-		cfg.QueueDepth = 256
+		cfg.QueueDepth = 8
 	}
 	if cfg.HeadCache <= 0 {
-		cfg.HeadCache = 1_000_000
+		cfg.HeadCache = 2_000_000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -211,11 +218,37 @@ func (p *Pipeline) reconcile(ctx context.Context) error {
 		}
 		p.setNote(note)
 	}
+	if err := p.loadHeads(ctx); err != nil {
+		return err
+	}
 	p.next = next
 	p.committed.Store(next)
 	p.size.Store(p.lg.Size())
 	p.cpSize.Store(p.lg.Checkpointed())
 	p.cpTime.Store(p.now().UnixNano())
+	return nil
+}
+
+// loadHeads fills the head cache with every patient's newest entry when
+// they all fit, which spares a store query for each new patient.
+func (p *Pipeline) loadHeads(ctx context.Context) error {
+	p.heads = map[string]head{}
+	p.complete = false
+	n, err := p.st.CountPatients(ctx)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	if n > int64(p.cfg.HeadCache)/2 {
+		p.log.Warn("more patients than half the head cache: chain heads are read from the store on demand", "patients", n, "cache", p.cfg.HeadCache)
+		return nil
+	}
+	if err := p.st.PatientHeads(ctx, func(b []byte, idx uint64, c [32]byte) error {
+		p.heads[string(b)] = head{idx: idx, c: c}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("ingest: load patient chain heads: %w", err)
+	}
+	p.complete = true
 	return nil
 }
 
@@ -333,7 +366,10 @@ func (p *Pipeline) recover(ctx context.Context) {
 		return
 	}
 	p.next = next
-	p.heads = map[string]head{}
+	if err := p.loadHeads(ctx); err != nil {
+		p.log.Error("ingest: reload chain heads", "err", err)
+		return
+	}
 	p.broken.Store(nil)
 }
 
@@ -372,7 +408,7 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 				row.Patients = append(row.Patients, b)
 				bk := string(b)
 				h, ok := p.heads[bk]
-				if !ok {
+				if !ok && !p.complete {
 					hi, hc, err := p.st.PatientHead(ctx, b)
 					switch {
 					case err == nil:
@@ -472,6 +508,7 @@ func (p *Pipeline) evictHeads() {
 		}
 		if h.idx < committed { // never evict a head whose row is not yet durable
 			delete(p.heads, k)
+			p.complete = false
 			over--
 		}
 	}

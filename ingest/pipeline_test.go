@@ -174,7 +174,7 @@ func TestPipeline(t *testing.T) {
 			if c != r.Commitment || !bytes.Equal(entries[r.Index], c[:]) {
 				return fmt.Errorf("event %d: commitment mismatch", r.Index)
 			}
-			if bytes.Contains(r.Body, []byte("MRN")) {
+			if bytes.Contains(r.Body, []byte("http://lab.example/mrn")) {
 				return fmt.Errorf("event %d: plaintext identifier in the sealed body", r.Index)
 			}
 			en, err := labtrust.UnmarshalCanonical(pt[32:])

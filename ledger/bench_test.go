@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkAppendCheckpoint appends b.N entries in batches of 1000 and
-// publishes a durable checkpoint every 10,000 entries (one syncfs, one
+// publishes a durable checkpoint every 10,000 entries (fsyncs of the new tile files, one
 // atomic checkpoint write, one history append each).
 func BenchmarkAppendCheckpoint(b *testing.B) {
 	k := newTestKey(b, testOrigin)

@@ -51,9 +51,9 @@ type Log struct {
 	// and rewriting them in place could tear a file a checkpoint depends on.
 	cpPartial []tileID
 
-	written  []string            // files written since the last checkpoint
+	flush    *flusher            // writes and fsyncs tile files in the background
+	newDirs  []string            // directories created since the last checkpoint
 	madeDirs map[string]struct{} // directories known to exist
-	noSyncfs bool                // tests force the fsync fallback
 	err      error
 }
 
@@ -91,8 +91,9 @@ func Open(ctx context.Context, dir, origin string, signer note.Signer) (*Log, er
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, origin: origin, signer: signer, lock: lock, madeDirs: map[string]struct{}{}}
+	l := &Log{dir: dir, origin: origin, signer: signer, lock: lock, madeDirs: map[string]struct{}{}, flush: newFlusher()}
 	if err := l.load(ctx); err != nil {
+		l.flush.close()
 		lock.Close()
 		return nil, err
 	}
@@ -313,15 +314,19 @@ func (l *Log) write(rel string, data []byte) error {
 	p := filepath.Join(l.dir, filepath.FromSlash(rel))
 	d := filepath.Dir(p)
 	if _, ok := l.madeDirs[d]; !ok {
+		for x := d; len(x) > len(l.dir); x = filepath.Dir(x) {
+			if _, err := os.Stat(x); err == nil {
+				break
+			}
+			l.newDirs = append(l.newDirs, x, filepath.Dir(x))
+		}
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 		l.madeDirs[d] = struct{}{}
 	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		return err
-	}
-	l.written = append(l.written, p)
+	// The caller keeps mutating its buffers; the flusher gets a copy.
+	l.flush.submit(p, append([]byte(nil), data...))
 	return nil
 }
 
@@ -329,9 +334,10 @@ func (l *Log) write(rel string, data []byte) error {
 // signed checkpoint, which it returns. If nothing was appended since the
 // last checkpoint it returns that one unchanged.
 //
-// It writes the partial tiles and entry bundle for the current size, makes
-// all tile data durable with one syncfs(2) (falling back to fsync of each
-// written file and its directory where syncfs is unavailable), then writes
+// It writes the partial tiles and entry bundle for the current size, waits
+// until every tile file written since the last checkpoint is fsynced (they
+// are written and fsynced in the background as they complete) along with
+// any new directories, then writes
 // the signed checkpoint atomically (temporary file, fsync, rename, fsync of
 // the directory) and appends it to checkpoints.log (fsync). Only after
 // Checkpoint returns are those entries covered by a signed checkpoint; if it
@@ -378,42 +384,23 @@ func (l *Log) fail(err error) error {
 	return l.err
 }
 
+// syncTiles waits until every tile file written since the last checkpoint
+// is on disk, then makes new directory entries durable.
 func (l *Log) syncTiles() error {
-	defer func() { l.written = l.written[:0] }()
-	if len(l.written) == 0 {
-		return nil
+	if err := l.flush.wait(); err != nil {
+		return err
 	}
-	if !l.noSyncfs {
-		d, err := os.Open(l.dir)
-		if err != nil {
-			return err
+	seen := map[string]bool{}
+	for _, d := range l.newDirs {
+		if seen[d] {
+			continue
 		}
-		err = syncfs(d)
-		d.Close()
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, errors.ErrUnsupported) && !isNotSupported(err) {
-			return fmt.Errorf("syncfs: %w", err)
-		}
-	}
-	dirs := map[string]struct{}{}
-	for _, p := range l.written {
-		if err := fsyncPath(p); err != nil {
-			return err
-		}
-		for d := filepath.Dir(p); len(d) >= len(l.dir); d = filepath.Dir(d) {
-			dirs[d] = struct{}{}
-			if d == l.dir {
-				break
-			}
-		}
-	}
-	for d := range dirs {
+		seen[d] = true
 		if err := fsyncPath(d); err != nil {
 			return err
 		}
 	}
+	l.newDirs = l.newDirs[:0]
 	return nil
 }
 
@@ -480,6 +467,8 @@ func (l *Log) Close() error {
 	if l.lock == nil {
 		return nil
 	}
+	l.flush.wait() // leave no write running behind the lock
+	l.flush.close()
 	err := l.lock.Close()
 	l.lock = nil
 	if l.err == nil {

@@ -436,7 +436,7 @@ func TestFsyncFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	l.noSyncfs = true
+	// (per-file fsync is now the only path)
 	if _, err := l.Append(entries(0, 600)); err != nil {
 		t.Fatal(err)
 	}

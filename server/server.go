@@ -62,7 +62,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/quarantine/{id}", s.auth(s.getQuarantine))
 	mux.HandleFunc("POST /api/v1/quarantine/{id}/retry", s.auth(s.retryQuarantine))
 	mux.HandleFunc("GET /api/v1/ledger/checkpoint", s.checkpoint)
-	ledger := http.StripPrefix("/ledger/", http.FileServer(http.Dir(s.LedgerDir)))
+	ledger := http.StripPrefix("/ledger/", noStoreErrors(http.FileServer(http.Dir(s.LedgerDir))))
 	mux.Handle("GET /ledger/checkpoint", ledger)
 	mux.Handle("GET /ledger/tile/", ledger)
 	return securityHeaders(mux)
@@ -78,6 +78,28 @@ func securityHeaders(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// noStoreErrors keeps Cache-Control: no-store on h's error responses.
+// http.FileServer deletes Cache-Control before writing an error (Go 1.23+),
+// and a 404 is cacheable by default, so without this a cache in front of the
+// server could keep answering "no such tile" after the tile is written.
+func noStoreErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(noStoreOnError{w}, r)
+	})
+}
+
+type noStoreOnError struct{ http.ResponseWriter }
+
+func (w noStoreOnError) WriteHeader(code int) {
+	if code >= 400 {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w noStoreOnError) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -258,6 +258,14 @@ type EventRow struct {
 	Patients   [][]byte // blind indexes
 }
 
+// BucketShift sets the patient index's bucket size (2^16 entries): the
+// bucket leads the index key so inserts stay local.
+const BucketShift = 16
+
+// BlockShift sets the block size (2^8 entries) of the time, actor, source
+// and kind indexes.
+const BlockShift = 8
+
 // rowsPerInsert bounds multi-row INSERT statements (SQLite allows 32766
 // parameters); batching rows per statement is what makes SQLite inserts fast.
 const rowsPerInsert = 100
@@ -316,6 +324,9 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, rows []EventRow) erro
 		cache[n] = s
 		return s, nil
 	}
+	if err := d.insertBlocks(ctx, tx, rows); err != nil {
+		return err
+	}
 	args := make([]any, 0, rowsPerInsert*9)
 	var pats []any
 	for start := 0; start < len(rows); start += rowsPerInsert {
@@ -326,7 +337,7 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, rows []EventRow) erro
 			r := &chunk[i]
 			args = append(args, int64(r.Index), r.Time.UnixMicro(), r.Source, r.Kind, r.Actor, r.Action, r.Outcome, r.Commitment[:], r.Body)
 			for _, p := range r.Patients {
-				pats = append(pats, p, int64(r.Index))
+				pats = append(pats, int64(r.Index>>BucketShift), p, int64(r.Index), r.Commitment[:])
 			}
 		}
 		s, err := prep(evStmts, `INSERT INTO events (idx, ts, source, kind, actor, action, outcome, commitment, body) VALUES `, `(?,?,?,?,?,?,?,?,?)`, len(chunk))
@@ -337,9 +348,9 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, rows []EventRow) erro
 			return fmt.Errorf("store: insert events at index %d: %w", chunk[0].Index, mapErr(err))
 		}
 		// Patient rows may outnumber event rows; chunk them by the same bound.
-		for ps := 0; ps < len(pats); ps += 2 * rowsPerInsert {
-			part := pats[ps:min(ps+2*rowsPerInsert, len(pats))]
-			s, err := prep(patStmts, `INSERT OR IGNORE INTO event_patients (patient, idx) VALUES `, `(?,?)`, len(part)/2)
+		for ps := 0; ps < len(pats); ps += 4 * rowsPerInsert {
+			part := pats[ps:min(ps+4*rowsPerInsert, len(pats))]
+			s, err := prep(patStmts, `INSERT OR IGNORE INTO event_patients (bucket, patient, idx, commitment) VALUES `, `(?,?,?,?)`, len(part)/4)
 			if err != nil {
 				return err
 			}
@@ -380,7 +391,7 @@ func (d *DB) copyEvents(ctx context.Context, rows []EventRow) error {
 			return fmt.Errorf("store: copy events at index %d: %w", rows[0].Index, mapErr(err))
 		}
 		ri, pi := 0, 0
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event_patients"}, []string{"patient", "idx"},
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event_patients"}, []string{"bucket", "patient", "idx", "commitment"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				for ri < len(rows) && pi >= len(rows[ri].Patients) {
 					ri, pi = ri+1, 0
@@ -388,11 +399,15 @@ func (d *DB) copyEvents(ctx context.Context, rows []EventRow) error {
 				if ri == len(rows) {
 					return nil, nil
 				}
-				p := rows[ri].Patients[pi]
+				r := &rows[ri]
+				p := r.Patients[pi]
 				pi++
-				return []any{p, int64(rows[ri].Index)}, nil
+				return []any{int64(r.Index >> BucketShift), p, int64(r.Index), r.Commitment[:]}, nil
 			})); err != nil {
 			return fmt.Errorf("store: copy patient index at %d: %w", rows[0].Index, mapErr(err))
+		}
+		if err := d.pgBlocks(ctx, tx, rows); err != nil {
+			return err
 		}
 		if err := tx.Commit(ctx); err != nil {
 			return fmt.Errorf("store: commit append: %w", mapErr(err))
@@ -416,17 +431,76 @@ func (d *DB) NextIndex(ctx context.Context) (uint64, error) {
 
 // PatientHead returns the newest stored entry of the patient with blind
 // index b: its index and commitment. It returns labtrust.ErrNotFound if the
-// patient has none.
+// patient has none. It probes buckets from the newest down.
 func (d *DB) PatientHead(ctx context.Context, b []byte) (uint64, [32]byte, error) {
-	var idx int64
-	var c []byte
 	var out [32]byte
-	err := d.db.QueryRowContext(ctx, d.q(`SELECT e.idx, e.commitment FROM events e WHERE e.idx = (SELECT MAX(idx) FROM event_patients WHERE patient = ?)`), b).Scan(&idx, &c)
-	if err != nil {
-		return 0, out, mapErr(err)
+	next, err := d.NextIndex(ctx)
+	if err != nil || next == 0 {
+		return 0, out, labtrust.ErrNotFound
 	}
-	copy(out[:], c)
-	return uint64(idx), out, nil
+	q := d.q(`SELECT idx, commitment FROM event_patients WHERE bucket = ? AND patient = ? ORDER BY idx DESC LIMIT 1`)
+	for bucket := int64((next - 1) >> BucketShift); bucket >= 0; bucket-- {
+		var idx int64
+		var c []byte
+		err := d.db.QueryRowContext(ctx, q, bucket, b).Scan(&idx, &c)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return 0, out, fmt.Errorf("store: patient head: %w", mapErr(err))
+		}
+		copy(out[:], c)
+		return uint64(idx), out, nil
+	}
+	return 0, out, labtrust.ErrNotFound
+}
+
+// PatientHeads calls fn with the newest entry (index and commitment) of
+// every patient, in no particular order, from one sequential scan. The
+// ingest pipeline loads them once at start so that a patient it has not
+// seen is known to be new without a query per event.
+func (d *DB) PatientHeads(ctx context.Context, fn func(blind []byte, idx uint64, c [32]byte) error) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT patient, idx, commitment FROM event_patients`)
+	if err != nil {
+		return fmt.Errorf("store: read patient heads: %w", mapErr(err))
+	}
+	defer rows.Close()
+	type head struct {
+		idx uint64
+		c   [32]byte
+	}
+	heads := map[string]head{}
+	for rows.Next() {
+		var b, c []byte
+		var idx int64
+		if err := rows.Scan(&b, &idx, &c); err != nil {
+			return fmt.Errorf("store: scan patient head: %w", err)
+		}
+		if h, ok := heads[string(b)]; !ok || uint64(idx) > h.idx {
+			var nh head
+			nh.idx = uint64(idx)
+			copy(nh.c[:], c)
+			heads[string(b)] = nh
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: read patient heads: %w", mapErr(err))
+	}
+	for b, h := range heads {
+		if err := fn([]byte(b), h.idx, h.c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CountPatients returns how many distinct patients have entries.
+func (d *DB) CountPatients(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT patient) FROM event_patients`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count patients: %w", mapErr(err))
+	}
+	return n, nil
 }
 
 // Commitments calls fn for each stored commitment with from <= index < to,
@@ -486,8 +560,19 @@ func scanEvents(rows *sql.Rows, fn func(*EventRow) error) error {
 // PatientEvents calls fn for every event of the patient with blind index b,
 // in index order, body included.
 func (d *DB) PatientEvents(ctx context.Context, b []byte, fn func(*EventRow) error) error {
+	next, err := d.NextIndex(ctx)
+	if err != nil || next == 0 {
+		return err
+	}
+	var in strings.Builder
+	for bucket := uint64(0); bucket <= (next-1)>>BucketShift; bucket++ {
+		if bucket > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteString(strconv.FormatUint(bucket, 10))
+	}
 	rows, err := d.db.QueryContext(ctx, d.q(`SELECT e.idx, e.ts, e.source, e.kind, e.actor, e.action, e.outcome, e.commitment, e.body
-		FROM event_patients p JOIN events e ON e.idx = p.idx WHERE p.patient = ? ORDER BY p.idx`), b)
+		FROM event_patients p JOIN events e ON e.idx = p.idx WHERE p.bucket IN (`+in.String()+`) AND p.patient = ? ORDER BY p.idx`), b)
 	if err != nil {
 		return fmt.Errorf("store: read patient events: %w", mapErr(err))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -149,6 +150,70 @@ func TestStore(t *testing.T) {
 		st, err := db.Stats(ctx)
 		if err != nil || st.Events != 250 || st.QuarantinePending != 1 {
 			t.Fatalf("stats = %+v %v", st, err)
+		}
+	})
+}
+
+func TestSearchByBlocks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		t0 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+		var rows []store.EventRow
+		for i := 0; i < 2000; i++ {
+			r := store.EventRow{Index: uint64(i), Time: t0.Add(time.Duration(i) * time.Minute), Source: []string{"ehr", "lis"}[i%2],
+				Kind: []string{"access", "security"}[i%3/2], Actor: fmt.Sprintf("u%d", i%7), Action: "R", Body: []byte{1}}
+			if i == 1500 {
+				r.Time = t0 // an event that arrived late: its block's range must still cover it
+			}
+			rows = append(rows, r)
+		}
+		for _, chunk := range [][]store.EventRow{rows[:700], rows[700:]} { // a block spans two batches
+			if err := db.AppendEvents(ctx, chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count := func(f store.Filter) (n int, first uint64) {
+			first = 1 << 62
+			if err := db.Search(ctx, f, func(r *store.EventRow) error {
+				if n == 0 {
+					first = r.Index
+				}
+				n++
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		want := func(f store.Filter) int {
+			n := 0
+			for _, r := range rows {
+				if (f.From.IsZero() || !r.Time.Before(f.From)) && (f.To.IsZero() || !r.Time.After(f.To)) &&
+					(f.Actor == "" || r.Actor == f.Actor) && (f.Source == "" || r.Source == f.Source) && (f.Kind == "" || r.Kind == f.Kind) {
+					n++
+				}
+			}
+			return n
+		}
+		for _, f := range []store.Filter{
+			{},
+			{Actor: "u3"},
+			{Actor: "u3", From: t0.Add(100 * time.Minute), To: t0.Add(900 * time.Minute)},
+			{Source: "lis", Kind: "security"},
+			{Kind: "access", To: t0.Add(10 * time.Minute)},
+			{Actor: "nobody"},
+		} {
+			if got, w := func() int { n, _ := count(f); return n }(), want(f); got != w {
+				t.Errorf("Search(%+v) = %d events, want %d", f, got, w)
+			}
+		}
+		if n, first := count(store.Filter{To: t0}); n != 2 || first != 0 {
+			t.Errorf("events at t0: %d (first %d), want 2 including the late one", n, first)
 		}
 	})
 }

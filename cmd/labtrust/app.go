@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/config"
@@ -105,6 +106,7 @@ func openApp(ctx context.Context, g *globalOpts, sources map[string]config.Sourc
 		a.Close()
 		return nil, err
 	}
+	a.registerGauges()
 	return a, nil
 }
 
@@ -219,4 +221,29 @@ func withPipeline(a *app, fn func() error) error {
 	err := fn()
 	stop()
 	return errors.Join(err, <-done)
+}
+
+// registerGauges exposes the ledger's state and the quarantine backlog.
+func (a *app) registerGauges() {
+	status := a.pipe.Status
+	a.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labtrust_ledger_size", Help: "Entries appended to the ledger."},
+			func() float64 { return float64(status().LedgerSize) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labtrust_ledger_checkpoint_size", Help: "Tree size of the latest signed checkpoint."},
+			func() float64 { return float64(status().CheckpointSize) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labtrust_ledger_checkpoint_age_seconds", Help: "Seconds since the latest signed checkpoint was published."},
+			func() float64 { return status().CheckpointAge.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labtrust_ledger_unsigned_entries", Help: "Entries appended but not yet under a signed checkpoint."},
+			func() float64 { s := status(); return float64(s.LedgerSize - s.CheckpointSize) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labtrust_quarantine_pending", Help: "Rejected records waiting for a fix and a retry."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				st, err := a.db.Stats(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(st.QuarantinePending)
+			}),
+	)
 }

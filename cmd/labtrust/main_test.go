@@ -360,6 +360,17 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		// Restart once more: recovery appends what the last checkpoint
 		// missed; then stop cleanly and verify.
 		srv := startServer(t, common...)
+		resp, err := http.Get("http://" + srv.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, m := range []string{"labtrust_ledger_size ", "labtrust_ledger_checkpoint_age_seconds ", "labtrust_quarantine_pending 0", "labtrust_ledger_unsigned_entries "} {
+			if !bytes.Contains(metrics, []byte(m)) {
+				t.Errorf("/metrics lacks %q", m)
+			}
+		}
 		srv.cmd.Process.Signal(syscall.SIGTERM)
 		if err := srv.cmd.Wait(); err != nil {
 			t.Fatalf("clean stop: %v", err)

@@ -19,15 +19,42 @@ CREATE TABLE events (
     commitment BLOB    NOT NULL,
     body       BLOB    NOT NULL
 );
-CREATE INDEX events_ts ON events (ts);
-CREATE INDEX events_actor ON events (actor, ts);
-CREATE INDEX events_source_kind ON events (source, kind, ts);
+
+-- Secondary indexes are kept per block of 256 entries (block = idx >> 8),
+-- not per entry: a per-entry index costs a B-tree insert per event, which
+-- is most of the store's ingest cost. A query finds candidate blocks, then
+-- filters the block's rows by their clear columns.
+CREATE TABLE event_blocks (
+    block  INTEGER PRIMARY KEY,
+    min_ts INTEGER NOT NULL,
+    max_ts INTEGER NOT NULL
+);
+CREATE INDEX event_blocks_ts ON event_blocks (max_ts, min_ts);
+
+CREATE TABLE block_actors (
+    actor TEXT   NOT NULL,
+    block INTEGER NOT NULL,
+    PRIMARY KEY (actor, block)
+) WITHOUT ROWID;
+
+CREATE TABLE block_kinds (
+    source TEXT   NOT NULL,
+    kind   TEXT   NOT NULL,
+    block  INTEGER NOT NULL,
+    PRIMARY KEY (source, kind, block)
+) WITHOUT ROWID;
 
 -- Patient blind index (keyed HMAC of the identifier), never the identifier.
+-- Keyed by bucket (idx >> 16) first, so that one batch's inserts land in
+-- the newest bucket's few pages instead of random pages across the whole
+-- index; a patient lookup probes each bucket. The commitment is here so the
+-- chain heads load in one sequential scan.
 CREATE TABLE event_patients (
-    patient BLOB    NOT NULL,
-    idx     INTEGER NOT NULL,
-    PRIMARY KEY (patient, idx)
+    bucket     INTEGER NOT NULL,
+    patient    BLOB   NOT NULL,
+    idx        INTEGER NOT NULL,
+    commitment BLOB   NOT NULL,
+    PRIMARY KEY (bucket, patient, idx)
 ) WITHOUT ROWID;
 
 CREATE TABLE quarantine (

@@ -1,5 +1,0 @@
-//go:build !unix
-
-package ledger
-
-func isNotSupported(error) bool { return false }

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+type blockRange struct{ min, max int64 }
+
+type blockRows struct {
+	blocks map[int64]blockRange
+	actors map[[2]any]struct{}
+	kinds  map[[3]any]struct{}
+}
+
+// aggregate collects one batch's block-level index rows: a batch of 16k
+// entries touches ~64 blocks, a few dozen actors and sources per block.
+func aggregate(rows []EventRow) blockRows {
+	br := blockRows{blocks: map[int64]blockRange{}, actors: map[[2]any]struct{}{}, kinds: map[[3]any]struct{}{}}
+	for i := range rows {
+		r := &rows[i]
+		b := int64(r.Index >> BlockShift)
+		ts := r.Time.UnixMicro()
+		if x, ok := br.blocks[b]; !ok {
+			br.blocks[b] = blockRange{ts, ts}
+		} else {
+			br.blocks[b] = blockRange{min(x.min, ts), max(x.max, ts)}
+		}
+		br.actors[[2]any{r.Actor, b}] = struct{}{}
+		br.kinds[[3]any{r.Source, r.Kind, b}] = struct{}{}
+	}
+	return br
+}
+
+func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, rows []EventRow) error {
+	br := aggregate(rows)
+	for b, x := range br.blocks {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO event_blocks (block, min_ts, max_ts) VALUES (?, ?, ?)
+			ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)`, b, x.min, x.max); err != nil {
+			return fmt.Errorf("store: block index: %w", mapErr(err))
+		}
+	}
+	for k := range br.actors {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO block_actors (actor, block) VALUES (?, ?) ON CONFLICT DO NOTHING`, k[0], k[1]); err != nil {
+			return fmt.Errorf("store: actor index: %w", mapErr(err))
+		}
+	}
+	for k := range br.kinds {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO block_kinds (source, kind, block) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, k[0], k[1], k[2]); err != nil {
+			return fmt.Errorf("store: source index: %w", mapErr(err))
+		}
+	}
+	return nil
+}
+
+func (d *DB) pgBlocks(ctx context.Context, tx pgx.Tx, rows []EventRow) error {
+	br := aggregate(rows)
+	var batch pgx.Batch
+	for b, x := range br.blocks {
+		batch.Queue(`INSERT INTO event_blocks (block, min_ts, max_ts) VALUES ($1, $2, $3)
+			ON CONFLICT (block) DO UPDATE SET min_ts = LEAST(event_blocks.min_ts, excluded.min_ts), max_ts = GREATEST(event_blocks.max_ts, excluded.max_ts)`, b, x.min, x.max)
+	}
+	for k := range br.actors {
+		batch.Queue(`INSERT INTO block_actors (actor, block) VALUES ($1, $2) ON CONFLICT DO NOTHING`, k[0], k[1])
+	}
+	for k := range br.kinds {
+		batch.Queue(`INSERT INTO block_kinds (source, kind, block) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, k[0], k[1], k[2])
+	}
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+		return fmt.Errorf("store: block indexes: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Filter selects events by their clear index columns; zero fields match
+// everything. Patients are found with PatientEvents (blind index) instead.
+type Filter struct {
+	From, To time.Time // inclusive bounds on the event time
+	Actor    string
+	Source   string
+	Kind     string
+}
+
+// Search calls fn for each event matching f, in index order, body included.
+// It narrows to the blocks whose time range, actors and sources can match,
+// then filters those blocks' rows exactly.
+func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) error {
+	from, to := int64(-1<<62), int64(1<<62)
+	if !f.From.IsZero() {
+		from = f.From.UnixMicro()
+	}
+	if !f.To.IsZero() {
+		to = f.To.UnixMicro()
+	}
+	var cand strings.Builder
+	cand.WriteString(`SELECT block FROM event_blocks WHERE max_ts >= ? AND min_ts <= ?`)
+	args := []any{from, to}
+	if f.Actor != "" {
+		cand.WriteString(` AND block IN (SELECT block FROM block_actors WHERE actor = ?)`)
+		args = append(args, f.Actor)
+	}
+	if f.Source != "" || f.Kind != "" {
+		cand.WriteString(` AND block IN (SELECT block FROM block_kinds WHERE 1=1`)
+		if f.Source != "" {
+			cand.WriteString(` AND source = ?`)
+			args = append(args, f.Source)
+		}
+		if f.Kind != "" {
+			cand.WriteString(` AND kind = ?`)
+			args = append(args, f.Kind)
+		}
+		cand.WriteString(`)`)
+	}
+	q := `WITH c AS (` + cand.String() + `)
+		SELECT e.idx, e.ts, e.source, e.kind, e.actor, e.action, e.outcome, e.commitment, e.body
+		FROM c JOIN events e ON e.idx >= c.block * 256 AND e.idx < c.block * 256 + 256
+		WHERE e.ts >= ? AND e.ts <= ?`
+	args = append(args, from, to)
+	if f.Actor != "" {
+		q += ` AND e.actor = ?`
+		args = append(args, f.Actor)
+	}
+	if f.Source != "" {
+		q += ` AND e.source = ?`
+		args = append(args, f.Source)
+	}
+	if f.Kind != "" {
+		q += ` AND e.kind = ?`
+		args = append(args, f.Kind)
+	}
+	q += ` ORDER BY e.idx`
+	rows, err := d.db.QueryContext(ctx, d.q(q), args...)
+	if err != nil {
+		return fmt.Errorf("store: search: %w", mapErr(err))
+	}
+	defer rows.Close()
+	return scanEvents(rows, fn)
+}
