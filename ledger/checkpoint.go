@@ -153,6 +153,7 @@ type HistoryError struct {
 	Record int   // zero-based record number
 	Offset int64 // byte offset of the record's length line
 	Reason string
+	Torn   bool // the file ends inside this record, as a crash mid-append leaves it
 }
 
 func (e *HistoryError) Error() string {
@@ -171,8 +172,11 @@ func readHistory(r io.Reader, fn func(rec historyRecord) error) (int64, error) {
 			return off, nil
 		}
 		if err != nil {
-			if err == io.EOF || err == bufio.ErrBufferFull {
-				return off, &HistoryError{Record: k, Offset: off, Reason: "truncated or overlong length line"}
+			if err == io.EOF {
+				return off, &HistoryError{Record: k, Offset: off, Reason: "truncated length line", Torn: true}
+			}
+			if err == bufio.ErrBufferFull {
+				return off, &HistoryError{Record: k, Offset: off, Reason: "overlong length line"}
 			}
 			return off, err
 		}
@@ -183,7 +187,7 @@ func readHistory(r io.Reader, fn func(rec historyRecord) error) (int64, error) {
 		msg := make([]byte, n)
 		if _, err := io.ReadFull(br, msg); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return off, &HistoryError{Record: k, Offset: off, Reason: "truncated note"}
+				return off, &HistoryError{Record: k, Offset: off, Reason: "truncated note", Torn: true}
 			}
 			return off, err
 		}
