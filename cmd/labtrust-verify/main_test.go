@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,7 +64,7 @@ func TestRun(t *testing.T) {
 		{"key given inline", []string{"-key=" + f.VKey, good}, 0, []string{"OK: 7 entries"}, nil},
 		{"quiet", []string{"-q", "--key", vkeyFile, good}, 0, nil, nil},
 		{"gap", []string{"--key", vkeyFile, gap}, 1, nil,
-			[]string{"FAILED: access report does not verify", "entry " + itoa(idx[3]) + ": gap"}},
+			[]string{"FAILED: access report does not verify", "entry " + strconv.FormatUint(idx[3], 10) + ": gap"}},
 		{"edited entry", []string{"--key", vkeyFile, edited}, 1, nil,
 			[]string{"FAILED", "entry 0: inclusion"}},
 		{"another key", []string{"--key", otherKeyFile, good}, 1, nil, []string{"FAILED", "report: checkpoint: no signature by key"}},
@@ -99,16 +100,5 @@ func TestRun(t *testing.T) {
 				t.Errorf("stderr on success:\n%s", &errb)
 			}
 		})
-	}
-}
-
-func itoa(n uint64) string {
-	var b []byte
-	for {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-		if n == 0 {
-			return string(b)
-		}
 	}
 }

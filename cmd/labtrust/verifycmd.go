@@ -5,8 +5,9 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
-	"github.com/labtrust/labtrust/store"
 	"github.com/spf13/cobra"
 )
 
@@ -103,7 +103,7 @@ func verifyAll(ctx context.Context, g *globalOpts, a *app, withStore, quiet bool
 	var opts []ledger.VerifyOption
 	var sc *storeCheck
 	if withStore {
-		sc = newStoreCheck(ctx, a)
+		sc = newStoreCheck(ctx, a, checkpointSize(ctx, a))
 		defer sc.stop()
 		opts = append(opts, ledger.WithEntryCheck(sc.check))
 	}
@@ -153,14 +153,14 @@ func verifyAll(ctx context.Context, g *globalOpts, a *app, withStore, quiet bool
 	return res, nil
 }
 
-// storeCheck opens stored bodies on every core, in index order, so the
-// ledger's entry callback only compares hashes.
+// storeCheck opens stored bodies on every core: workers read consecutive
+// ranges of the store concurrently, open and hash them, and hand results
+// back in index order, so the ledger's entry callback only compares hashes.
 type storeCheck struct {
 	results chan chan []checked
 	cancel  context.CancelFunc
 	cur     []checked
 	done    bool
-	readErr error
 	wg      sync.WaitGroup
 }
 
@@ -170,74 +170,85 @@ type checked struct {
 	err error
 }
 
-const storeChunk = 4096
+const storeChunk = 8192
 
-func newStoreCheck(ctx context.Context, a *app) *storeCheck {
+func newStoreCheck(ctx context.Context, a *app, size uint64) *storeCheck {
 	ctx, cancel := context.WithCancel(ctx)
-	sc := &storeCheck{results: make(chan chan []checked, runtime.GOMAXPROCS(0)*2), cancel: cancel}
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	workers := runtime.GOMAXPROCS(0)
+	sc := &storeCheck{results: make(chan chan []checked, workers*2), cancel: cancel}
+	type job struct {
+		from, to uint64
+		out      chan []checked
+	}
+	jobs := make(chan job)
+	for w := 0; w < workers; w++ {
+		sc.wg.Add(1)
+		go func() {
+			defer sc.wg.Done()
+			for j := range jobs {
+				res := make([]checked, 0, j.to-j.from)
+				err := a.db.Bodies(ctx, j.from, j.to, func(idx uint64, c [32]byte, body []byte) error {
+					res = append(res, openBody(a, idx, c, body))
+					return nil
+				})
+				if err != nil {
+					res = append(res, checked{idx: j.from, err: fmt.Errorf("reading the store: %w", err)})
+				}
+				j.out <- res
+			}
+		}()
+	}
 	sc.wg.Add(1)
 	go func() {
 		defer sc.wg.Done()
+		defer close(jobs)
 		defer close(sc.results)
-		var rows []store.EventRow
-		flush := func() {
-			batch := rows
-			rows = nil
+		for from := uint64(0); from < size; from += storeChunk {
 			out := make(chan []checked, 1)
 			select {
 			case sc.results <- out:
 			case <-ctx.Done():
 				return
 			}
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem }()
-				res := make([]checked, len(batch))
-				for i := range batch {
-					res[i] = openRow(a, &batch[i])
-				}
-				out <- res
-			}()
-		}
-		err := a.db.Events(ctx, 0, 1<<62, func(r *store.EventRow) error {
-			rc := *r
-			rc.Body = bytes.Clone(r.Body)
-			rows = append(rows, rc)
-			if len(rows) == storeChunk {
-				flush()
-			}
-			return ctx.Err()
-		})
-		if len(rows) > 0 {
-			flush()
-		}
-		if err != nil && !errors.Is(err, context.Canceled) {
-			out := make(chan []checked, 1)
-			out <- []checked{{err: fmt.Errorf("reading the store: %w", err)}}
 			select {
-			case sc.results <- out:
+			case jobs <- job{from, min(from+storeChunk, size), out}:
 			case <-ctx.Done():
+				return
 			}
 		}
 	}()
 	return sc
 }
 
-func openRow(a *app, r *store.EventRow) checked {
-	c := checked{idx: r.Index}
-	pt, err := a.keys.Open(nil, r.Body, ingest.BodyAAD(r.Index))
+// checkpointSize is how far the store check reads: the latest checkpoint's
+// size as written (its signature is Verify's business), or the store's size
+// if the checkpoint cannot be read.
+func checkpointSize(ctx context.Context, a *app) uint64 {
+	if b, err := os.ReadFile(filepath.Join(a.p.ledger(), "checkpoint")); err == nil {
+		if text, _, ok := bytes.Cut(b, []byte("\n\n")); ok {
+			if cp, err := ledger.ParseCheckpoint(append(text, '\n')); err == nil {
+				return cp.Size
+			}
+		}
+	}
+	n, _ := a.db.NextIndex(ctx)
+	return n
+}
+
+func openBody(a *app, idx uint64, commitment [32]byte, body []byte) checked {
+	c := checked{idx: idx}
+	pt, err := a.keys.Open(nil, body, ingest.BodyAAD(idx))
 	if err != nil {
-		c.err = fmt.Errorf("store event %d: body does not authenticate (changed, moved or its key is gone)", r.Index)
+		c.err = fmt.Errorf("store event %d: body does not authenticate (changed, moved or its key is gone)", idx)
 		return c
 	}
 	if len(pt) < labtrust.NonceSize {
-		c.err = fmt.Errorf("store event %d: body too short", r.Index)
+		c.err = fmt.Errorf("store event %d: body too short", idx)
 		return c
 	}
 	c.c = labtrust.Commit(pt[:labtrust.NonceSize], pt[labtrust.NonceSize:])
-	if c.c != r.Commitment {
-		c.err = fmt.Errorf("store event %d: body hashes to %s but the row's commitment is %s", r.Index, hex.EncodeToString(c.c[:8]), hex.EncodeToString(r.Commitment[:8]))
+	if c.c != commitment {
+		c.err = fmt.Errorf("store event %d: body hashes to %s but the row's commitment is %s", idx, hex.EncodeToString(c.c[:8]), hex.EncodeToString(commitment[:8]))
 	}
 	return c
 }
@@ -273,11 +284,9 @@ func (sc *storeCheck) check(i uint64, entry []byte) error {
 
 func (sc *storeCheck) stop() {
 	sc.cancel()
-	for ch := range sc.results {
-		select {
-		case <-ch:
-		default:
+	go func() {
+		for range sc.results {
 		}
-	}
+	}()
 	sc.wg.Wait()
 }
