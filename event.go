@@ -119,9 +119,10 @@ type Event struct {
 	SourceRef string       `json:"sourceRef,omitempty"` // the record's own id in its source (e.g. AuditEvent.id)
 }
 
-// Validate checks the fields every Event must have. It returns a
-// *ValidationError naming the first field that is wrong; the message never
-// contains PHI.
+// Validate checks the fields every Event must have, and what
+// MarshalCanonical needs to commit the event faithfully: a time in the years
+// 0001-9999 and text that is valid UTF-8. It returns a *ValidationError
+// naming the first field that is wrong; the message never contains PHI.
 func (e *Event) Validate() error {
 	switch {
 	case e.Time.IsZero():
@@ -313,42 +314,13 @@ func codes(cs []Code) []canonicalCode {
 
 // MarshalCanonical returns the canonical bytes of the entry: deterministic for
 // equal entries, so a verifier that holds the bytes and the nonce can recompute
-// the commitment. Times are truncated to microseconds.
+// the commitment. Times are truncated to microseconds. It returns a
+// *ValidationError if a text field is not valid UTF-8.
 func (en *Entry) MarshalCanonical() ([]byte, error) {
-	e := &en.Event
-	c := canonicalEntry{
-		Actor: canonicalActor{AltID: e.Actor.AltID, ID: e.Actor.ID, Name: e.Actor.Name,
-			Role: e.Actor.Role, Site: e.Actor.Site, Type: e.Actor.UserType},
-		Action: string(e.Action), Index: en.Index, Kind: string(e.Kind), Network: e.Network,
-		Outcome: int(e.Outcome), Purpose: codes(e.Purpose), Source: e.Source, SourceRef: e.SourceRef,
-		Subtype: codes(e.Subtype), Time: e.Time.UTC().Format(TimeLayout), V: CanonicalVersion,
-	}
-	if !e.Type.IsZero() {
-		c.Type = &canonicalCode{Code: e.Type.Code, Display: e.Type.Display, System: e.Type.System}
-	}
-	for _, p := range e.Patients {
-		c.Patients = append(c.Patients, canonicalPat{ID: p.ID, System: p.System})
-	}
-	for _, o := range e.Objects {
-		c.Objects = append(c.Objects, canonicalObj{ID: o.ID, Query: o.Query, Role: o.Role, Type: o.Type})
-	}
-	for _, l := range en.Links {
-		cl := canonicalLink{HasPrev: l.HasPrev, Patient: l.Patient, PrevIndex: l.PrevIndex}
-		if l.HasPrev {
-			cl.PrevHash = hex.EncodeToString(l.PrevHash[:])
-		}
-		c.Links = append(c.Links, cl)
-	}
-	if err := e.checkText(); err != nil {
+	if err := en.Event.checkText(); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&c); err != nil {
-		return nil, fmt.Errorf("canonical encoding: %w", err)
-	}
-	return unescapeLineSeparators(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+	return appendCanonical(make([]byte, 0, 1024), en), nil
 }
 
 // unescapeLineSeparators undoes encoding/json's escaping of U+2028 and

@@ -50,6 +50,12 @@ func EnvName(flag string) string {
 // the environment (VAR, or VAR_FILE) and then from the config file at path
 // (if path is empty or the file does not exist, it is skipped). It returns
 // the file's sources. getenv is os.Getenv outside tests.
+//
+// A VAR_FILE's trailing line breaks are dropped. A file value is used as
+// written (a list is joined with commas); an empty value leaves the flag's
+// default. Keys that name no flag of fset are ignored, as one file serves
+// every command. Every bad value is reported, each error naming the
+// variable or the file and key; a VAR_FILE's content is never repeated.
 func Apply(fset *pflag.FlagSet, path string, getenv func(string) string) (map[string]Source, error) {
 	var file File
 	if path != "" {

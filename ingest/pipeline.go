@@ -138,13 +138,13 @@ type Pipeline struct {
 // and checkpointed) and returns a pipeline ready to Run.
 func New(ctx context.Context, cfg Config, st Store, lg Ledger, keys Keys) (*Pipeline, error) {
 	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 16384
+		cfg.MaxBatch = 8192
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = 500 * time.Millisecond
 	}
 	if cfg.QueueDepth <= 0 {
-		cfg.QueueDepth = 8
+		cfg.QueueDepth = 4
 	}
 	if cfg.HeadCache <= 0 {
 		cfg.HeadCache = 2_000_000
@@ -685,6 +685,13 @@ func (p *Pipeline) commit(pb *prepared) {
 		return
 	}
 	p.size.Store(p.lg.Size())
+	if p.m != nil {
+		// Count before acknowledging, so a client that reads /metrics
+		// after its answer sees its events.
+		for s, n := range pb.sources {
+			p.m.ingested.WithLabelValues(s).Add(float64(n))
+		}
+	}
 	now := p.now()
 	for _, r := range pb.reqs {
 		if p.m != nil {
@@ -694,10 +701,5 @@ func (p *Pipeline) commit(pb *prepared) {
 			p.cfg.OnAck(len(r.events), now.Sub(r.start))
 		}
 		r.done <- nil
-	}
-	if p.m != nil {
-		for s, n := range pb.sources {
-			p.m.ingested.WithLabelValues(s).Add(float64(n))
-		}
 	}
 }

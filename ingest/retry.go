@@ -80,7 +80,9 @@ func (p *Pipeline) Retry(ctx context.Context, qs QuarantineStore, parsers Parser
 	}
 	switch {
 	case len(c.rejects) > 0:
-		res.Reason = c.rejects[0].Reason
+		// Positions inside the reason count from the start of the stored
+		// record, not of the original input; the item keeps its position.
+		res.Reason = "on retry: " + c.rejects[0].Reason
 	case len(c.events) == 0:
 		res.Reason = "the record holds no event"
 	}

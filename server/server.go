@@ -103,7 +103,9 @@ func (w noStoreOnError) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// The scheme is case-insensitive (RFC 9110 section 11.1), the token is not.
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		ok = ok && strings.EqualFold(scheme, "Bearer")
 		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="labtrust"`)
 			writeErr(w, http.StatusUnauthorized, &labtrust.Error{Code: "unauthorized", Message: "a valid bearer token is required",

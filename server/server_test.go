@@ -166,6 +166,7 @@ func (s *syncBuffer) String() string {
 // env is a running Server on a real pipeline, store, vault and ledger.
 type env struct {
 	url       string
+	srv       *server.Server
 	handler   http.Handler
 	pipe      *ingest.Pipeline
 	db        *store.DB
@@ -177,7 +178,9 @@ type env struct {
 	start     time.Time
 }
 
-func newEnv(t testing.TB, dsn string, maxBody int64) *env {
+// newEnv starts a server on a fresh store and ledger in dsn. cfg, if given,
+// adjusts the pipeline's configuration.
+func newEnv(t testing.TB, dsn string, maxBody int64, cfg ...func(*ingest.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -209,17 +212,20 @@ func newEnv(t testing.TB, dsn string, maxBody int64) *env {
 	}
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.pipe, err = ingest.New(ctx, ingest.Config{CheckpointInterval: 20 * time.Millisecond, Metrics: ingest.NewMetrics(reg), Logger: log},
-		e.db, lg, e.keys)
+	pcfg := ingest.Config{CheckpointInterval: 20 * time.Millisecond, Metrics: ingest.NewMetrics(reg), Logger: log}
+	for _, fn := range cfg {
+		fn(&pcfg)
+	}
+	e.pipe, err = ingest.New(ctx, pcfg, e.db, lg, e.keys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.pipe.Run(runCtx) }()
-	srv := &server.Server{Pipeline: e.pipe, Store: e.db, Parsers: e.parsers, Formats: e.parsers.format, Token: token,
+	e.srv = &server.Server{Pipeline: e.pipe, Store: e.db, Parsers: e.parsers, Formats: e.parsers.format, Token: token,
 		LedgerDir: e.ledgerDir, Gatherer: reg, Log: log, MaxBody: maxBody}
-	e.handler = srv.Handler()
+	e.handler = e.srv.Handler()
 	hs := httptest.NewServer(e.handler)
 	e.url = hs.URL
 	t.Cleanup(func() {
@@ -519,7 +525,11 @@ func TestAuth(t *testing.T) {
 			for name, h := range bad {
 				path := p.path
 				if name == "token in query" {
-					path += map[bool]string{true: "&", false: "?"}[strings.Contains(path, "?")] + "token=" + token
+					sep := "?"
+					if strings.Contains(path, "?") {
+						sep = "&"
+					}
+					path += sep + "token=" + token
 				}
 				r := e.request(t, p.method, path, []byte("{}"), h)
 				wantJSON(t, r, http.StatusUnauthorized, unauthorized)
@@ -533,11 +543,29 @@ func TestAuth(t *testing.T) {
 			t.Fatalf("refused requests stored %d events", s.Committed)
 		}
 
-		// The right token passes.
+		// The right token passes; the scheme is case-insensitive, the token not.
 		r := e.api(t, "GET", "/api/v1/quarantine", "", nil)
 		wantJSON(t, r, http.StatusOK, `{"items": []}`)
 		if got := r.header.Get("WWW-Authenticate"); got != "" {
 			t.Errorf("WWW-Authenticate on success: %q", got)
+		}
+		for h, want := range map[string]int{"bearer " + token: 200, "BEARER " + token: 200, "Bearer T0KEN": 401, "Bearer  " + token: 401} {
+			if r := e.request(t, "GET", "/api/v1/quarantine", nil, map[string]string{"Authorization": h}); r.status != want {
+				t.Errorf("Authorization %q: %d, want %d", h, r.status, want)
+			}
+		}
+		// A server without a token refuses every API request, even one
+		// that sends an empty token.
+		noToken := *e.srv
+		noToken.Token = ""
+		for _, h := range []string{"Bearer ", "Bearer"} {
+			req := httptest.NewRequest("GET", "/api/v1/quarantine", nil)
+			req.Header.Set("Authorization", h)
+			rec := httptest.NewRecorder()
+			noToken.Handler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized {
+				t.Errorf("server without a token, Authorization %q: %d", h, rec.Code)
+			}
 		}
 
 		// Public endpoints need no token.
@@ -763,6 +791,16 @@ func TestBodyTooLarge(t *testing.T) {
 			}
 		}
 		waitFor(t, "the kept events to be committed", func() bool { return e.pipe.Status().Committed == uint64(kept) })
+		// An AuditMessage is read whole: over the limit nothing is kept.
+		xml, err := atna.Encode(accessEvent(0, "pacs", "MRN-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		xml = bytes.Replace(xml, []byte("<AuditMessage"), append(bytes.Repeat([]byte(" "), maxBody), "<AuditMessage"...), 1)
+		r = e.api(t, "POST", "/api/v1/events?source=pacs", "application/xml", xml)
+		wantJSON(t, r, http.StatusRequestEntityTooLarge, fmt.Sprintf(`{
+			"error": {"code": "too_large", "message": "request body exceeds %d bytes; records before the limit were kept", "hint": "split the upload"},
+			"summary": {"accepted": 0, "quarantined": 0}}`, maxBody))
 		// A body at the limit is accepted whole.
 		small := []byte(encodeFHIR(t, securityEvent(0, "ehr")) + "\n")
 		small = append(small, bytes.Repeat([]byte("\n"), maxBody-len(small))...)
@@ -868,7 +906,7 @@ func TestQuarantineAPI(t *testing.T) {
 		if len(again.rejects) != 1 {
 			t.Fatalf("raw record parsed alone gives %d rejects", len(again.rejects))
 		}
-		retryReason := again.rejects[0].Reason
+		retryReason := "on retry: " + again.rejects[0].Reason
 		wantJSON(t, e.api(t, "POST", "/api/v1/quarantine/3/retry", "", nil), http.StatusOK,
 			fmt.Sprintf(`{"id": 3, "ingested": false, "events": 0, "reason": %q}`, retryReason))
 		q3["attempts"], q3["reason"] = json.Number("1"), retryReason
@@ -1086,6 +1124,36 @@ func TestLedgerFiles(t *testing.T) {
 	})
 }
 
+// TestStoreFailure: when the database goes away, ingest answers 500 with a
+// generic message (the cause goes to the log only), health turns degraded,
+// and the quarantine API fails the same way.
+func TestStoreFailure(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, 0)
+		wantJSON(t, e.api(t, "POST", "/api/v1/events?source=ehr", "application/fhir+ndjson", []byte(encodeFHIR(t, securityEvent(0, "ehr")))),
+			http.StatusOK, `{"accepted": 1, "quarantined": 0, "firstIndex": 0, "lastIndex": 0}`)
+		if err := e.db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		internal := errJSON("internal", "internal error; see the server log", "")
+		wantJSON(t, e.api(t, "POST", "/api/v1/events?source=ehr", "application/fhir+ndjson", []byte(encodeFHIR(t, securityEvent(1, "ehr")))),
+			http.StatusInternalServerError, internal)
+		wantJSON(t, e.api(t, "GET", "/api/v1/quarantine", "", nil), http.StatusInternalServerError, internal)
+		wantJSON(t, e.api(t, "GET", "/api/v1/quarantine/1", "", nil), http.StatusInternalServerError, internal)
+		r := e.request(t, "GET", "/healthz", nil, nil)
+		var h struct {
+			Status string
+			Events uint64
+		}
+		if err := json.Unmarshal(r.body, &h); err != nil || r.status != http.StatusServiceUnavailable || h.Status != "degraded" || h.Events != 1 {
+			t.Errorf("healthz after the store failed: %d %s", r.status, r.body)
+		}
+		if !strings.Contains(e.logs.String(), "request failed") {
+			t.Errorf("the cause was not logged:\n%s", e.logs.String())
+		}
+	})
+}
+
 // TestNoPHIInResponses posts records that carry a patient identifier in
 // malformed ways, in every format, and walks every response they lead to:
 // the env's request helper fails the test if the marker shows up in any
@@ -1190,9 +1258,13 @@ func BenchmarkPostEvents(b *testing.B) {
 
 // FuzzPostEvents feeds arbitrary bodies to the ingest endpoint in every
 // format: the answer is always a well-formed JSON summary or error, never a
-// server error, and never repeats the PHI marker.
+// server error, and never repeats the PHI marker. Every input runs the whole
+// ingest path, so executions are slow; run it with -fuzzminimizetime=3s.
 func FuzzPostEvents(f *testing.F) {
-	e := newEnv(f, filepath.Join(f.TempDir(), "fuzz.db"), 2048)
+	// No background checkpoints: code the pipeline runs on its own timer
+	// would show as coverage unrelated to the input, and the fuzzer would
+	// chase it.
+	e := newEnv(f, filepath.Join(f.TempDir(), "fuzz.db"), 2048, func(c *ingest.Config) { c.CheckpointInterval = time.Hour })
 	seeds := []struct {
 		kind byte
 		body string

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ type Fixture struct {
 	DB        *store.DB
 	Keys      *vault.Keyring
 	Pipe      *ingest.Pipeline
+
+	stop func() error
 }
 
 // New starts a pipeline in a temporary directory.
@@ -76,15 +79,31 @@ func New(t testing.TB) *Fixture {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Pipe.Run(runCtx) }()
+	f.stop = sync.OnceValue(func() error {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		return nil
+	})
 	// Registered last, so it runs first: the pipeline stops before the
 	// ledger and the store close.
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("pipeline: %v", err)
+		if err := f.stop(); err != nil {
+			t.Error(err)
 		}
 	})
 	return f
+}
+
+// Stop stops the pipeline (the store and the ledger stay open for Report).
+// Fuzz targets call it once their report is built, so that no background
+// goroutine changes coverage while the fuzzer measures it.
+func (f *Fixture) Stop(t testing.TB) {
+	t.Helper()
+	if err := f.stop(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Event returns a synthetic event, distinct for each i, naming patients by
