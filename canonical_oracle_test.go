@@ -75,7 +75,7 @@ func oracleEntries() []*Entry {
 		{Index: 1<<53 - 1, Event: Event{Time: t0, Source: "ehr \"quoted\" \\ back", Kind: KindAccess, Action: ActionRead,
 			Outcome: OutcomeSeriousFailure, Type: Code{System: "http://dicom.nema.org/resources/ontology/DCM", Code: "110110", Display: "Patient Record"},
 			Subtype: []Code{{Code: "read"}, {}}, Purpose: []Code{{System: "v3", Code: "TREAT", Display: "treatment <&>"}},
-			Actor: Actor{ID: "u1", Name: "Nguyễn Thị Ánh \u2028", Role: "lab-tech", Site: "north\tsite", AltID: "alt", UserType: "person"},
+			Actor:    Actor{ID: "u1", Name: "Nguyễn Thị Ánh \u2028", Role: "lab-tech", Site: "north\tsite", AltID: "alt", UserType: "person"},
 			Patients: []PatientRef{{System: "http://lab.example/mrn", ID: "MRN1\n"}, {ID: "P2\x01\x1f\x7f"}},
 			Objects:  []Object{{Type: "DiagnosticReport", ID: "DiagnosticReport/9", Role: "report", Query: "q=\u2029&x"}, {}},
 			Network:  "10.0.0.1", SourceRef: "ev-1\b\f\r"},
@@ -101,7 +101,3 @@ func FuzzMarshalCanonicalMatchesReference(f *testing.F) {
 		}
 	})
 }
-
-var _ = hex.EncodeToString
-var _ = fmt.Sprint
-var _ = json.Marshal
