@@ -81,7 +81,8 @@ type Result struct {
 }
 
 type request struct {
-	events []labtrust.Event
+	events []labtrust.Event // dropped once prepared, so memory follows the queue, not the stream
+	n      int
 	done   chan error
 	first  uint64
 	start  time.Time
@@ -295,7 +296,7 @@ func (p *Pipeline) enqueue(ctx context.Context, events []labtrust.Event) (*reque
 			return nil, fmt.Errorf("ingest: event %d: %w", i, err)
 		}
 	}
-	r := &request{events: events, done: make(chan error, 1), start: p.now()}
+	r := &request{events: events, n: len(events), done: make(chan error, 1), start: p.now()}
 	select {
 	case p.reqs <- r:
 		return r, nil
@@ -312,7 +313,7 @@ func (p *Pipeline) wait(ctx context.Context, r *request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{First: r.first, Count: len(r.events)}, nil
+		return Result{First: r.first, Count: r.n}, nil
 	case <-ctx.Done():
 		// The request may still be committed; the caller did not get an
 		// acknowledgement, which is the contract.
@@ -430,6 +431,9 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 			idx++
 			i++
 		}
+	}
+	for _, r := range batch {
+		r.events = nil
 	}
 	nonces := make([]byte, n*labtrust.NonceSize)
 	if _, err := rand.Read(nonces); err != nil {
@@ -698,7 +702,7 @@ func (p *Pipeline) commit(pb *prepared) {
 			p.m.latency.Observe(now.Sub(r.start).Seconds())
 		}
 		if p.cfg.OnAck != nil {
-			p.cfg.OnAck(len(r.events), now.Sub(r.start))
+			p.cfg.OnAck(r.n, now.Sub(r.start))
 		}
 		r.done <- nil
 	}

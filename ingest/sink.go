@@ -23,6 +23,7 @@ type Batcher struct {
 	events  []labtrust.Event
 	rejects []labtrust.Reject
 	pending []*request
+	failed  []error // errors of requests reaped before Flush
 	sum     Summary
 	err     error
 }
@@ -71,7 +72,39 @@ func (b *Batcher) submitLocked(ctx context.Context) error {
 	}
 	b.events = nil
 	b.pending = append(b.pending, r)
+	b.reapLocked()
 	return nil
+}
+
+// reapLocked takes the results of requests already acknowledged, so a long
+// stream holds only what is still in flight.
+func (b *Batcher) reapLocked() {
+	keep := b.pending[:0]
+	for _, r := range b.pending {
+		select {
+		case err := <-r.done:
+			if err != nil {
+				b.failed = append(b.failed, err)
+			} else {
+				b.addLocked(Result{First: r.first, Count: r.n})
+			}
+		default:
+			keep = append(keep, r)
+		}
+	}
+	clear(b.pending[len(keep):])
+	b.pending = keep
+}
+
+func (b *Batcher) addLocked(res Result) {
+	b.sum.Accepted += res.Count
+	first, last := res.First, res.First+uint64(res.Count)-1
+	if b.sum.First == nil || first < *b.sum.First {
+		b.sum.First = &first
+	}
+	if b.sum.Last == nil || last > *b.sum.Last {
+		b.sum.Last = &last
+	}
 }
 
 // Reject queues r for the quarantine.
@@ -123,18 +156,13 @@ func (b *Batcher) Flush(ctx context.Context) (Summary, error) {
 			continue
 		}
 		b.mu.Lock()
-		b.sum.Accepted += res.Count
-		first, last := res.First, res.First+uint64(res.Count)-1
-		if b.sum.First == nil || first < *b.sum.First {
-			b.sum.First = &first
-		}
-		if b.sum.Last == nil || last > *b.sum.Last {
-			b.sum.Last = &last
-		}
+		b.addLocked(res)
 		b.mu.Unlock()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	errs = append(errs, b.failed...)
+	b.failed = nil
 	return b.sum, errors.Join(errs...)
 }
 

@@ -66,10 +66,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// WAL with synchronous=FULL: a commit is on disk when it returns,
 		// which is what lets ingest acknowledge. _txlock=immediate takes the
 		// write lock at BEGIN so concurrent writers queue instead of failing
-		// on upgrade. Larger pages mean fewer write calls per batch; a 64
+		// on upgrade. A 64
 		// MiB page cache per connection and a 64 MiB WAL bound memory and
 		// disk while keeping the newest index pages hot.
-		q := "?_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(4096)&_txlock=immediate"
+		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(16384)&_txlock=immediate"
 		d.db, err = sql.Open("sqlite", "file:"+dsn+q)
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
