@@ -296,6 +296,12 @@ func (p *Pipeline) enqueue(ctx context.Context, events []labtrust.Event) (*reque
 			return nil, fmt.Errorf("ingest: event %d: %w", i, err)
 		}
 	}
+	return p.enqueueValid(ctx, events)
+}
+
+// enqueueValid is enqueue for events already validated (the Batcher
+// validates each as it arrives, to turn an invalid one into a reject).
+func (p *Pipeline) enqueueValid(ctx context.Context, events []labtrust.Event) (*request, error) {
 	r := &request{events: events, n: len(events), done: make(chan error, 1), start: p.now()}
 	select {
 	case p.reqs <- r:

@@ -65,7 +65,7 @@ func (b *Batcher) submitLocked(ctx context.Context) error {
 	if len(b.events) == 0 {
 		return nil
 	}
-	r, err := b.p.enqueue(ctx, b.events)
+	r, err := b.p.enqueueValid(ctx, b.events)
 	if err != nil {
 		b.err = err
 		return err

@@ -39,20 +39,49 @@ func aggregate(rows []EventRow) blockRows {
 
 func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, rows []EventRow) error {
 	br := aggregate(rows)
+	var args []any
 	for b, x := range br.blocks {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO event_blocks (block, min_ts, max_ts) VALUES (?, ?, ?)
-			ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)`, b, x.min, x.max); err != nil {
-			return fmt.Errorf("store: block index: %w", mapErr(err))
-		}
+		args = append(args, b, x.min, x.max)
 	}
+	if err := execValues(ctx, tx, `INSERT INTO event_blocks (block, min_ts, max_ts) VALUES `, 3, args,
+		` ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)`); err != nil {
+		return fmt.Errorf("store: block index: %w", err)
+	}
+	args = args[:0]
 	for k := range br.actors {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO block_actors (actor, block) VALUES (?, ?) ON CONFLICT DO NOTHING`, k[0], k[1]); err != nil {
-			return fmt.Errorf("store: actor index: %w", mapErr(err))
-		}
+		args = append(args, k[0], k[1])
 	}
+	if err := execValues(ctx, tx, `INSERT INTO block_actors (actor, block) VALUES `, 2, args, ` ON CONFLICT DO NOTHING`); err != nil {
+		return fmt.Errorf("store: actor index: %w", err)
+	}
+	args = args[:0]
 	for k := range br.kinds {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO block_kinds (source, kind, block) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, k[0], k[1], k[2]); err != nil {
-			return fmt.Errorf("store: source index: %w", mapErr(err))
+		args = append(args, k[0], k[1], k[2])
+	}
+	if err := execValues(ctx, tx, `INSERT INTO block_kinds (source, kind, block) VALUES `, 3, args, ` ON CONFLICT DO NOTHING`); err != nil {
+		return fmt.Errorf("store: source index: %w", err)
+	}
+	return nil
+}
+
+// execValues runs head + "(?,…),(?,…)…" + tail over args in statements of
+// at most 200 rows: one statement per few hundred rows instead of one each.
+func execValues(ctx context.Context, tx *sql.Tx, head string, width int, args []any, tail string) error {
+	const perStmt = 200
+	tuple := "(?" + strings.Repeat(",?", width-1) + ")"
+	for start := 0; start < len(args); start += perStmt * width {
+		part := args[start:min(start+perStmt*width, len(args))]
+		var q strings.Builder
+		q.WriteString(head)
+		for i := 0; i < len(part)/width; i++ {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(tuple)
+		}
+		q.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, q.String(), part...); err != nil {
+			return mapErr(err)
 		}
 	}
 	return nil
