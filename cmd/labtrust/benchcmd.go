@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -80,22 +82,28 @@ measures, in a fresh data directory (--data is ignored; --db selects PostgreSQL)
 	return cmd
 }
 
+// plantedEntries is the size of the planted patient's access history.
+const plantedEntries = 1000
+
 type benchResult struct {
-	Format          string  `json:"format"`
-	Database        string  `json:"database"`
-	Events          int64   `json:"events"`
-	Patients        int     `json:"patients"`
-	InputBytes      int64   `json:"inputBytes"`
-	IngestSeconds   float64 `json:"ingestSeconds"`
-	IngestPerSec    float64 `json:"ingestEventsPerSecond"`
-	AckP50Ms        float64 `json:"ackP50Ms"`
-	AckP99Ms        float64 `json:"ackP99Ms"`
-	CheckpointLagMs float64 `json:"checkpointLagMaxMs"`
-	VerifyPerSec    float64 `json:"verifyEntriesPerSecond"`
-	ProofEntries    int     `json:"proofEntries"`
-	ProofMs         float64 `json:"proofMs"`
-	PeakRSSMiB      float64 `json:"peakRssMiB"`
-	CPUs            int     `json:"cpus"`
+	Format             string  `json:"format"`
+	Database           string  `json:"database"`
+	Events             int64   `json:"events"`
+	Patients           int     `json:"patients"`
+	InputBytes         int64   `json:"inputBytes"`
+	IngestSeconds      float64 `json:"ingestSeconds"`
+	IngestPerSec       float64 `json:"ingestEventsPerSecond"`
+	AckP50Ms           float64 `json:"ackP50Ms"`
+	AckP99Ms           float64 `json:"ackP99Ms"`
+	CheckpointLagMs    float64 `json:"checkpointLagMaxMs"`
+	VerifyPerSec       float64 `json:"verifyEntriesPerSecond"`
+	ProofEntries       int     `json:"proofEntries"`
+	ProofMs            float64 `json:"proofMs"`
+	TopPatientEntries  int     `json:"topPatientEntries"`
+	TopPatientProofMs  float64 `json:"topPatientProofMs"`
+	LedgerVerifyPerSec float64 `json:"ledgerVerifyEntriesPerSecond"`
+	PeakRSSMiB         float64 `json:"peakRssMiB"`
+	CPUs               int     `json:"cpus"`
 }
 
 func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
@@ -155,6 +163,14 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	// 2. Ingest, timed.
 	bg := *g
 	bg.data = filepath.Join(work, "data")
+	if strings.HasPrefix(g.db, "postgres") {
+		dsn, drop, err := benchSchema(ctx, g.db, o.keep)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		bg.db = dsn
+	}
 	bg.origin = "labtrust.example/bench"
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -201,6 +217,31 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 			}
 		}
 	}()
+	// A planted patient with 1,000 accesses spread over the whole run, for
+	// the access-report figure (the demo's busiest patient has far fewer).
+	planted := labtrust.PatientRef{System: demo.MRNSystem, ID: "MRN-BENCH-1000"}
+	plantDone := make(chan error, 1)
+	go func() {
+		per := max(1, o.events/plantedEntries)
+		every := time.Duration(float64(per) / 50_000 * float64(time.Second)) // spread at about the expected rate
+		var wg sync.WaitGroup
+		errs := make(chan error, plantedEntries)
+		for i := 0; i < plantedEntries; i++ {
+			e := labtrust.Event{Time: time.Date(2026, 10, 1, 12, 0, i, 0, time.UTC), Source: "ehr", Kind: labtrust.KindAccess,
+				Action: labtrust.ActionRead, Actor: labtrust.Actor{ID: "u-bench", Role: "lab-tech"}, Patients: []labtrust.PatientRef{planted}}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := a.pipe.Submit(ctx, []labtrust.Event{e}); err != nil {
+					errs <- err
+				}
+			}()
+			time.Sleep(every)
+		}
+		wg.Wait()
+		close(errs)
+		plantDone <- <-errs
+	}()
 	ibar, iprog := newBar(g, o.events, "ingest", o.quiet)
 	if o.cpuProf != "" {
 		pf, err := os.Create(o.cpuProf)
@@ -218,6 +259,9 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 		ingErr = benchSyslogTLS(ctx, a, input, o.events, iprog)
 	}
 	ingestDur := time.Since(start)
+	if err := <-plantDone; err != nil && ingErr == nil {
+		ingErr = err
+	}
 	if o.cpuProf != "" {
 		pprof.StopCPUProfile()
 	}
@@ -236,8 +280,8 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	if ingErr != nil {
 		return ingErr
 	}
-	if got := a.pipe.Status().Committed; int64(got) != o.events {
-		return fmt.Errorf("bench: ingested %d events, want %d", got, o.events)
+	if got := a.pipe.Status().Committed; int64(got) != o.events+plantedEntries {
+		return fmt.Errorf("bench: ingested %d events, want %d", got, o.events+plantedEntries)
 	}
 	res.IngestSeconds = ingestDur.Seconds()
 	res.IngestPerSec = float64(o.events) / ingestDur.Seconds()
@@ -258,21 +302,39 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 		return fmt.Errorf("bench: the ledger does not verify: %v", vres.Problems)
 	}
 	res.VerifyPerSec = vres.EventsPerSec
+	lres, err := verifyAll(ctx, &bg, a, false, true)
+	if err != nil {
+		return err
+	}
+	if !lres.OK {
+		return fmt.Errorf("bench: the ledger does not verify: %v", lres.Problems)
+	}
+	res.LedgerVerifyPerSec = lres.EventsPerSec
 
-	// 4. Proof for the busiest patient.
+	// 4. Access reports: the planted patient (1,000 entries spread over the
+	// ledger) and the demo's busiest patient.
 	rd, err := ledger.OpenReader(a.p.ledger(), a.origin, a.verifier)
 	if err != nil {
 		return err
 	}
-	pstart := time.Now()
-	rep, err := accessreport.Build(ctx, a.db, rd, a.keys, a.origin, labtrust.PatientRef{ID: topPatient})
-	if err != nil {
-		return err
+	for _, p := range []struct {
+		ref     labtrust.PatientRef
+		entries *int
+		ms      *float64
+	}{{planted, &res.ProofEntries, &res.ProofMs}, {labtrust.PatientRef{ID: topPatient}, &res.TopPatientEntries, &res.TopPatientProofMs}} {
+		pstart := time.Now()
+		rep, err := accessreport.Build(ctx, a.db, rd, a.keys, a.origin, p.ref)
+		if err != nil {
+			return err
+		}
+		*p.ms = float64(time.Since(pstart).Microseconds()) / 1000
+		*p.entries = len(rep.Entries)
+		if _, err := accessreport.Verify(rep, a.verifier); err != nil {
+			return fmt.Errorf("bench: the access report does not verify: %w", err)
+		}
 	}
-	res.ProofMs = float64(time.Since(pstart).Microseconds()) / 1000
-	res.ProofEntries = len(rep.Entries)
-	if _, err := accessreport.Verify(rep, a.verifier); err != nil {
-		return fmt.Errorf("bench: the access report does not verify: %w", err)
+	if res.ProofEntries != plantedEntries {
+		return fmt.Errorf("bench: the planted patient's report has %d entries, want %d", res.ProofEntries, plantedEntries)
 	}
 	res.PeakRSSMiB = peakRSSMiB()
 
@@ -286,8 +348,9 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	fmt.Fprintf(g.stdout, "  ingest            %10.0f events/s  (%.1f s)\n", res.IngestPerSec, res.IngestSeconds)
 	fmt.Fprintf(g.stdout, "  ack latency       p50 %.1f ms, p99 %.1f ms\n", res.AckP50Ms, res.AckP99Ms)
 	fmt.Fprintf(g.stdout, "  checkpoint lag    max %.0f ms\n", res.CheckpointLagMs)
-	fmt.Fprintf(g.stdout, "  verify            %10.0f entries/s (ledger + store)\n", res.VerifyPerSec)
-	fmt.Fprintf(g.stdout, "  access report     %d entries with proofs in %.1f ms\n", res.ProofEntries, res.ProofMs)
+	fmt.Fprintf(g.stdout, "  verify            %10.0f entries/s (ledger + store), %.0f entries/s (ledger files only)\n", res.VerifyPerSec, res.LedgerVerifyPerSec)
+	fmt.Fprintf(g.stdout, "  access report     %d entries with proofs in %.1f ms (busiest demo patient: %d in %.1f ms)\n",
+		res.ProofEntries, res.ProofMs, res.TopPatientEntries, res.TopPatientProofMs)
 	fmt.Fprintf(g.stdout, "  peak RSS          %.0f MiB\n", res.PeakRSSMiB)
 	return nil
 }
@@ -440,4 +503,32 @@ func peakRSSMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// benchSchema gives the benchmark a fresh PostgreSQL schema, dropped after
+// the run unless keep.
+func benchSchema(ctx context.Context, base string, keep bool) (string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	schema := fmt.Sprintf("labtrust_bench_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("bench: create schema: %w", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		if !keep {
+			admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		}
+		admin.Close()
+	}, nil
 }
