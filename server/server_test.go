@@ -84,7 +84,7 @@ func (p *testParsers) Parser(source, format string) (ingest.Parser, error) {
 	case "syslog":
 		return syslog.Parse, nil
 	case "atna":
-		return parseATNA, nil
+		return atna.ParseDocument, nil
 	case "csv":
 		m, ok := p.csv[source]
 		if !ok {
@@ -96,27 +96,6 @@ func (p *testParsers) Parser(source, format string) (ingest.Parser, error) {
 		}, nil
 	}
 	return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown format %q", format), Hint: "use fhir, atna, syslog or csv"}
-}
-
-// maxAuditMessage bounds one ATNA XML document read whole.
-const maxAuditMessage = 4 << 20
-
-// parseATNA reads one DICOM AuditMessage document (copied from
-// cmd/labtrust/parsers.go).
-func parseATNA(ctx context.Context, source string, r io.Reader, sink labtrust.Sink) error {
-	b, err := io.ReadAll(io.LimitReader(r, maxAuditMessage+1))
-	if err != nil {
-		return err
-	}
-	if len(b) > maxAuditMessage {
-		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: "atna", Position: "document",
-			Reason: fmt.Sprintf("AuditMessage exceeds %d bytes", maxAuditMessage), Raw: b[:maxAuditMessage]})
-	}
-	e, err := atna.Parse(source, b)
-	if err != nil {
-		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: "atna", Position: "document", Reason: err.Error(), Raw: b})
-	}
-	return sink.Event(ctx, e)
 }
 
 // lisMapping maps lisCSV. Without PRINT in the action map, PRINT rows are

@@ -21,6 +21,7 @@ import (
 	"github.com/labtrust/labtrust/vault"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -246,4 +247,19 @@ func (a *app) registerGauges() {
 				return float64(st.QuarantinePending)
 			}),
 	)
+}
+
+// withApp resolves the command's settings, opens the data directory as o
+// says, runs fn, and closes it.
+func withApp(cmd *cobra.Command, g *globalOpts, o openOpts, fn func(a *app) error) error {
+	sources, err := resolve(cmd, g)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(cmd.Context(), g, sources, o)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
 }

@@ -21,27 +21,20 @@ signing key (DATA/keys/ledger.key) is separate from all of them.`,
 		Short: "List the data keys (never their values)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sources, err := resolve(cmd, g)
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cmd.Context(), g, sources, openOpts{})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ks, err := a.db.LoadKeys(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tPURPOSE\tWRAPPED BY\tCREATED")
-			for _, k := range ks {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", k.ID, k.Purpose, k.KEKID, k.Created.Format("2006-01-02 15:04:05Z"))
-			}
-			tw.Flush()
-			fmt.Fprintf(g.stdout, "ledger signing key: %s (public key %s)\n", a.p.signer(), a.p.verifier())
-			return nil
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ks, err := a.db.LoadKeys(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tPURPOSE\tWRAPPED BY\tCREATED")
+				for _, k := range ks {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", k.ID, k.Purpose, k.KEKID, k.Created.Format("2006-01-02 15:04:05Z"))
+				}
+				tw.Flush()
+				fmt.Fprintf(g.stdout, "ledger signing key: %s (public key %s)\n", a.p.signer(), a.p.verifier())
+				return nil
+			})
 		},
 	}
 	rotate := &cobra.Command{
@@ -51,20 +44,13 @@ signing key (DATA/keys/ledger.key) is separate from all of them.`,
 the server. Earlier keys stay to open what they sealed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sources, err := resolve(cmd, g)
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cmd.Context(), g, sources, openOpts{})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			if err := a.keys.Rotate(cmd.Context()); err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, "rotated: a new data key is active")
-			return nil
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				if err := a.keys.Rotate(cmd.Context()); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, "rotated: a new data key is active")
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(status, rotate)

@@ -20,9 +20,6 @@ type parsers struct{ sources map[string]config.Source }
 
 var _ ingest.Parsers = parsers{}
 
-// maxAuditMessage bounds one ATNA XML document read whole.
-const maxAuditMessage = 4 << 20
-
 func (p parsers) Parser(source, format string) (ingest.Parser, error) {
 	if s, ok := p.sources[source]; ok && format == "" {
 		format = s.Format
@@ -33,7 +30,7 @@ func (p parsers) Parser(source, format string) (ingest.Parser, error) {
 	case "syslog":
 		return syslog.Parse, nil
 	case "atna":
-		return parseATNA, nil
+		return atna.ParseDocument, nil
 	case "csv":
 		s, ok := p.sources[source]
 		if !ok || s.CSV == nil {
@@ -46,21 +43,4 @@ func (p parsers) Parser(source, format string) (ingest.Parser, error) {
 		}, nil
 	}
 	return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown format %q", format), Hint: "use fhir, atna, syslog or csv"}
-}
-
-// parseATNA reads one DICOM AuditMessage document.
-func parseATNA(ctx context.Context, source string, r io.Reader, sink labtrust.Sink) error {
-	b, err := io.ReadAll(io.LimitReader(r, maxAuditMessage+1))
-	if err != nil {
-		return err
-	}
-	if len(b) > maxAuditMessage {
-		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: "atna", Position: "document",
-			Reason: fmt.Sprintf("AuditMessage exceeds %d bytes", maxAuditMessage), Raw: b[:maxAuditMessage]})
-	}
-	e, err := atna.Parse(source, b)
-	if err != nil {
-		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: "atna", Position: "document", Reason: err.Error(), Raw: b})
-	}
-	return sink.Event(ctx, e)
 }

@@ -28,32 +28,25 @@ labtrust.yaml, say) and retry: the record is parsed again and, if it now reads, 
 		Short: "List quarantined records (no raw bytes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sources, err := resolve(cmd, g)
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cmd.Context(), g, sources, openOpts{})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			items, err := a.db.ListQuarantine(cmd.Context(), store.QuarantineFilter{Source: source, Status: status, Limit: limit})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(g.stdout).Encode(items)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSOURCE\tFORMAT\tPOSITION\tSTATUS\tTRIES\tREASON")
-			for _, it := range items {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", it.ID, it.Source, it.Format, it.Position, it.Status, it.Attempts, it.Reason)
-			}
-			tw.Flush()
-			if len(items) == 0 {
-				fmt.Fprintln(g.stdout, "(the quarantine is empty)")
-			}
-			return nil
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				items, err := a.db.ListQuarantine(cmd.Context(), store.QuarantineFilter{Source: source, Status: status, Limit: limit})
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return json.NewEncoder(g.stdout).Encode(items)
+				}
+				tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSOURCE\tFORMAT\tPOSITION\tSTATUS\tTRIES\tREASON")
+				for _, it := range items {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", it.ID, it.Source, it.Format, it.Position, it.Status, it.Attempts, it.Reason)
+				}
+				tw.Flush()
+				if len(items) == 0 {
+					fmt.Fprintln(g.stdout, "(the quarantine is empty)")
+				}
+				return nil
+			})
 		},
 	}
 	lf := list.Flags()
@@ -72,31 +65,24 @@ labtrust.yaml, say) and retry: the record is parsed again and, if it now reads, 
 			if err != nil {
 				return &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: labtrust quarantine list"}
 			}
-			sources, err := resolve(cmd, g)
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cmd.Context(), g, sources, openOpts{})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			it, err := a.db.GetQuarantine(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "id:        %d\nsource:    %s\nformat:    %s\nposition:  %s\nreceived:  %s\nstatus:    %s\nattempts:  %d\nreason:    %s\n",
-				it.ID, it.Source, it.Format, it.Position, it.Received.Format("2006-01-02T15:04:05Z"), it.Status, it.Attempts, it.Reason)
-			if raw {
-				b, err := ingest.OpenQuarantinedWith(a.keys, it)
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				it, err := a.db.GetQuarantine(cmd.Context(), id)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(g.stdout, "raw (%d bytes):\n", len(b))
-				g.stdout.Write(b)
-				fmt.Fprintln(g.stdout)
-			}
-			return nil
+				fmt.Fprintf(g.stdout, "id:        %d\nsource:    %s\nformat:    %s\nposition:  %s\nreceived:  %s\nstatus:    %s\nattempts:  %d\nreason:    %s\n",
+					it.ID, it.Source, it.Format, it.Position, it.Received.Format("2006-01-02T15:04:05Z"), it.Status, it.Attempts, it.Reason)
+				if raw {
+					b, err := ingest.OpenQuarantinedWith(a.keys, it)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(g.stdout, "raw (%d bytes):\n", len(b))
+					g.stdout.Write(b)
+					fmt.Fprintln(g.stdout)
+				}
+				return nil
+			})
 		},
 	}
 	show.Flags().BoolVar(&raw, "raw", false, "print the raw record (it may contain PHI)")
