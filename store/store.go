@@ -44,6 +44,7 @@ type DB struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	stopWAL func() // stops the SQLite WAL checkpointer
 }
 
 var _ vault.KeyStore = (*DB)(nil)
@@ -66,10 +67,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// WAL with synchronous=FULL: a commit is on disk when it returns,
 		// which is what lets ingest acknowledge. _txlock=immediate takes the
 		// write lock at BEGIN so concurrent writers queue instead of failing
-		// on upgrade. A 64
-		// MiB page cache per connection and a 64 MiB WAL bound memory and
-		// disk while keeping the newest index pages hot.
-		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(16384)&_txlock=immediate"
+		// on upgrade. A 64 MiB page cache per connection bounds memory while
+		// keeping the newest index pages hot. Automatic WAL checkpoints are
+		// off: they would run inside a commit and stall acknowledgements for
+		// seconds; checkpointWAL does them in the background instead.
+		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 		d.db, err = sql.Open("sqlite", "file:"+dsn+q)
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
@@ -84,14 +86,46 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		d.db.Close()
 		return nil, err
 	}
+	if d.dialect == SQLite {
+		wctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.checkpointWAL(wctx)
+		}()
+		d.stopWAL = func() { cancel(); <-done }
+	}
 	return d, nil
+}
+
+// checkpointWAL copies the WAL into the database file every half second
+// without blocking the writer (PASSIVE), so commits never wait for it and
+// the WAL, reset by SQLite once fully copied, stays small.
+func (d *DB) checkpointWAL(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			var busy, logFrames, done int
+			// Errors here are transient (busy); the next tick retries.
+			d.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done)
+		}
+	}
 }
 
 // Dialect reports which database this is.
 func (d *DB) Dialect() Dialect { return d.dialect }
 
-// Close closes the connection pool.
-func (d *DB) Close() error { return d.db.Close() }
+// Close stops the WAL checkpointer and closes the connection pool.
+func (d *DB) Close() error {
+	if d.stopWAL != nil {
+		d.stopWAL()
+	}
+	return d.db.Close()
+}
 
 // SQL exposes the pool for tests and tooling that need raw access.
 func (d *DB) SQL() *sql.DB { return d.db }
