@@ -3,7 +3,10 @@ package accessreport
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/ingest"
@@ -51,16 +54,36 @@ func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, 
 		if labtrust.Commit(nonce, canon) != row.Commitment {
 			return fmt.Errorf("entry %d: stored body does not match its commitment", row.Index)
 		}
-		proof, err := pr.Proof(ctx, row.Index)
-		if err != nil {
-			return fmt.Errorf("entry %d: proof: %w", row.Index, err)
-		}
 		r.Entries = append(r.Entries, Entry{Index: row.Index, Nonce: base64.StdEncoding.EncodeToString(nonce),
-			Canonical: string(canon), Proof: string(proof)})
+			Canonical: string(canon)})
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("access report: %w", err)
+	}
+	// Proofs authenticate tiles by hashing them, so spread them over the
+	// cores; the Reader caches what they share.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(r.Entries)/16))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(r.Entries); i += workers {
+				e := &r.Entries[i]
+				proof, err := pr.Proof(ctx, e.Index)
+				if err != nil {
+					errs[w] = fmt.Errorf("access report: entry %d: proof: %w", e.Index, err)
+					return
+				}
+				e.Proof = string(proof)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

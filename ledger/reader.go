@@ -25,6 +25,14 @@ type Reader struct {
 	cp     Checkpoint
 	cpNote []byte
 	tiles  *tileCache
+
+	// verified caches stored hashes that tlog.TileHashReader has already
+	// authenticated against the checkpoint, keyed by stored-hash index: a
+	// Reader's tree never changes, so they stay valid, and proofs for
+	// many entries (an access report) share most of their upper hashes
+	// instead of re-authenticating the same tiles each time.
+	mu       sync.Mutex
+	verified map[int64]tlog.Hash
 }
 
 // OpenReader returns a Reader over the ledger directory dir; see NewReader.
@@ -47,15 +55,51 @@ func NewReader(fsys fs.FS, origin string, v note.Verifier) (*Reader, error) {
 }
 
 func newReaderAt(fsys fs.FS, cp Checkpoint, msg []byte) *Reader {
-	return &Reader{fsys: fsys, cp: cp, cpNote: msg, tiles: newTileCache(256)}
+	return &Reader{fsys: fsys, cp: cp, cpNote: msg, tiles: newTileCache(256), verified: map[int64]tlog.Hash{}}
 }
+
+// maxVerified bounds the authenticated-hash cache (40 bytes an entry).
+const maxVerified = 1 << 20
 
 // Checkpoint returns the checkpoint the Reader is anchored to and its signed
 // note.
 func (r *Reader) Checkpoint() (Checkpoint, []byte) { return r.cp, r.cpNote }
 
 func (r *Reader) hashReader() tlog.HashReader {
-	return tlog.TileHashReader(tlog.Tree{N: int64(r.cp.Size), Hash: tlog.Hash(r.cp.Root)}, (*tileReader)(r))
+	inner := tlog.TileHashReader(tlog.Tree{N: int64(r.cp.Size), Hash: tlog.Hash(r.cp.Root)}, (*tileReader)(r))
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		var missing []int64
+		r.mu.Lock()
+		for i, x := range indexes {
+			h, ok := r.verified[x]
+			if !ok {
+				missing = append(missing, x)
+				continue
+			}
+			out[i] = h
+		}
+		r.mu.Unlock()
+		if len(missing) == 0 {
+			return out, nil
+		}
+		got, err := inner.ReadHashes(missing)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		if len(r.verified)+len(got) > maxVerified {
+			clear(r.verified)
+		}
+		for i, x := range missing {
+			r.verified[x] = got[i]
+		}
+		for i, x := range indexes {
+			out[i] = r.verified[x]
+		}
+		r.mu.Unlock()
+		return out, nil
+	})
 }
 
 // Entries calls fn for each entry with index in [from, to), in order,

@@ -115,6 +115,9 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 		}
 		work = d
 	}
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		return err
+	}
 	if !o.keep {
 		defer os.RemoveAll(work)
 	}
