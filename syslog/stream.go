@@ -58,7 +58,17 @@ type streamState struct {
 func (p *Parser) parseStream(ctx context.Context, source string, r io.Reader, sink labtrust.Sink, from string) error {
 	st := &streamState{p: p, source: source, sink: sink, from: from, max: p.maxSize()}
 	br := bufio.NewReaderSize(r, st.max+2)
-	first, err := br.Peek(1)
+	// Line ends before the first frame (a sender that ends every frame with
+	// a newline, resumed mid-stream) do not decide the framing.
+	var first []byte
+	var err error
+	for {
+		first, err = br.Peek(1)
+		if err != nil || (first[0] != '\n' && first[0] != '\r') {
+			break
+		}
+		br.Discard(1)
+	}
 	if err == io.EOF {
 		return nil
 	}

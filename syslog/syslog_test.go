@@ -408,3 +408,16 @@ func auditMessage(patient, outcome string) string {
 		`<ParticipantObjectIDTypeCode csd-code="DiagnosticReport" codeSystemName="99LAB" originalText="DiagnosticReport"/></ParticipantObjectIdentification>` +
 		`</AuditMessage>`
 }
+
+// A stream resumed after a frame's trailing newline still reads as octet
+// counting: leading line ends do not decide the framing.
+func TestOctetCountingAfterLeadingNewlines(t *testing.T) {
+	sink := newRecorder()
+	in := append([]byte("\r\n\n"), readFile(t, "ihe-atna-octet-counted.log")...)
+	if err := Parse(context.Background(), "arr", bytes.NewReader(in), sink); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.rejects) != 0 || len(sink.events) != 3 {
+		t.Fatalf("%d events, %d rejects; want 3 events: %+v", len(sink.events), len(sink.rejects), sink.rejects)
+	}
+}
