@@ -36,6 +36,15 @@ const (
 // they exist (C, R, U, D, E) so conversion back to FHIR is lossless.
 type Action string
 
+// Valid reports whether a is one of the five action codes (C, R, U, D, E).
+func (a Action) Valid() bool {
+	switch a {
+	case ActionCreate, ActionRead, ActionUpdate, ActionDelete, ActionExecute:
+		return true
+	}
+	return false
+}
+
 const (
 	ActionCreate  Action = "C"
 	ActionRead    Action = "R"

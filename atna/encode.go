@@ -47,9 +47,7 @@ func Encode(e labtrust.Event) ([]byte, error) {
 	if e.Type.IsZero() {
 		return nil, errors.New("atna: encode: type: missing (EventID is required)")
 	}
-	switch e.Action {
-	case "", labtrust.ActionCreate, labtrust.ActionRead, labtrust.ActionUpdate, labtrust.ActionDelete, labtrust.ActionExecute:
-	default:
+	if e.Action != "" && !e.Action.Valid() {
 		return nil, errors.New("atna: encode: action: not one of C, R, U, D, E")
 	}
 	t := e.Time.UTC()

@@ -456,13 +456,12 @@ func (p *parser) finish(source string) (labtrust.Event, error) {
 	}
 	e := labtrust.Event{Source: source, Kind: labtrust.KindSecurity}
 
-	switch a := string(bytes.TrimSpace(p.actionV.b)); a {
-	case "":
-		if p.actionV.b != nil {
-			return labtrust.Event{}, fieldError("EventIdentification/@EventActionCode", "empty")
-		}
-	case "C", "R", "U", "D", "E":
-		e.Action = labtrust.Action(a)
+	switch a := labtrust.Action(bytes.TrimSpace(p.actionV.b)); {
+	case a == "" && p.actionV.b != nil:
+		return labtrust.Event{}, fieldError("EventIdentification/@EventActionCode", "empty")
+	case a == "":
+	case a.Valid():
+		e.Action = a
 	default:
 		return labtrust.Event{}, fieldError("EventIdentification/@EventActionCode", "not one of C, R, U, D, E")
 	}

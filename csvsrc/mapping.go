@@ -350,9 +350,7 @@ func compile(m *Mapping) (*plan, error) {
 		return nil, err
 	}
 	for _, k := range sortedKeys(m.ActionMap) {
-		switch v := m.ActionMap[k]; v.Action {
-		case labtrust.ActionCreate, labtrust.ActionRead, labtrust.ActionUpdate, labtrust.ActionDelete, labtrust.ActionExecute:
-		default:
+		if v := m.ActionMap[k]; !v.Action.Valid() {
 			return nil, fmt.Errorf("actionMap: value %q is not one of C R U D E (source value %q)", v.Action, k)
 		}
 	}

@@ -287,18 +287,9 @@ func (m *mapper) mapAuditEvent(root int32, source string) (labtrust.Event, strin
 	m.each(root, "subtype", func(_ int, el int32) { ev.Subtype = append(ev.Subtype, m.coding(el)) })
 
 	if a := m.raw(root, "action"); a != nil {
-		switch string(a) {
-		case "C":
-			ev.Action = labtrust.ActionCreate
-		case "R":
-			ev.Action = labtrust.ActionRead
-		case "U":
-			ev.Action = labtrust.ActionUpdate
-		case "D":
-			ev.Action = labtrust.ActionDelete
-		case "E":
-			ev.Action = labtrust.ActionExecute
-		default:
+		if act := labtrust.Action(a); act.Valid() {
+			ev.Action = act
+		} else {
 			m.fail("action", "not one of C, R, U, D, E")
 		}
 	}
