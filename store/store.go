@@ -304,7 +304,7 @@ const BlockShift = 8
 
 // rowsPerInsert bounds multi-row INSERT statements (SQLite allows 32766
 // parameters); batching rows per statement is what makes SQLite inserts fast.
-const rowsPerInsert = 100
+const rowsPerInsert = 400
 
 // AppendEvents stores rows in one transaction. Indices MUST continue the
 // stored sequence without gaps; ErrConflict means an index already exists.
@@ -661,4 +661,33 @@ func (d *DB) Stats(ctx context.Context) (Stats, error) {
 		return s, fmt.Errorf("store: count quarantine: %w", mapErr(err))
 	}
 	return s, nil
+}
+
+// LockWriter makes this process the store's only writer until release is
+// called, or returns labtrust.ErrLocked. With PostgreSQL, several labtrust
+// instances may share a database, and two writers would give out the same
+// indices; a session advisory lock (per schema) prevents that, and the
+// server drops it if the process dies. SQLite lives inside one data
+// directory, whose ledger lock already serializes writers, so it needs none.
+func (d *DB) LockWriter(ctx context.Context) (release func(), err error) {
+	if d.dialect != Postgres {
+		return func() {}, nil
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: writer lock: %w", mapErr(err))
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtext('labtrust-writer:' || current_schema()))`).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("store: writer lock: %w", mapErr(err))
+	}
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("store: another labtrust process is writing to this PostgreSQL schema: %w", labtrust.ErrLocked)
+	}
+	return func() {
+		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(hashtext('labtrust-writer:' || current_schema()))`)
+		conn.Close()
+	}, nil
 }

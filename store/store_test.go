@@ -217,3 +217,36 @@ func TestSearchByBlocks(t *testing.T) {
 		}
 	})
 }
+
+func TestLockWriter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		a, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		release, err := a.LockWriter(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = b.LockWriter(ctx)
+		if a.Dialect() == store.Postgres && !errors.Is(err, labtrust.ErrLocked) {
+			t.Fatalf("second writer on one schema: %v, want ErrLocked", err)
+		}
+		if a.Dialect() == store.SQLite && err != nil {
+			t.Fatalf("SQLite relies on the ledger's lock: %v", err)
+		}
+		release()
+		r2, err := b.LockWriter(ctx)
+		if err != nil {
+			t.Fatalf("after release: %v", err)
+		}
+		r2()
+	})
+}

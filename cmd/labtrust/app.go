@@ -51,6 +51,7 @@ type app struct {
 	pipe     *ingest.Pipeline
 	reg      *prometheus.Registry
 	log      *slog.Logger
+	unlock   func() // releases the store's writer lock
 }
 
 // openOpts says how much of the data directory a command needs.
@@ -91,6 +92,11 @@ func openApp(ctx context.Context, g *globalOpts, sources map[string]config.Sourc
 	if !o.writer {
 		return a, nil
 	}
+	if a.unlock, err = db.LockWriter(ctx); err != nil {
+		a.Close()
+		return nil, &labtrust.Error{Code: "locked", Message: "another labtrust process is writing to this database",
+			Hint: "one instance ingests; point the others at its API", Err: err}
+	}
 	if a.lg, err = ledger.Open(ctx, a.p.ledger(), a.origin, signer); err != nil {
 		a.Close()
 		if errors.Is(err, labtrust.ErrLocked) {
@@ -116,6 +122,9 @@ func (a *app) Close() error {
 	var errs []error
 	if a.lg != nil {
 		errs = append(errs, a.lg.Close())
+	}
+	if a.unlock != nil {
+		a.unlock()
 	}
 	if a.db != nil {
 		errs = append(errs, a.db.Close())
