@@ -245,6 +245,7 @@ func (a *app) registerGauges() {
 			func() float64 { return status().CheckpointAge.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labtrust_ledger_unsigned_entries", Help: "Entries appended but not yet under a signed checkpoint."},
 			func() float64 { s := status(); return float64(s.LedgerSize - s.CheckpointSize) }),
+		quarantineCollector{a.db},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labtrust_quarantine_pending", Help: "Rejected records waiting for a fix and a retry."},
 			func() float64 {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -271,4 +272,27 @@ func withApp(cmd *cobra.Command, g *globalOpts, o openOpts, fn func(a *app) erro
 	}
 	defer a.Close()
 	return fn(a)
+}
+
+// quarantineCollector reports the quarantine's contents per source, format
+// and status from the store at each scrape, so the counts survive restarts
+// (the ingest counters count this process's rejects only).
+type quarantineCollector struct{ db *store.DB }
+
+var quarantineDesc = prometheus.NewDesc("labtrust_quarantine_records",
+	"Records in the quarantine, per source, format and status (pending or ingested).", []string{"source", "format", "status"}, nil)
+
+func (c quarantineCollector) Describe(ch chan<- *prometheus.Desc) { ch <- quarantineDesc }
+
+func (c quarantineCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.db.QuarantineCounts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(quarantineDesc, err)
+		return
+	}
+	for _, q := range counts {
+		ch <- prometheus.MustNewConstMetric(quarantineDesc, prometheus.GaugeValue, float64(q.N), q.Source, q.Format, q.Status)
+	}
 }

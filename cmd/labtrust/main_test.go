@@ -366,7 +366,22 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		}
 		metrics, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		for _, m := range []string{"labtrust_ledger_size ", "labtrust_ledger_checkpoint_age_seconds ", "labtrust_quarantine_pending 0", "labtrust_ledger_unsigned_entries "} {
+		// One malformed record, so the quarantine has something to count.
+		req, _ := http.NewRequest("POST", "http://"+srv.addr+"/api/v1/events?source=ehr", strings.NewReader("{not json\n"))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/fhir+ndjson")
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("post a bad record: %v %v", resp, err)
+		}
+		resp, err = http.Get("http://" + srv.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, m := range []string{"labtrust_ledger_size ", "labtrust_ledger_checkpoint_age_seconds ", "labtrust_quarantine_pending 1",
+			"labtrust_ledger_unsigned_entries ", `labtrust_quarantine_records{format="fhir",source="ehr",status="pending"} 1`,
+			`labtrust_events_quarantined_total{format="fhir",source="ehr"} 1`} {
 			if !bytes.Contains(metrics, []byte(m)) {
 				t.Errorf("/metrics lacks %q", m)
 			}
