@@ -56,8 +56,8 @@ type Config struct {
 	// CheckpointInterval is how often a checkpoint is signed while entries
 	// arrive (default 500ms, so checkpoint lag stays under one second).
 	CheckpointInterval time.Duration
-	// QueueDepth bounds requests waiting for the sequencer (default 8, so
-	// with the Batcher's chunks about 16k events wait at most); beyond it
+	// QueueDepth bounds requests waiting for the sequencer (default 4, so
+	// with the Batcher's chunks about 8k events wait at most); beyond it
 	// Submit blocks, which is the back-pressure that keeps memory and
 	// acknowledgement latency bounded when parsers outrun the store.
 	QueueDepth int
@@ -123,11 +123,12 @@ type Pipeline struct {
 	complete bool // heads holds every patient: a miss means a first entry
 	batchSeq uint64
 
-	committed  atomic.Uint64 // one past the last durable index
-	size       atomic.Uint64 // ledger size (appended)
-	cpSize     atomic.Uint64 // ledger size at the last checkpoint
-	cpTime     atomic.Int64  // unix nanos of the last checkpoint
-	broken     atomic.Pointer[error]
+	committed  atomic.Uint64         // one past the last durable index
+	size       atomic.Uint64         // ledger size (appended)
+	cpSize     atomic.Uint64         // ledger size at the last checkpoint
+	cpTime     atomic.Int64          // unix nanos of the last checkpoint
+	broken     atomic.Pointer[error] // the store failed; the sequencer resynchronizes
+	ledgerErr  atomic.Pointer[error] // the ledger failed; nothing more until a restart
 	resync     chan struct{}
 	stopped    chan struct{}
 	runOnce    sync.Once
@@ -613,6 +614,9 @@ func (p *Pipeline) Status() Status {
 	if e := p.broken.Load(); e != nil {
 		s.Broken = *e
 	}
+	if e := p.ledgerErr.Load(); e != nil {
+		s.Broken = *e
+	}
 	return s
 }
 
@@ -627,6 +631,8 @@ func (p *Pipeline) commitLoop() error {
 		}
 		note, err := p.lg.Checkpoint(context.Background())
 		if err != nil {
+			err = fmt.Errorf("ingest: checkpoint: %w", err)
+			p.ledgerErr.Store(&err)
 			return err
 		}
 		lastCP = p.now()
@@ -674,6 +680,12 @@ func (p *Pipeline) commit(pb *prepared) {
 			r.done <- err
 		}
 	}
+	if e := p.ledgerErr.Load(); e != nil {
+		// The ledger must be reopened (restart); storing more rows that
+		// no one is told about would only be ingested twice on resend.
+		fail(*e)
+		return
+	}
 	if e := p.broken.Load(); e != nil {
 		fail(*e)
 		return
@@ -690,8 +702,8 @@ func (p *Pipeline) commit(pb *prepared) {
 		// The rows are durable; the ledger catches up from the store on
 		// the next start. Refuse further work until then.
 		err = fmt.Errorf("ingest: ledger append at index %d: %w", pb.rows[0].Index, err)
-		p.log.Error("ledger append failed", "err", err)
-		p.broken.Store(&err)
+		p.log.Error("ledger append failed; ingest stops until restart", "err", err)
+		p.ledgerErr.Store(&err)
 		fail(err)
 		return
 	}
