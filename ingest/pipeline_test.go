@@ -324,3 +324,62 @@ func TestLedgerAheadRefused(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// failingLedger wraps a real ledger and fails every Append after the first n
+// entries, as a full disk would.
+type failingLedger struct {
+	*ledger.Log
+	n uint64
+}
+
+func (f *failingLedger) Append(entries [][]byte) (uint64, error) {
+	if f.Size()+uint64(len(entries)) > f.n {
+		return 0, fmt.Errorf("disk full")
+	}
+	return f.Log.Append(entries)
+}
+
+// After a ledger failure nothing more is acknowledged or stored, and health
+// says so; a restart appends what the store holds.
+func TestLedgerFailureStopsIngest(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, filepath.Join(t.TempDir(), "l.db"))
+	f.close(t)
+	db, _ := store.Open(ctx, f.dsn)
+	defer db.Close()
+	kek, _ := vault.LoadOrCreateFileKEK(filepath.Join(f.dir, "kek.key"))
+	keys, _ := vault.Open(ctx, kek, db)
+	lg, err := ledger.Open(ctx, filepath.Join(f.dir, "ledger"), origin, f.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	p, err := ingest.New(ctx, ingest.Config{CheckpointInterval: 10 * time.Millisecond}, db, &failingLedger{Log: lg, n: 3}, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	if _, err := p.Submit(ctx, []labtrust.Event{ev(1), ev(2), ev(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Submit(ctx, []labtrust.Event{ev(4)}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("append past the failure: %v", err)
+	}
+	// The failing batch's rows were stored before the ledger refused them;
+	// later batches are refused without touching the store.
+	before, _ := db.NextIndex(ctx)
+	for i := 0; i < 3; i++ {
+		if _, err := p.Submit(ctx, []labtrust.Event{ev(5 + i)}); err == nil {
+			t.Fatal("acknowledged after a ledger failure")
+		}
+	}
+	if after, _ := db.NextIndex(ctx); after != before {
+		t.Fatalf("store grew from %d to %d after the ledger failed", before, after)
+	}
+	if s := p.Status(); s.Broken == nil {
+		t.Fatal("status does not report the ledger failure")
+	}
+}
