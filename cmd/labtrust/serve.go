@@ -189,6 +189,13 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 
 	fmt.Fprintf(g.stdout, "labtrust serving on http://%s (data %s, ledger origin %s)\n", ln.Addr(), g.data, a.origin)
 	fmt.Fprintf(g.stdout, "API token: %s\n", a.p.token())
+	if names := config.SourceNames(sources); len(names) > 0 {
+		for _, n := range names {
+			fmt.Fprintf(g.stdout, "source %s: %s\n", n, sources[n].Format)
+		}
+	} else {
+		fmt.Fprintln(g.stdout, "no sources configured: name the format per request (?format= or Content-Type)")
+	}
 	if o.ready != nil {
 		o.ready(ln.Addr().String())
 	}
