@@ -115,7 +115,11 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		stopPipeline()
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	// Bounded reads keep a slow or stalled client from holding a connection
+	// (and its part of the ingest queue) forever; 5 minutes fits the
+	// largest body (256 MiB) on a slow link.
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
+		WriteTimeout: 6 * time.Minute, IdleTimeout: 2 * time.Minute}
 	listenCtx, stopListen := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
