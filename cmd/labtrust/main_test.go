@@ -146,7 +146,9 @@ func TestCLIEndToEnd(t *testing.T) {
 			t.Fatalf("verify: %s", out)
 		}
 		report := filepath.Join(dir, "report.json")
-		mustRun(t, with("proof", "--patient", "MRN00000007", "--out", report)...)
+		idFile := filepath.Join(dir, "patient.txt")
+		os.WriteFile(idFile, []byte("MRN00000007\n"), 0o600)
+		mustRun(t, with("proof", "--patient-file", idFile, "--out", report)...)
 		st, _ := os.Stat(report)
 		if st.Mode().Perm() != 0o600 {
 			t.Fatalf("report mode %v", st.Mode().Perm())

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -12,7 +13,7 @@ import (
 )
 
 func newProof(g *globalOpts) *cobra.Command {
-	var patient, system, out string
+	var patient, patientFile, system, out string
 	cmd := &cobra.Command{
 		Use:   "proof --patient ID [--out FILE]",
 		Short: "Write a patient's access history with inclusion proofs (verify it with labtrust-verify)",
@@ -31,8 +32,17 @@ The report holds the patient's own PHI: it is written with mode 0600 and belongs
 			if err != nil {
 				return err
 			}
+			if patientFile != "" {
+				b, err := os.ReadFile(patientFile)
+				if err != nil {
+					return err
+				}
+				patient, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
+				patient = strings.TrimSpace(patient)
+			}
 			if patient == "" {
-				return &labtrust.Error{Code: "invalid", Message: "--patient is required"}
+				return &labtrust.Error{Code: "invalid", Message: "name the patient",
+					Hint: "--patient MRN, or --patient-file FILE to keep the identifier out of the process list and shell history"}
 			}
 			ctx := cmd.Context()
 			a, err := openApp(ctx, g, sources, openOpts{})
@@ -72,6 +82,7 @@ The report holds the patient's own PHI: it is written with mode 0600 and belongs
 		},
 	}
 	cmd.Flags().StringVar(&patient, "patient", "", "the patient's identifier (MRN)")
+	cmd.Flags().StringVar(&patientFile, "patient-file", "", "read the patient's identifier from this file (first line), keeping it out of the process list")
 	cmd.Flags().StringVar(&system, "system", "", "the identifier's system, recorded in the report")
 	cmd.Flags().StringVar(&out, "out", "access-report.json", "output file, or - for standard output")
 	return cmd
