@@ -64,6 +64,22 @@ const (
 	OutcomeMajorFailure   Outcome = 12
 )
 
+// ParseOutcome reads an outcome code as FHIR and DICOM write it ("0", "4",
+// "8", "12").
+func ParseOutcome(s string) (Outcome, bool) {
+	switch s {
+	case "0":
+		return OutcomeSuccess, true
+	case "4":
+		return OutcomeMinorFailure, true
+	case "8":
+		return OutcomeSeriousFailure, true
+	case "12":
+		return OutcomeMajorFailure, true
+	}
+	return 0, false
+}
+
 // Valid reports whether o is one of the four defined outcome codes.
 func (o Outcome) Valid() bool {
 	return o == OutcomeSuccess || o == OutcomeMinorFailure || o == OutcomeSeriousFailure || o == OutcomeMajorFailure

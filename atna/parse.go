@@ -475,11 +475,12 @@ func (p *parser) finish(source string) (labtrust.Event, error) {
 	}
 	e.Time = t
 
-	switch o := string(bytes.TrimSpace(p.outcomeV.b)); o {
-	case "0", "4", "8", "12":
-		n, _ := strconv.Atoi(o)
-		e.Outcome = labtrust.Outcome(n)
-	case "":
+	o := string(bytes.TrimSpace(p.outcomeV.b))
+	out, ok := labtrust.ParseOutcome(o)
+	switch {
+	case ok:
+		e.Outcome = out
+	case o == "":
 		return labtrust.Event{}, fieldError("EventIdentification/@EventOutcomeIndicator", "missing")
 	default:
 		return labtrust.Event{}, fieldError("EventIdentification/@EventOutcomeIndicator", "not one of 0, 4, 8, 12")

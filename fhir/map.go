@@ -312,16 +312,9 @@ func (m *mapper) mapAuditEvent(root int32, source string) (labtrust.Event, strin
 	}
 
 	if o := m.raw(root, "outcome"); o != nil {
-		switch string(o) {
-		case "0":
-			ev.Outcome = labtrust.OutcomeSuccess
-		case "4":
-			ev.Outcome = labtrust.OutcomeMinorFailure
-		case "8":
-			ev.Outcome = labtrust.OutcomeSeriousFailure
-		case "12":
-			ev.Outcome = labtrust.OutcomeMajorFailure
-		default:
+		if out, ok := labtrust.ParseOutcome(string(o)); ok {
+			ev.Outcome = out
+		} else {
 			m.fail("outcome", "not one of 0, 4, 8, 12")
 		}
 	}
