@@ -27,6 +27,8 @@ type Store interface {
 	AppendEvents(ctx context.Context, rows []store.EventRow) error
 	NextIndex(ctx context.Context) (uint64, error)
 	PatientHead(ctx context.Context, blind []byte) (uint64, [32]byte, error)
+	// PatientHeads calls fn for every patient-index row; the highest index
+	// per patient is its head.
 	PatientHeads(ctx context.Context, fn func(blind []byte, idx uint64, c [32]byte) error) error
 	CountPatients(ctx context.Context) (int64, error)
 	Commitments(ctx context.Context, from, to uint64, fn func(idx uint64, c [32]byte) error) error
@@ -246,7 +248,9 @@ func (p *Pipeline) loadHeads(ctx context.Context) error {
 		return nil
 	}
 	if err := p.st.PatientHeads(ctx, func(b []byte, idx uint64, c [32]byte) error {
-		p.heads[string(b)] = head{idx: idx, c: c}
+		if h, ok := p.heads[string(b)]; !ok || idx > h.idx {
+			p.heads[string(b)] = head{idx: idx, c: c}
+		}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("ingest: load patient chain heads: %w", err)

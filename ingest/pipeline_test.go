@@ -77,9 +77,12 @@ func (f *fixture) open(t *testing.T) {
 		f.db.Close()
 		return err
 	}
+	// Every open registers a cleanup and they all see the current stop,
+	// so take it: stopping twice would wait forever on Run's result.
 	t.Cleanup(func() {
-		if f.stop != nil {
-			f.stop()
+		if stop := f.stop; stop != nil {
+			f.stop = nil
+			stop()
 		}
 	})
 }
@@ -253,6 +256,21 @@ func TestPipeline(t *testing.T) {
 		idx, _, err := f.db.PatientHead(ctx, f.keys.Blind("MRN005"))
 		if err != nil || idx != total {
 			t.Fatalf("head after restart: %d %v", idx, err)
+		}
+		// The chain continues across the restart: heads loaded from the
+		// store link the new entry to the last one before it.
+		for deadline := time.Now().Add(5 * time.Second); f.pipe.Status().CheckpointSize <= total; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no checkpoint covers the entry after restart: %+v", f.pipe.Status())
+			}
+		}
+		rd, _ = ledger.OpenReader(filepath.Join(f.dir, "ledger"), origin, f.verifier)
+		rep, err = accessreport.Build(ctx, f.db, rd, f.keys, origin, labtrust.PatientRef{ID: "MRN005"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := accessreport.Verify(rep, f.verifier); err != nil || v.Entries[len(v.Entries)-1].Index != total {
+			t.Fatalf("chain across restart: %v", err)
 		}
 		f.close(t)
 		rep2, err := ledger.Verify(ctx, filepath.Join(f.dir, "ledger"), origin, f.verifier, nil)

@@ -491,41 +491,31 @@ func (d *DB) PatientHead(ctx context.Context, b []byte) (uint64, [32]byte, error
 	return 0, out, labtrust.ErrNotFound
 }
 
-// PatientHeads calls fn with the newest entry (index and commitment) of
-// every patient, in no particular order, from one sequential scan. The
-// ingest pipeline loads them once at start so that a patient it has not
-// seen is known to be new without a query per event.
+// PatientHeads calls fn with every patient-index row (blind index, entry
+// index, commitment), in no particular order, from one sequential scan; a
+// patient's head is the row with its highest index. The ingest pipeline
+// loads the heads once at start so that a patient it has not seen is known
+// to be new without a query per event.
 func (d *DB) PatientHeads(ctx context.Context, fn func(blind []byte, idx uint64, c [32]byte) error) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT patient, idx, commitment FROM event_patients`)
 	if err != nil {
 		return fmt.Errorf("store: read patient heads: %w", mapErr(err))
 	}
 	defer rows.Close()
-	type head struct {
-		idx uint64
-		c   [32]byte
-	}
-	heads := map[string]head{}
+	var b, c []byte
+	var idx int64
 	for rows.Next() {
-		var b, c []byte
-		var idx int64
 		if err := rows.Scan(&b, &idx, &c); err != nil {
 			return fmt.Errorf("store: scan patient head: %w", err)
 		}
-		if h, ok := heads[string(b)]; !ok || uint64(idx) > h.idx {
-			var nh head
-			nh.idx = uint64(idx)
-			copy(nh.c[:], c)
-			heads[string(b)] = nh
+		var h [32]byte
+		copy(h[:], c)
+		if err := fn(b, uint64(idx), h); err != nil {
+			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: read patient heads: %w", mapErr(err))
-	}
-	for b, h := range heads {
-		if err := fn([]byte(b), h.idx, h.c); err != nil {
-			return err
-		}
 	}
 	return nil
 }
