@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/ingest"
@@ -51,24 +50,18 @@ go to the quarantine with the reason; see 'labtrust quarantine list'. Use - for 
 				return err
 			}
 			defer a.Close()
-			runCtx, stop := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- a.pipe.Run(runCtx) }()
 			var total ingest.Summary
-			var runErr error
-			for _, name := range args {
-				sum, err := ingestFile(ctx, g, a, parse, source, name, quiet || asJSON)
-				total.Accepted += sum.Accepted
-				total.Quarantined += sum.Quarantined
-				if err != nil {
-					runErr = fmt.Errorf("%s: %w", name, err)
-					break
+			runErr := withPipeline(a, func() error {
+				for _, name := range args {
+					sum, err := ingestFile(ctx, g, a, parse, source, name, quiet || asJSON)
+					total.Accepted += sum.Accepted
+					total.Quarantined += sum.Quarantined
+					if err != nil {
+						return fmt.Errorf("%s: %w", name, err)
+					}
 				}
-			}
-			stop()
-			if err := <-done; err != nil && runErr == nil {
-				runErr = err
-			}
+				return nil
+			})
 			if asJSON {
 				json.NewEncoder(g.stdout).Encode(total)
 			} else {
@@ -106,7 +99,7 @@ func ingestFile(ctx context.Context, g *globalOpts, a *app, parse ingest.Parser,
 	}
 	if !quiet {
 		bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(g.stderr), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("ingest "+strings.TrimSuffix(filepath.Base(name), "")),
+			progressbar.OptionSetDescription("ingest "+filepath.Base(name)),
 			progressbar.OptionThrottle(200e6), progressbar.OptionClearOnFinish())
 		defer bar.Finish()
 		r = io.TeeReader(r, bar)
