@@ -9,14 +9,14 @@ import (
 	"sync"
 
 	"github.com/labtrust/labtrust"
-	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/store"
 )
 
-// Events reads a patient's stored events by blind index.
+// Events reads a patient's stored frames by blind index.
 type Events interface {
-	PatientEvents(ctx context.Context, blind []byte, fn func(*store.EventRow) error) error
+	PatientFrames(ctx context.Context, blind []byte, fn func(f *store.Frame, idxs []uint64) error) error
 }
 
 // Prover makes inclusion proofs under one checkpoint (a ledger.Reader).
@@ -38,24 +38,30 @@ type Keys interface {
 func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, p labtrust.PatientRef) (*Report, error) {
 	cp, note := pr.Checkpoint()
 	r := &Report{Format: Format, Origin: origin, Patient: p, Checkpoint: string(note)}
-	err := ev.PatientEvents(ctx, keys.Blind(p.ID), func(row *store.EventRow) error {
-		if row.Index >= cp.Size {
-			r.Pending++
+	err := ev.PatientFrames(ctx, keys.Blind(p.ID), func(f *store.Frame, idxs []uint64) error {
+		if f.First >= cp.Size {
+			r.Pending += len(idxs)
 			return nil
 		}
-		pt, err := keys.Open(nil, row.Body, ingest.BodyAAD(row.Index))
+		recs, err := frame.Open(keys, f.First, len(f.Rows), f.Body)
 		if err != nil {
-			return fmt.Errorf("entry %d: stored body: %w", row.Index, err)
+			return fmt.Errorf("stored body: %w", err)
 		}
-		if len(pt) < labtrust.NonceSize {
-			return fmt.Errorf("entry %d: stored body is too short", row.Index)
+		for _, idx := range idxs {
+			if idx < f.First || idx >= f.Next() {
+				return fmt.Errorf("entry %d: stored outside the frame the index points to", idx)
+			}
+			if idx >= cp.Size {
+				r.Pending++
+				continue
+			}
+			rec, row := recs[idx-f.First], &f.Rows[idx-f.First]
+			if labtrust.Commit(rec.Nonce, rec.Canonical) != row.Commitment {
+				return fmt.Errorf("entry %d: stored body does not match its commitment", idx)
+			}
+			r.Entries = append(r.Entries, Entry{Index: idx, Nonce: base64.StdEncoding.EncodeToString(rec.Nonce),
+				Canonical: string(rec.Canonical)})
 		}
-		nonce, canon := pt[:labtrust.NonceSize], pt[labtrust.NonceSize:]
-		if labtrust.Commit(nonce, canon) != row.Commitment {
-			return fmt.Errorf("entry %d: stored body does not match its commitment", row.Index)
-		}
-		r.Entries = append(r.Entries, Entry{Index: row.Index, Nonce: base64.StdEncoding.EncodeToString(nonce),
-			Canonical: string(canon)})
 		return nil
 	})
 	if err != nil {

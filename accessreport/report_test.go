@@ -135,16 +135,16 @@ func TestPending(t *testing.T) {
 	}
 }
 
-// tamperEvents wraps the store and changes the rows it returns.
+// tamperEvents wraps the store and changes the frames it returns.
 type tamperEvents struct {
 	accessreport.Events
-	edit func(*store.EventRow)
+	edit func(*store.Frame)
 }
 
-func (e tamperEvents) PatientEvents(ctx context.Context, b []byte, fn func(*store.EventRow) error) error {
-	return e.Events.PatientEvents(ctx, b, func(r *store.EventRow) error {
-		e.edit(r)
-		return fn(r)
+func (e tamperEvents) PatientFrames(ctx context.Context, b []byte, fn func(*store.Frame, []uint64) error) error {
+	return e.Events.PatientFrames(ctx, b, func(f *store.Frame, idxs []uint64) error {
+		e.edit(f)
+		return fn(f, idxs)
 	})
 }
 
@@ -153,22 +153,28 @@ func TestBuildRefusesBadBodies(t *testing.T) {
 	s := standard(t)
 	f, want := s.f, s.idx
 	for name, tc := range map[string]struct {
-		edit func(*store.EventRow)
+		edit func(*store.Frame)
 		msg  string
 	}{
-		"commitment": {func(r *store.EventRow) { r.Commitment[0] ^= 1 }, "does not match its commitment"},
-		"sealed body": {func(r *store.EventRow) {
-			r.Body = bytes.Clone(r.Body)
-			r.Body[len(r.Body)-1] ^= 1
+		"commitment": {func(f *store.Frame) { f.Rows[want[2]-f.First].Commitment[0] ^= 1 }, "does not match its commitment"},
+		"sealed body": {func(f *store.Frame) {
+			f.Body = bytes.Clone(f.Body)
+			f.Body[len(f.Body)-1] ^= 1
 		}, "stored body"},
-		"body of another index": {func(r *store.EventRow) { r.Index = want[1] }, "stored body"},
+		"frame moved": {func(f *store.Frame) {
+			for i := range f.Rows {
+				f.Rows[i].Index++
+			}
+			f.First++
+		}, "stored body"},
+		"frame cut short": {func(f *store.Frame) { f.Rows = f.Rows[:want[2]-f.First] }, "stored"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			once := false
-			ev := tamperEvents{f.DB, func(r *store.EventRow) {
-				if r.Index == want[2] && !once {
+			ev := tamperEvents{f.DB, func(fr *store.Frame) {
+				if want[2] >= fr.First && want[2] < fr.Next() && !once {
 					once = true
-					tc.edit(r)
+					tc.edit(fr)
 				}
 			}}
 			_, err := accessreport.Build(context.Background(), ev, f.Reader(t), f.Keys, reporttest.Origin, labtrust.PatientRef{ID: "MRN-A"})

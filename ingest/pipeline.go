@@ -9,7 +9,6 @@ package ingest
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,12 +18,13 @@ import (
 	"time"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/store"
 )
 
 // Store is what the pipeline needs from the database.
 type Store interface {
-	AppendEvents(ctx context.Context, rows []store.EventRow) error
+	AppendFrames(ctx context.Context, frames []store.Frame) error
 	NextIndex(ctx context.Context) (uint64, error)
 	PatientHead(ctx context.Context, blind []byte) (uint64, [32]byte, error)
 	// PatientHeads calls fn for every patient-index row; the highest index
@@ -63,6 +63,9 @@ type Config struct {
 	// Submit blocks, which is the back-pressure that keeps memory and
 	// acknowledgement latency bounded when parsers outrun the store.
 	QueueDepth int
+	// FrameSize is how many consecutive entries share one sealed,
+	// compressed frame (default frame.Size).
+	FrameSize int
 	// HeadCache bounds how many patients' chain heads stay in memory
 	// (default 2,000,000). While every patient fits, all heads are loaded at
 	// start and a patient missing from the cache is known to be new; beyond
@@ -94,6 +97,7 @@ type request struct {
 type prepared struct {
 	reqs        []*request
 	rows        []store.EventRow
+	frames      []store.Frame
 	commitments [][]byte
 	sources     map[string]int
 	last        uint64 // one past the last index
@@ -150,6 +154,9 @@ func New(ctx context.Context, cfg Config, st Store, lg Ledger, keys Keys) (*Pipe
 	}
 	if cfg.QueueDepth <= 0 {
 		cfg.QueueDepth = 4
+	}
+	if cfg.FrameSize <= 0 {
+		cfg.FrameSize = frame.Size
 	}
 	if cfg.HeadCache <= 0 {
 		cfg.HeadCache = 2_000_000
@@ -482,15 +489,19 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 			return nil, err
 		}
 	}
-	if err := parallel(n, func(i int) error {
-		nonce := nonces[i*labtrust.NonceSize : (i+1)*labtrust.NonceSize]
-		pt := make([]byte, 0, len(nonce)+len(canon[i]))
-		pt = append(append(pt, nonce...), canon[i]...)
-		body, err := p.keys.Seal(ctx, make([]byte, 0, len(pt)+64), pt, BodyAAD(entries[i].Index))
-		if err != nil {
-			return fmt.Errorf("ingest: seal event %d: %w", entries[i].Index, err)
+	size := p.cfg.FrameSize
+	pb.frames = make([]store.Frame, (n+size-1)/size)
+	if err := parallelGrain(len(pb.frames), 4, func(f int) error {
+		lo, hi := f*size, min((f+1)*size, n)
+		recs := make([]frame.Record, hi-lo)
+		for i := lo; i < hi; i++ {
+			recs[i-lo] = frame.Record{Nonce: nonces[i*labtrust.NonceSize : (i+1)*labtrust.NonceSize], Canonical: canon[i]}
 		}
-		pb.rows[i].Body = body
+		body, err := frame.Seal(ctx, p.keys, entries[lo].Index, recs)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		pb.frames[f] = store.Frame{First: entries[lo].Index, Rows: pb.rows[lo:hi], Body: body}
 		return nil
 	}); err != nil {
 		return nil, err
@@ -540,8 +551,12 @@ func containsBytes(list [][]byte, b []byte) bool {
 }
 
 // parallel runs fn(0..n-1) across the available cores.
-func parallel(n int, fn func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), max(1, n/256))
+func parallel(n int, fn func(i int) error) error { return parallelGrain(n, 256, fn) }
+
+// parallelGrain is parallel for items worth about 1/grain of a
+// goroutine's start-up each.
+func parallelGrain(n, grain int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/grain))
 	if workers == 1 {
 		for i := 0; i < n; i++ {
 			if err := fn(i); err != nil {
@@ -578,15 +593,6 @@ func actorKey(a labtrust.Actor) string {
 		return a.AltID
 	}
 	return a.Name
-}
-
-// BodyAAD binds a sealed body to its index, so bodies cannot be swapped
-// between rows unnoticed.
-func BodyAAD(idx uint64) []byte {
-	b := make([]byte, 10)
-	b[0], b[1] = 'e', 'v'
-	binary.BigEndian.PutUint64(b[2:], idx)
-	return b
 }
 
 func (p *Pipeline) setNote(n []byte) {
@@ -694,7 +700,7 @@ func (p *Pipeline) commit(pb *prepared) {
 		fail(*e)
 		return
 	}
-	if err := p.st.AppendEvents(context.Background(), pb.rows); err != nil {
+	if err := p.st.AppendFrames(context.Background(), pb.frames); err != nil {
 		err = fmt.Errorf("ingest: store batch at index %d: %w", pb.rows[0].Index, err)
 		p.log.Error("store append failed; ingest resynchronizes", "err", err)
 		p.broken.Store(&err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/accessreport"
+	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/store"
@@ -168,19 +169,20 @@ func TestPipeline(t *testing.T) {
 			c   [32]byte
 		}{}
 		var n uint64
-		err = f.db.Events(ctx, 0, total, func(r *store.EventRow) error {
-			pt, err := f.keys.Open(nil, r.Body, ingest.BodyAAD(r.Index))
-			if err != nil {
-				return fmt.Errorf("event %d: %w", r.Index, err)
+		if err := f.db.Frames(ctx, 0, total, func(fr *store.Frame) error {
+			if bytes.Contains(fr.Body, []byte("http://lab.example/mrn")) || bytes.Contains(fr.Body, []byte("MRN0")) {
+				return fmt.Errorf("frame at %d: plaintext identifier in the sealed body", fr.First)
 			}
-			c := labtrust.Commit(pt[:32], pt[32:])
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		err = ingest.ReadEntries(ctx, f.db, f.keys, 0, total, func(r *store.EventRow, rec frame.Record) error {
+			c := labtrust.Commit(rec.Nonce, rec.Canonical)
 			if c != r.Commitment || !bytes.Equal(entries[r.Index], c[:]) {
 				return fmt.Errorf("event %d: commitment mismatch", r.Index)
 			}
-			if bytes.Contains(r.Body, []byte("http://lab.example/mrn")) {
-				return fmt.Errorf("event %d: plaintext identifier in the sealed body", r.Index)
-			}
-			en, err := labtrust.UnmarshalCanonical(pt[32:])
+			en, err := labtrust.UnmarshalCanonical(rec.Canonical)
 			if err != nil {
 				return err
 			}
@@ -295,9 +297,9 @@ func TestRecoveryFromStore(t *testing.T) {
 		// Forge the crash: remove the ledger's view of the last entries by
 		// putting the store ahead. Write rows straight to the store.
 		db, _ := store.Open(ctx, dsn)
-		row := store.EventRow{Index: 50, Time: time.Now(), Source: "ehr", Kind: "security", Actor: "u1", Action: "R", Body: []byte("x")}
+		row := store.EventRow{Index: 50, Time: time.Now(), Source: "ehr", Kind: "security", Actor: "u1", Action: "R"}
 		row.Commitment[0] = 7
-		if err := db.AppendEvents(ctx, []store.EventRow{row}); err != nil {
+		if err := db.AppendFrames(ctx, []store.Frame{{First: 50, Rows: []store.EventRow{row}, Body: []byte("x")}}); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()

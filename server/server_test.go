@@ -23,6 +23,7 @@ import (
 	"github.com/labtrust/labtrust/atna"
 	"github.com/labtrust/labtrust/csvsrc"
 	"github.com/labtrust/labtrust/fhir"
+	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/server"
@@ -408,12 +409,8 @@ func (c *collect) Reject(_ context.Context, r labtrust.Reject) error {
 func (e *env) stored(t testing.TB, from, to uint64) []labtrust.Event {
 	t.Helper()
 	var out []labtrust.Event
-	err := e.db.Events(context.Background(), from, to, func(r *store.EventRow) error {
-		pt, err := e.keys.Open(nil, r.Body, ingest.BodyAAD(r.Index))
-		if err != nil {
-			return err
-		}
-		en, err := labtrust.UnmarshalCanonical(pt[labtrust.NonceSize:])
+	err := ingest.ReadEntries(context.Background(), e.db, e.keys, from, to, func(r *store.EventRow, rec frame.Record) error {
+		en, err := labtrust.UnmarshalCanonical(rec.Canonical)
 		if err != nil {
 			return err
 		}

@@ -18,32 +18,35 @@ type blockRows struct {
 	kinds  map[[3]any]struct{}
 }
 
-// aggregate collects one batch's block-level index rows: a batch of 16k
-// entries touches ~64 blocks, a few dozen actors and sources per block.
-func aggregate(rows []EventRow) blockRows {
+// aggregate collects one batch's block-level index rows: a batch of 4k
+// entries touches one or two blocks, a few hundred actors and a few dozen
+// sources per block.
+func aggregate(frames []Frame) blockRows {
 	br := blockRows{blocks: map[int64]blockRange{}, actors: map[[2]any]struct{}{}, kinds: map[[3]any]struct{}{}}
-	for i := range rows {
-		r := &rows[i]
-		b := int64(r.Index >> BlockShift)
-		ts := r.Time.UnixMicro()
-		if x, ok := br.blocks[b]; !ok {
-			br.blocks[b] = blockRange{ts, ts}
-		} else {
-			br.blocks[b] = blockRange{min(x.min, ts), max(x.max, ts)}
+	for fi := range frames {
+		for i := range frames[fi].Rows {
+			r := &frames[fi].Rows[i]
+			b := int64(r.Index >> BlockShift)
+			ts := r.Time.UnixMicro()
+			if x, ok := br.blocks[b]; !ok {
+				br.blocks[b] = blockRange{ts, ts}
+			} else {
+				br.blocks[b] = blockRange{min(x.min, ts), max(x.max, ts)}
+			}
+			br.actors[[2]any{r.Actor, b}] = struct{}{}
+			br.kinds[[3]any{r.Source, r.Kind, b}] = struct{}{}
 		}
-		br.actors[[2]any{r.Actor, b}] = struct{}{}
-		br.kinds[[3]any{r.Source, r.Kind, b}] = struct{}{}
 	}
 	return br
 }
 
-func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, rows []EventRow) error {
-	br := aggregate(rows)
+func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, frames []Frame) error {
+	br := aggregate(frames)
 	var args []any
 	for b, x := range br.blocks {
 		args = append(args, b, x.min, x.max)
 	}
-	if err := execValues(ctx, tx, `INSERT INTO event_blocks (block, min_ts, max_ts) VALUES `, 3, args,
+	if err := d.execValues(ctx, tx, `INSERT INTO event_blocks (block, min_ts, max_ts) VALUES `, 3, args,
 		` ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)`); err != nil {
 		return fmt.Errorf("store: block index: %w", err)
 	}
@@ -51,14 +54,14 @@ func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, rows []EventRow) erro
 	for k := range br.actors {
 		args = append(args, k[0], k[1])
 	}
-	if err := execValues(ctx, tx, `INSERT INTO block_actors (actor, block) VALUES `, 2, args, ` ON CONFLICT DO NOTHING`); err != nil {
+	if err := d.execValues(ctx, tx, `INSERT INTO block_actors (actor, block) VALUES `, 2, args, ` ON CONFLICT DO NOTHING`); err != nil {
 		return fmt.Errorf("store: actor index: %w", err)
 	}
 	args = args[:0]
 	for k := range br.kinds {
 		args = append(args, k[0], k[1], k[2])
 	}
-	if err := execValues(ctx, tx, `INSERT INTO block_kinds (source, kind, block) VALUES `, 3, args, ` ON CONFLICT DO NOTHING`); err != nil {
+	if err := d.execValues(ctx, tx, `INSERT INTO block_kinds (source, kind, block) VALUES `, 3, args, ` ON CONFLICT DO NOTHING`); err != nil {
 		return fmt.Errorf("store: source index: %w", err)
 	}
 	return nil
@@ -66,7 +69,9 @@ func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, rows []EventRow) erro
 
 // execValues runs head + "(?,…),(?,…)…" + tail over args in statements of
 // at most 200 rows: one statement per few hundred rows instead of one each.
-func execValues(ctx context.Context, tx *sql.Tx, head string, width int, args []any, tail string) error {
+// Statements are prepared once per shape and kept, because compiling SQL
+// costs as much as running it.
+func (d *DB) execValues(ctx context.Context, tx *sql.Tx, head string, width int, args []any, tail string) error {
 	const perStmt = 200
 	tuple := "(?" + strings.Repeat(",?", width-1) + ")"
 	for start := 0; start < len(args); start += perStmt * width {
@@ -80,15 +85,37 @@ func execValues(ctx context.Context, tx *sql.Tx, head string, width int, args []
 			q.WriteString(tuple)
 		}
 		q.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, q.String(), part...); err != nil {
+		st, err := d.stmt(ctx, q.String())
+		if err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, part...); err != nil {
 			return mapErr(err)
 		}
 	}
 	return nil
 }
 
-func (d *DB) pgBlocks(ctx context.Context, tx pgx.Tx, rows []EventRow) error {
-	br := aggregate(rows)
+// stmt returns the prepared statement for query, preparing it on first use.
+func (d *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	d.stmtMu.Lock()
+	defer d.stmtMu.Unlock()
+	if st, ok := d.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := d.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if d.stmts == nil {
+		d.stmts = map[string]*sql.Stmt{}
+	}
+	d.stmts[query] = st
+	return st, nil
+}
+
+func (d *DB) pgBlocks(ctx context.Context, tx pgx.Tx, frames []Frame) error {
+	br := aggregate(frames)
 	var batch pgx.Batch
 	for b, x := range br.blocks {
 		batch.Queue(`INSERT INTO event_blocks (block, min_ts, max_ts) VALUES ($1, $2, $3)
@@ -115,9 +142,10 @@ type Filter struct {
 	Kind     string
 }
 
-// Search calls fn for each event matching f, in index order, body included.
-// It narrows to the blocks whose time range, actors and sources can match,
-// then filters those blocks' rows exactly.
+// Search calls fn with the index columns of each entry matching f, in
+// index order. It narrows to the blocks whose time range, actors and
+// sources can match, then filters those blocks' entries exactly. The row
+// is only valid during the call.
 func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) error {
 	from, to := int64(-1<<62), int64(1<<62)
 	if !f.From.IsZero() {
@@ -145,28 +173,42 @@ func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) err
 		}
 		cand.WriteString(`)`)
 	}
-	q := `WITH c AS (` + cand.String() + `)
-		SELECT e.idx, e.ts, e.source, e.kind, e.actor, e.action, e.outcome, e.commitment, e.body
-		FROM c JOIN events e ON e.idx >= c.block * 256 AND e.idx < c.block * 256 + 256
-		WHERE e.ts >= ? AND e.ts <= ?`
-	args = append(args, from, to)
-	if f.Actor != "" {
-		q += ` AND e.actor = ?`
-		args = append(args, f.Actor)
-	}
-	if f.Source != "" {
-		q += ` AND e.source = ?`
-		args = append(args, f.Source)
-	}
-	if f.Kind != "" {
-		q += ` AND e.kind = ?`
-		args = append(args, f.Kind)
-	}
-	q += ` ORDER BY e.idx`
-	rows, err := d.db.QueryContext(ctx, d.q(q), args...)
+	cand.WriteString(` ORDER BY block`)
+	rows, err := d.db.QueryContext(ctx, d.q(cand.String()), args...)
 	if err != nil {
 		return fmt.Errorf("store: search: %w", mapErr(err))
 	}
-	defer rows.Close()
-	return scanEvents(rows, fn)
+	var blocks []uint64
+	for rows.Next() {
+		var b int64
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: search: %w", err)
+		}
+		blocks = append(blocks, uint64(b))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: search: %w", mapErr(err))
+	}
+	for i := 0; i < len(blocks); {
+		// Adjacent candidate blocks are read as one range.
+		j := i + 1
+		for j < len(blocks) && blocks[j] == blocks[j-1]+1 {
+			j++
+		}
+		lo, hi := blocks[i]<<BlockShift, (blocks[j-1]+1)<<BlockShift
+		if err := d.Events(ctx, lo, hi, func(r *EventRow) error {
+			ts := r.Time.UnixMicro()
+			if ts < from || ts > to || (f.Actor != "" && r.Actor != f.Actor) ||
+				(f.Source != "" && r.Source != f.Source) || (f.Kind != "" && r.Kind != f.Kind) {
+				return nil
+			}
+			return fn(r)
+		}); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
 }

@@ -16,11 +16,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/vault"
 	_ "modernc.org/sqlite"
@@ -45,6 +44,9 @@ type DB struct {
 	dialect Dialect
 	now     func() time.Time
 	stopWAL func() // stops the SQLite WAL checkpointer
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared multi-row inserts, by text
 }
 
 var _ vault.KeyStore = (*DB)(nil)
@@ -124,6 +126,12 @@ func (d *DB) Close() error {
 	if d.stopWAL != nil {
 		d.stopWAL()
 	}
+	d.stmtMu.Lock()
+	for _, st := range d.stmts {
+		st.Close()
+	}
+	d.stmts = nil
+	d.stmtMu.Unlock()
 	return d.db.Close()
 }
 
@@ -151,6 +159,15 @@ func (d *DB) migrate(ctx context.Context) error {
 		}
 		if n > 0 {
 			continue
+		}
+		if name == "0002_frames.sql" {
+			var rows int64
+			if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&rows); err != nil {
+				return fmt.Errorf("store: migration %s: %w", name, err)
+			}
+			if rows > 0 {
+				return errLegacy
+			}
 		}
 		body, err := migrations.ReadFile(path.Join(dir, name))
 		if err != nil {
@@ -279,192 +296,6 @@ func (d *DB) SaveKey(ctx context.Context, k vault.WrappedKey) error {
 	return nil
 }
 
-// EventRow is one stored event: clear index columns that hold no PHI, the
-// patients' blind indexes, and the sealed body (nonce || canonical bytes).
-type EventRow struct {
-	Index      uint64
-	Time       time.Time
-	Source     string
-	Kind       string
-	Actor      string
-	Action     string
-	Outcome    int
-	Commitment [32]byte
-	Body       []byte
-	Patients   [][]byte // blind indexes
-}
-
-// BucketShift sets the patient index's bucket size (2^16 entries): the
-// bucket leads the index key so inserts stay local.
-const BucketShift = 16
-
-// BlockShift sets the block size (2^8 entries) of the time, actor, source
-// and kind indexes.
-const BlockShift = 8
-
-// rowsPerInsert bounds multi-row INSERT statements (SQLite allows 32766
-// parameters); batching rows per statement is what makes SQLite inserts fast.
-const rowsPerInsert = 400
-
-// AppendEvents stores rows in one transaction. Indices MUST continue the
-// stored sequence without gaps; ErrConflict means an index already exists.
-// When AppendEvents returns nil the rows are durable.
-func (d *DB) AppendEvents(ctx context.Context, rows []EventRow) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if d.dialect == Postgres {
-		return d.copyEvents(ctx, rows)
-	}
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin append: %w", mapErr(err))
-	}
-	defer tx.Rollback()
-	if err := d.insertEvents(ctx, tx, rows); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit append: %w", mapErr(err))
-	}
-	return nil
-}
-
-func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, rows []EventRow) error {
-	evStmts := map[int]*sql.Stmt{}
-	patStmts := map[int]*sql.Stmt{}
-	defer func() {
-		for _, s := range evStmts {
-			s.Close()
-		}
-		for _, s := range patStmts {
-			s.Close()
-		}
-	}()
-	prep := func(cache map[int]*sql.Stmt, head, tuple string, n int) (*sql.Stmt, error) {
-		if s := cache[n]; s != nil {
-			return s, nil
-		}
-		var b strings.Builder
-		b.WriteString(head)
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(tuple)
-		}
-		s, err := tx.PrepareContext(ctx, d.q(b.String()))
-		if err != nil {
-			return nil, fmt.Errorf("store: prepare insert: %w", mapErr(err))
-		}
-		cache[n] = s
-		return s, nil
-	}
-	if err := d.insertBlocks(ctx, tx, rows); err != nil {
-		return err
-	}
-	args := make([]any, 0, rowsPerInsert*9)
-	var pats []any
-	for start := 0; start < len(rows); start += rowsPerInsert {
-		chunk := rows[start:min(start+rowsPerInsert, len(rows))]
-		args = args[:0]
-		pats = pats[:0]
-		for i := range chunk {
-			r := &chunk[i]
-			args = append(args, int64(r.Index), r.Time.UnixMicro(), r.Source, r.Kind, r.Actor, r.Action, r.Outcome, r.Commitment[:], r.Body)
-			for _, p := range r.Patients {
-				pats = append(pats, int64(r.Index>>BucketShift), p, int64(r.Index), r.Commitment[:])
-			}
-		}
-		s, err := prep(evStmts, `INSERT INTO events (idx, ts, source, kind, actor, action, outcome, commitment, body) VALUES `, `(?,?,?,?,?,?,?,?,?)`, len(chunk))
-		if err != nil {
-			return err
-		}
-		if _, err := s.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("store: insert events at index %d: %w", chunk[0].Index, mapErr(err))
-		}
-		// Patient rows may outnumber event rows; chunk them by the same bound.
-		for ps := 0; ps < len(pats); ps += 4 * rowsPerInsert {
-			part := pats[ps:min(ps+4*rowsPerInsert, len(pats))]
-			s, err := prep(patStmts, `INSERT OR IGNORE INTO event_patients (bucket, patient, idx, commitment) VALUES `, `(?,?,?,?)`, len(part)/4)
-			if err != nil {
-				return err
-			}
-			if _, err := s.ExecContext(ctx, part...); err != nil {
-				return fmt.Errorf("store: insert patient index at %d: %w", chunk[0].Index, mapErr(err))
-			}
-		}
-	}
-	return nil
-}
-
-// copyEvents bulk-loads with COPY, PostgreSQL's fastest path, in one
-// transaction.
-func (d *DB) copyEvents(ctx context.Context, rows []EventRow) error {
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("store: connection: %w", mapErr(err))
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
-		tx, err := pc.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("store: begin append: %w", mapErr(err))
-		}
-		defer tx.Rollback(ctx)
-		i := 0
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
-			[]string{"idx", "ts", "source", "kind", "actor", "action", "outcome", "commitment", "body"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == len(rows) {
-					return nil, nil
-				}
-				r := &rows[i]
-				i++
-				return []any{int64(r.Index), r.Time.UnixMicro(), r.Source, r.Kind, r.Actor, r.Action, int32(r.Outcome), r.Commitment[:], r.Body}, nil
-			})); err != nil {
-			return fmt.Errorf("store: copy events at index %d: %w", rows[0].Index, mapErr(err))
-		}
-		ri, pi := 0, 0
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event_patients"}, []string{"bucket", "patient", "idx", "commitment"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				for ri < len(rows) && pi >= len(rows[ri].Patients) {
-					ri, pi = ri+1, 0
-				}
-				if ri == len(rows) {
-					return nil, nil
-				}
-				r := &rows[ri]
-				p := r.Patients[pi]
-				pi++
-				return []any{int64(r.Index >> BucketShift), p, int64(r.Index), r.Commitment[:]}, nil
-			})); err != nil {
-			return fmt.Errorf("store: copy patient index at %d: %w", rows[0].Index, mapErr(err))
-		}
-		if err := d.pgBlocks(ctx, tx, rows); err != nil {
-			return err
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("store: commit append: %w", mapErr(err))
-		}
-		return nil
-	})
-}
-
-// NextIndex returns the index the next appended event gets: one past the
-// highest stored, or 0 for an empty store.
-func (d *DB) NextIndex(ctx context.Context) (uint64, error) {
-	var n sql.NullInt64
-	if err := d.db.QueryRowContext(ctx, `SELECT MAX(idx) FROM events`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: max index: %w", mapErr(err))
-	}
-	if !n.Valid {
-		return 0, nil
-	}
-	return uint64(n.Int64) + 1, nil
-}
-
 // PatientHead returns the newest stored entry of the patient with blind
 // index b: its index and commitment. It returns labtrust.ErrNotFound if the
 // patient has none. It probes buckets from the newest down.
@@ -527,110 +358,6 @@ func (d *DB) CountPatients(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("store: count patients: %w", mapErr(err))
 	}
 	return n, nil
-}
-
-// Commitments calls fn for each stored commitment with from <= index < to,
-// in index order.
-func (d *DB) Commitments(ctx context.Context, from, to uint64, fn func(idx uint64, c [32]byte) error) error {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT idx, commitment FROM events WHERE idx >= ? AND idx < ? ORDER BY idx`), int64(from), int64(to))
-	if err != nil {
-		return fmt.Errorf("store: read commitments: %w", mapErr(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var idx int64
-		var c []byte
-		if err := rows.Scan(&idx, &c); err != nil {
-			return fmt.Errorf("store: scan commitment: %w", err)
-		}
-		var h [32]byte
-		copy(h[:], c)
-		if err := fn(uint64(idx), h); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// Bodies calls fn with the index, commitment and sealed body of each stored
-// event with from <= index < to, in index order: what verification needs,
-// without the index columns. The slices are only valid during the call.
-func (d *DB) Bodies(ctx context.Context, from, to uint64, fn func(idx uint64, c [32]byte, body []byte) error) error {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT idx, commitment, body FROM events WHERE idx >= ? AND idx < ? ORDER BY idx`), int64(from), int64(to))
-	if err != nil {
-		return fmt.Errorf("store: read bodies: %w", mapErr(err))
-	}
-	defer rows.Close()
-	var idx int64
-	var c, body []byte
-	for rows.Next() {
-		if err := rows.Scan(&idx, &c, &body); err != nil {
-			return fmt.Errorf("store: scan body: %w", err)
-		}
-		var h [32]byte
-		copy(h[:], c)
-		if err := fn(uint64(idx), h, body); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: read bodies: %w", mapErr(err))
-	}
-	return nil
-}
-
-// Events calls fn for each stored event with from <= index < to, in index
-// order, body included.
-func (d *DB) Events(ctx context.Context, from, to uint64, fn func(*EventRow) error) error {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT idx, ts, source, kind, actor, action, outcome, commitment, body FROM events WHERE idx >= ? AND idx < ? ORDER BY idx`), int64(from), int64(to))
-	if err != nil {
-		return fmt.Errorf("store: read events: %w", mapErr(err))
-	}
-	defer rows.Close()
-	return scanEvents(rows, fn)
-}
-
-func scanEvents(rows *sql.Rows, fn func(*EventRow) error) error {
-	var r EventRow
-	var idx, ts int64
-	var c []byte
-	for rows.Next() {
-		if err := rows.Scan(&idx, &ts, &r.Source, &r.Kind, &r.Actor, &r.Action, &r.Outcome, &c, &r.Body); err != nil {
-			return fmt.Errorf("store: scan event: %w", err)
-		}
-		r.Index, r.Time = uint64(idx), time.UnixMicro(ts).UTC()
-		copy(r.Commitment[:], c)
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: read events: %w", mapErr(err))
-	}
-	return nil
-}
-
-// PatientEvents calls fn for every event of the patient with blind index b,
-// in index order, body included.
-func (d *DB) PatientEvents(ctx context.Context, b []byte, fn func(*EventRow) error) error {
-	next, err := d.NextIndex(ctx)
-	if err != nil || next == 0 {
-		return err
-	}
-	var in strings.Builder
-	for bucket := uint64(0); bucket <= (next-1)>>BucketShift; bucket++ {
-		if bucket > 0 {
-			in.WriteByte(',')
-		}
-		in.WriteString(strconv.FormatUint(bucket, 10))
-	}
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT e.idx, e.ts, e.source, e.kind, e.actor, e.action, e.outcome, e.commitment, e.body
-		FROM event_patients p JOIN events e ON e.idx = p.idx WHERE p.bucket IN (`+in.String()+`) AND p.patient = ? ORDER BY p.idx`), b)
-	if err != nil {
-		return fmt.Errorf("store: read patient events: %w", mapErr(err))
-	}
-	defer rows.Close()
-	return scanEvents(rows, fn)
 }
 
 // Stats are counts for status pages and metrics.

@@ -40,7 +40,7 @@ func TestStore(t *testing.T) {
 		var rows []store.EventRow
 		for i := 0; i < 250; i++ {
 			r := store.EventRow{Index: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Source: "lis", Kind: "access",
-				Actor: "u1", Action: "R", Body: []byte{byte(i), 1, 2}}
+				Actor: "u1", Action: "R"}
 			r.Commitment[0] = byte(i)
 			r.Patients = [][]byte{[]byte("p1")}
 			if i%2 == 0 {
@@ -48,14 +48,19 @@ func TestStore(t *testing.T) {
 			}
 			rows = append(rows, r)
 		}
-		if err := db.AppendEvents(ctx, rows[:120]); err != nil {
+		if err := db.AppendFrames(ctx, framesOf(rows[:120], 64)); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.AppendEvents(ctx, rows[120:]); err != nil {
+		if err := db.AppendFrames(ctx, framesOf(rows[120:], 64)); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.AppendEvents(ctx, rows[5:6]); !errors.Is(err, labtrust.ErrConflict) {
+		if err := db.AppendFrames(ctx, framesOf(rows[5:6], 64)); !errors.Is(err, labtrust.ErrConflict) {
 			t.Fatalf("duplicate index: %v, want ErrConflict", err)
+		}
+		gap := rows[249]
+		gap.Index = 251
+		if err := db.AppendFrames(ctx, framesOf([]store.EventRow{gap}, 64)); err == nil || errors.Is(err, labtrust.ErrConflict) {
+			t.Fatalf("frame after a gap: %v, want a gap error", err)
 		}
 		if n, _ := db.NextIndex(ctx); n != 250 {
 			t.Fatalf("NextIndex = %d, want 250", n)
@@ -65,11 +70,17 @@ func TestStore(t *testing.T) {
 			t.Fatalf("PatientHead(p2) = %d %x %v", idx, c[0], err)
 		}
 		var seen []uint64
-		if err := db.PatientEvents(ctx, []byte("p2"), func(r *store.EventRow) error {
-			seen = append(seen, r.Index)
-			if !r.Time.Equal(t0.Add(time.Duration(r.Index) * time.Second)) {
-				t.Errorf("event %d time %v", r.Index, r.Time)
+		if err := db.PatientFrames(ctx, []byte("p2"), func(f *store.Frame, idxs []uint64) error {
+			if want := frameBody(f.First, len(f.Rows)); !bytes.Equal(f.Body, want) {
+				t.Errorf("frame %d body %q, want %q", f.First, f.Body, want)
 			}
+			for _, idx := range idxs {
+				r := f.Rows[idx-f.First]
+				if r.Index != idx || !r.Time.Equal(t0.Add(time.Duration(r.Index)*time.Second)) || r.Actor != "u1" || r.Commitment[0] != byte(idx) {
+					t.Errorf("event %d: %+v", idx, r)
+				}
+			}
+			seen = append(seen, idxs...)
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -87,16 +98,25 @@ func TestStore(t *testing.T) {
 		}); err != nil || cs != 10 {
 			t.Fatalf("commitments: %d %v", cs, err)
 		}
-		var bodies int
-		db.Events(ctx, 0, 1000, func(r *store.EventRow) error {
-			if !bytes.Equal(r.Body, []byte{byte(r.Index), 1, 2}) {
-				t.Errorf("body %d = %v", r.Index, r.Body)
+		var events int
+		if err := db.Events(ctx, 3, 1000, func(r *store.EventRow) error {
+			if r.Index != uint64(events)+3 || r.Source != "lis" || r.Kind != "access" || r.Action != "R" || r.Patients != nil {
+				t.Errorf("event %d = %+v", events+3, r)
 			}
-			bodies++
+			events++
 			return nil
-		})
-		if bodies != 250 {
-			t.Fatalf("Events returned %d rows", bodies)
+		}); err != nil || events != 247 {
+			t.Fatalf("Events returned %d rows, %v", events, err)
+		}
+		var frames []uint64
+		if err := db.Frames(ctx, 70, 130, func(f *store.Frame) error {
+			if want := frameBody(f.First, len(f.Rows)); !bytes.Equal(f.Body, want) {
+				t.Errorf("frame %d body %q, want %q", f.First, f.Body, want)
+			}
+			frames = append(frames, f.First, f.Next())
+			return nil
+		}); err != nil || fmt.Sprint(frames) != "[64 120 120 184]" {
+			t.Fatalf("Frames(70, 130) = %v %v", frames, err)
 		}
 
 		// Keys.
@@ -166,14 +186,14 @@ func TestSearchByBlocks(t *testing.T) {
 		var rows []store.EventRow
 		for i := 0; i < 2000; i++ {
 			r := store.EventRow{Index: uint64(i), Time: t0.Add(time.Duration(i) * time.Minute), Source: []string{"ehr", "lis"}[i%2],
-				Kind: []string{"access", "security"}[i%3/2], Actor: fmt.Sprintf("u%d", i%7), Action: "R", Body: []byte{1}}
+				Kind: []string{"access", "security"}[i%3/2], Actor: fmt.Sprintf("u%d", i%7), Action: "R"}
 			if i == 1500 {
 				r.Time = t0 // an event that arrived late: its block's range must still cover it
 			}
 			rows = append(rows, r)
 		}
 		for _, chunk := range [][]store.EventRow{rows[:700], rows[700:]} { // a block spans two batches
-			if err := db.AppendEvents(ctx, chunk); err != nil {
+			if err := db.AppendFrames(ctx, framesOf(chunk, 64)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -249,4 +269,17 @@ func TestLockWriter(t *testing.T) {
 		}
 		r2()
 	})
+}
+
+// frameBody stands in for a sealed frame: the store keeps it opaque.
+func frameBody(first uint64, n int) []byte { return []byte(fmt.Sprintf("frame %d+%d", first, n)) }
+
+func framesOf(rows []store.EventRow, size int) []store.Frame {
+	var out []store.Frame
+	for len(rows) > 0 {
+		k := min(size, len(rows))
+		out = append(out, store.Frame{First: rows[0].Index, Rows: rows[:k], Body: frameBody(rows[0].Index, k)})
+		rows = rows[k:]
+	}
+	return out
 }

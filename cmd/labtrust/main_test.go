@@ -22,6 +22,7 @@ import (
 	"github.com/labtrust/labtrust/accessreport"
 	"github.com/labtrust/labtrust/demo"
 	"github.com/labtrust/labtrust/fhir"
+	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
@@ -192,14 +193,18 @@ func TestCLIEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.SQL().Exec(`UPDATE events SET body = body || x'00' WHERE idx = 42`); err != nil {
-			if _, err := db.SQL().Exec(`UPDATE events SET body = body || '\x00'::bytea WHERE idx = 42`); err != nil {
+		var first int64
+		if err := db.SQL().QueryRow(`SELECT MAX(first) FROM event_frames WHERE first <= 42`).Scan(&first); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL().Exec(fmt.Sprintf(`UPDATE event_frames SET body = body || x'00' WHERE first = %d`, first)); err != nil {
+			if _, err := db.SQL().Exec(fmt.Sprintf(`UPDATE event_frames SET body = body || '\x00'::bytea WHERE first = %d`, first)); err != nil {
 				t.Fatal(err)
 			}
 		}
 		db.Close()
 		code, out, _ = run(t, with("verify", "--quiet")...)
-		if code != 1 || !strings.Contains(out, "store event 42") {
+		if code != 1 || !strings.Contains(out, fmt.Sprintf("store event %d: its frame (entries %d to", first, first)) {
 			t.Fatalf("verify after store tamper: exit %d\n%s", code, out)
 		}
 
@@ -407,12 +412,8 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		}
 		defer a.Close()
 		stored := map[string]bool{}
-		err = a.db.Events(context.Background(), 0, 1<<62, func(r *store.EventRow) error {
-			pt, err := a.keys.Open(nil, r.Body, ingest.BodyAAD(r.Index))
-			if err != nil {
-				return err
-			}
-			en, err := labtrust.UnmarshalCanonical(pt[labtrust.NonceSize:])
+		err = ingest.ReadEntries(context.Background(), a.db, a.keys, 0, 1<<62, func(r *store.EventRow, rec frame.Record) error {
+			en, err := labtrust.UnmarshalCanonical(rec.Canonical)
 			if err != nil {
 				return err
 			}

@@ -13,8 +13,9 @@ import (
 	"time"
 
 	"github.com/labtrust/labtrust"
-	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/store"
 	"github.com/spf13/cobra"
 )
 
@@ -187,8 +188,8 @@ func newStoreCheck(ctx context.Context, a *app, size uint64) *storeCheck {
 			defer sc.wg.Done()
 			for j := range jobs {
 				res := make([]checked, 0, j.to-j.from)
-				err := a.db.Bodies(ctx, j.from, j.to, func(idx uint64, c [32]byte, body []byte) error {
-					res = append(res, openBody(a, idx, c, body))
+				err := a.db.Frames(ctx, j.from, j.to, func(f *store.Frame) error {
+					res = openFrame(a, f, j.from, j.to, res)
 					return nil
 				})
 				if err != nil {
@@ -235,22 +236,27 @@ func checkpointSize(ctx context.Context, a *app) uint64 {
 	return n
 }
 
-func openBody(a *app, idx uint64, commitment [32]byte, body []byte) checked {
-	c := checked{idx: idx}
-	pt, err := a.keys.Open(nil, body, ingest.BodyAAD(idx))
+// openFrame appends the check of each entry of f with from <= index < to.
+func openFrame(a *app, f *store.Frame, from, to uint64, res []checked) []checked {
+	lo, hi := max(from, f.First), min(to, f.Next())
+	recs, err := frame.Open(a.keys, f.First, len(f.Rows), f.Body)
 	if err != nil {
-		c.err = fmt.Errorf("store event %d: body does not authenticate (changed, moved or its key is gone)", idx)
-		return c
+		for idx := lo; idx < hi; idx++ {
+			res = append(res, checked{idx: idx, err: fmt.Errorf("store event %d: its frame (entries %d to %d) does not open (changed, moved or its key is gone): %v",
+				idx, f.First, f.Next()-1, err)})
+		}
+		return res
 	}
-	if len(pt) < labtrust.NonceSize {
-		c.err = fmt.Errorf("store event %d: body too short", idx)
-		return c
+	for idx := lo; idx < hi; idx++ {
+		c := checked{idx: idx}
+		rec, row := recs[idx-f.First], &f.Rows[idx-f.First]
+		c.c = labtrust.Commit(rec.Nonce, rec.Canonical)
+		if c.c != row.Commitment {
+			c.err = fmt.Errorf("store event %d: body hashes to %s but the row's commitment is %s", idx, hex.EncodeToString(c.c[:8]), hex.EncodeToString(row.Commitment[:8]))
+		}
+		res = append(res, c)
 	}
-	c.c = labtrust.Commit(pt[:labtrust.NonceSize], pt[labtrust.NonceSize:])
-	if c.c != commitment {
-		c.err = fmt.Errorf("store event %d: body hashes to %s but the row's commitment is %s", idx, hex.EncodeToString(c.c[:8]), hex.EncodeToString(commitment[:8]))
-	}
-	return c
+	return res
 }
 
 func (sc *storeCheck) check(i uint64, entry []byte) error {
