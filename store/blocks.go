@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,17 +13,39 @@ import (
 
 type blockRange struct{ min, max int64 }
 
-type blockRows struct {
-	blocks map[int64]blockRange
-	actors map[[2]any]struct{}
-	kinds  map[[3]any]struct{}
+type actorKey struct {
+	actor string
+	block int64
 }
 
-// aggregate collects one batch's block-level index rows: a batch of 4k
-// entries touches one or two blocks, a few hundred actors and a few dozen
-// sources per block.
-func aggregate(frames []Frame) blockRows {
-	br := blockRows{blocks: map[int64]blockRange{}, actors: map[[2]any]struct{}{}, kinds: map[[3]any]struct{}{}}
+type kindKey struct {
+	source, kind string
+	block        int64
+}
+
+type blockRows struct {
+	blocks map[int64]blockRange
+	actors map[actorKey]struct{}
+	kinds  map[kindKey]struct{}
+}
+
+// indexed remembers which block index rows of the newest block are already
+// stored, so each batch writes only the actors and sources new to the
+// block instead of re-inserting (and conflicting on) all of them.
+type indexed struct {
+	mu     sync.Mutex
+	block  int64
+	actors map[actorKey]struct{}
+	kinds  map[kindKey]struct{}
+}
+
+// aggregate collects one batch's block-level index rows, leaving out those
+// already stored: a batch of 4k entries touches one or two blocks, and only
+// the first batches of a block meet most of its actors.
+func (d *DB) aggregate(frames []Frame) blockRows {
+	br := blockRows{blocks: map[int64]blockRange{}, actors: map[actorKey]struct{}{}, kinds: map[kindKey]struct{}{}}
+	d.idx.mu.Lock()
+	defer d.idx.mu.Unlock()
 	for fi := range frames {
 		for i := range frames[fi].Rows {
 			r := &frames[fi].Rows[i]
@@ -33,15 +56,40 @@ func aggregate(frames []Frame) blockRows {
 			} else {
 				br.blocks[b] = blockRange{min(x.min, ts), max(x.max, ts)}
 			}
-			br.actors[[2]any{r.Actor, b}] = struct{}{}
-			br.kinds[[3]any{r.Source, r.Kind, b}] = struct{}{}
+			ak, kk := actorKey{r.Actor, b}, kindKey{r.Source, r.Kind, b}
+			if _, ok := d.idx.actors[ak]; !ok {
+				br.actors[ak] = struct{}{}
+			}
+			if _, ok := d.idx.kinds[kk]; !ok {
+				br.kinds[kk] = struct{}{}
+			}
 		}
 	}
 	return br
 }
 
-func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, frames []Frame) error {
-	br := aggregate(frames)
+// committed records br's rows as stored, once their transaction committed.
+func (d *DB) committed(br blockRows) {
+	d.idx.mu.Lock()
+	defer d.idx.mu.Unlock()
+	for b := range br.blocks {
+		if b > d.idx.block || d.idx.actors == nil {
+			d.idx.block, d.idx.actors, d.idx.kinds = b, map[actorKey]struct{}{}, map[kindKey]struct{}{}
+		}
+	}
+	for k := range br.actors {
+		if k.block == d.idx.block {
+			d.idx.actors[k] = struct{}{}
+		}
+	}
+	for k := range br.kinds {
+		if k.block == d.idx.block {
+			d.idx.kinds[k] = struct{}{}
+		}
+	}
+}
+
+func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, br blockRows) error {
 	var args []any
 	for b, x := range br.blocks {
 		args = append(args, b, x.min, x.max)
@@ -52,14 +100,14 @@ func (d *DB) insertBlocks(ctx context.Context, tx *sql.Tx, frames []Frame) error
 	}
 	args = args[:0]
 	for k := range br.actors {
-		args = append(args, k[0], k[1])
+		args = append(args, k.actor, k.block)
 	}
 	if err := d.execValues(ctx, tx, `INSERT INTO block_actors (actor, block) VALUES `, 2, args, ` ON CONFLICT DO NOTHING`); err != nil {
 		return fmt.Errorf("store: actor index: %w", err)
 	}
 	args = args[:0]
 	for k := range br.kinds {
-		args = append(args, k[0], k[1], k[2])
+		args = append(args, k.source, k.kind, k.block)
 	}
 	if err := d.execValues(ctx, tx, `INSERT INTO block_kinds (source, kind, block) VALUES `, 3, args, ` ON CONFLICT DO NOTHING`); err != nil {
 		return fmt.Errorf("store: source index: %w", err)
@@ -114,18 +162,17 @@ func (d *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (d *DB) pgBlocks(ctx context.Context, tx pgx.Tx, frames []Frame) error {
-	br := aggregate(frames)
+func (d *DB) pgBlocks(ctx context.Context, tx pgx.Tx, br blockRows) error {
 	var batch pgx.Batch
 	for b, x := range br.blocks {
 		batch.Queue(`INSERT INTO event_blocks (block, min_ts, max_ts) VALUES ($1, $2, $3)
 			ON CONFLICT (block) DO UPDATE SET min_ts = LEAST(event_blocks.min_ts, excluded.min_ts), max_ts = GREATEST(event_blocks.max_ts, excluded.max_ts)`, b, x.min, x.max)
 	}
 	for k := range br.actors {
-		batch.Queue(`INSERT INTO block_actors (actor, block) VALUES ($1, $2) ON CONFLICT DO NOTHING`, k[0], k[1])
+		batch.Queue(`INSERT INTO block_actors (actor, block) VALUES ($1, $2) ON CONFLICT DO NOTHING`, k.actor, k.block)
 	}
 	for k := range br.kinds {
-		batch.Queue(`INSERT INTO block_kinds (source, kind, block) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, k[0], k[1], k[2])
+		batch.Queue(`INSERT INTO block_kinds (source, kind, block) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, k.source, k.kind, k.block)
 	}
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return fmt.Errorf("store: block indexes: %w", mapErr(err))

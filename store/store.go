@@ -45,6 +45,8 @@ type DB struct {
 	now     func() time.Time
 	stopWAL func() // stops the SQLite WAL checkpointer
 
+	idx indexed // block index rows already stored for the newest block
+
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared multi-row inserts, by text
 }

@@ -74,7 +74,7 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) for syslog; default: a self-signed one in DATA/tls")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM) for syslog")
 	f.StringVar(&o.apiToken, "api-token", "", "API bearer token (default: DATA/api.token, created on first run); prefer LABTRUST_API_TOKEN_FILE")
-	f.DurationVar(&o.cpInterval, "checkpoint-interval", 500*time.Millisecond, "how often to sign a checkpoint while events arrive")
+	f.DurationVar(&o.cpInterval, "checkpoint-interval", 400*time.Millisecond, "how often to sign a checkpoint while events arrive")
 	f.BoolVar(&o.demo, "demo", false, "generate and ingest a synthetic demo lab if the data directory is empty")
 	f.IntVar(&o.demoPatients, "demo-patients", 2000, "patients in the demo lab")
 	f.Int64Var(&o.demoEvents, "demo-events", 20000, "events in the demo lab")

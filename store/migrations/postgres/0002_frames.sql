@@ -3,7 +3,7 @@
 -- the rows and bytes written per event about fivefold. Go refuses this
 -- migration on a database whose events table holds rows (a pre-release
 -- layout), so nothing is dropped that holds data. The block indexes of 0001
--- now cover 4096 entries each (block = idx >> 12): fewer rows per event.
+-- now cover 65536 entries each (block = idx >> 16): fewer rows per event.
 DROP TABLE events;
 
 CREATE TABLE event_frames (
