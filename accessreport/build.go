@@ -1,9 +1,9 @@
 package accessreport
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -38,15 +38,67 @@ type Keys interface {
 func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, p labtrust.PatientRef) (*Report, error) {
 	cp, note := pr.Checkpoint()
 	r := &Report{Format: Format, Origin: origin, Patient: p, Checkpoint: string(note)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// The query streams frames while workers open them and build the
+	// proofs: opening a frame and proving an entry both cost more than
+	// reading the row, and each spreads over the cores.
+	type want struct {
+		idx uint64
+		c   [32]byte
+	}
+	type job struct {
+		n     int // order of the frame in the query
+		first uint64
+		count int
+		body  []byte
+		wants []want
+		out   []Entry
+		err   error
+	}
+	jobs := make(chan *job, 64)
+	var done []*job
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rd frame.Reader
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				j.err = func() error {
+					recs, err := rd.Open(keys, j.first, j.count, j.body)
+					if err != nil {
+						return fmt.Errorf("stored body: %w", err)
+					}
+					for _, wt := range j.wants {
+						rec := recs[wt.idx-j.first]
+						if labtrust.Commit(rec.Nonce, rec.Canonical) != wt.c {
+							return fmt.Errorf("entry %d: stored body does not match its commitment", wt.idx)
+						}
+						// Proofs authenticate tiles by hashing them; the
+						// prover caches what they share.
+						proof, err := pr.Proof(ctx, wt.idx)
+						if err != nil {
+							return fmt.Errorf("entry %d: proof: %w", wt.idx, err)
+						}
+						j.out = append(j.out, Entry{Index: wt.idx, Nonce: base64.StdEncoding.EncodeToString(rec.Nonce),
+							Canonical: string(rec.Canonical), Proof: string(proof)})
+					}
+					return nil
+				}()
+				if j.err != nil {
+					cancel()
+				}
+			}
+		}()
+	}
 	err := ev.PatientFrames(ctx, keys.Blind(p.ID), func(f *store.Frame, idxs []uint64) error {
-		if f.First >= cp.Size {
-			r.Pending += len(idxs)
-			return nil
-		}
-		recs, err := frame.Open(keys, f.First, len(f.Rows), f.Body)
-		if err != nil {
-			return fmt.Errorf("stored body: %w", err)
-		}
+		j := &job{n: len(done), first: f.First, count: len(f.Rows)}
 		for _, idx := range idxs {
 			if idx < f.First || idx >= f.Next() {
 				return fmt.Errorf("entry %d: stored outside the frame the index points to", idx)
@@ -55,41 +107,32 @@ func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, 
 				r.Pending++
 				continue
 			}
-			rec, row := recs[idx-f.First], &f.Rows[idx-f.First]
-			if labtrust.Commit(rec.Nonce, rec.Canonical) != row.Commitment {
-				return fmt.Errorf("entry %d: stored body does not match its commitment", idx)
-			}
-			r.Entries = append(r.Entries, Entry{Index: idx, Nonce: base64.StdEncoding.EncodeToString(rec.Nonce),
-				Canonical: string(rec.Canonical)})
+			j.wants = append(j.wants, want{idx, f.Rows[idx-f.First].Commitment})
 		}
-		return nil
+		if len(j.wants) == 0 {
+			return nil
+		}
+		j.body = bytes.Clone(f.Body)
+		done = append(done, j)
+		select {
+		case jobs <- j:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	})
+	close(jobs)
+	wg.Wait()
+	for _, j := range done {
+		if j.err != nil {
+			return nil, fmt.Errorf("access report: %w", j.err)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("access report: %w", err)
 	}
-	// Proofs authenticate tiles by hashing them, so spread them over the
-	// cores; the Reader caches what they share.
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(r.Entries)/16))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(r.Entries); i += workers {
-				e := &r.Entries[i]
-				proof, err := pr.Proof(ctx, e.Index)
-				if err != nil {
-					errs[w] = fmt.Errorf("access report: entry %d: proof: %w", e.Index, err)
-					return
-				}
-				e.Proof = string(proof)
-			}
-		}(w)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	for _, j := range done {
+		r.Entries = append(r.Entries, j.out...)
 	}
 	return r, nil
 }

@@ -166,7 +166,7 @@ func TestBuildRefusesBadBodies(t *testing.T) {
 				f.Rows[i].Index++
 			}
 			f.First++
-		}, "stored body"},
+		}, "stored"},
 		"frame cut short": {func(f *store.Frame) { f.Rows = f.Rows[:want[2]-f.First] }, "stored"},
 	} {
 		t.Run(name, func(t *testing.T) {

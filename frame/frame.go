@@ -102,16 +102,36 @@ func Seal(ctx context.Context, s Sealer, first uint64, recs []Record) ([]byte, e
 // Open authenticates and decodes the frame starting at index first with
 // count entries. The records alias one fresh buffer.
 func Open(o Opener, first uint64, count int, sealed []byte) ([]Record, error) {
-	z, err := o.Open(nil, sealed, AAD(first, count))
+	var r Reader
+	return r.Open(o, first, count, sealed)
+}
+
+// Reader opens frames one after another, reusing its buffers: what a scan
+// over many frames uses instead of Open.
+type Reader struct {
+	z, plain []byte
+	recs     []Record
+}
+
+// Open is the package's Open, but the records alias the Reader's buffers
+// and are valid only until its next call.
+func (r *Reader) Open(o Opener, first uint64, count int, sealed []byte) ([]Record, error) {
+	z, err := o.Open(r.z[:0], sealed, AAD(first, count))
 	if err != nil {
 		return nil, fmt.Errorf("frame at %d: %w", first, err)
 	}
-	return Decode(first, count, z)
+	r.z = z
+	return r.decode(first, count, z)
 }
 
 // Decode parses a frame's compressed plaintext (what Encode wrote), which
 // must hold exactly count records.
 func Decode(first uint64, count int, z []byte) ([]Record, error) {
+	var r Reader
+	return r.decode(first, count, z)
+}
+
+func (r *Reader) decode(first uint64, count int, z []byte) ([]Record, error) {
 	n, err := s2.DecodedLen(z)
 	if err != nil {
 		return nil, fmt.Errorf("frame at %d: %w", first, err)
@@ -119,7 +139,10 @@ func Decode(first uint64, count int, z []byte) ([]Record, error) {
 	if n > maxPlain {
 		return nil, fmt.Errorf("frame at %d: plaintext of %d bytes exceeds the %d-byte limit", first, n, maxPlain)
 	}
-	plain, err := s2.Decode(make([]byte, n), z)
+	if cap(r.plain) < n {
+		r.plain = make([]byte, n)
+	}
+	plain, err := s2.Decode(r.plain[:n], z)
 	if err != nil {
 		return nil, fmt.Errorf("frame at %d: decompress: %w", first, err)
 	}
@@ -129,7 +152,10 @@ func Decode(first uint64, count int, z []byte) ([]Record, error) {
 	if count < 0 || count > len(plain) {
 		return nil, fmt.Errorf("frame at %d: implausible entry count %d", first, count)
 	}
-	recs := make([]Record, 0, count)
+	recs := r.recs[:0]
+	if cap(recs) < count {
+		recs = make([]Record, 0, count)
+	}
 	p := plain[1:]
 	for len(p) > 0 {
 		l, k := binary.Uvarint(p)
@@ -146,5 +172,6 @@ func Decode(first uint64, count int, z []byte) ([]Record, error) {
 	if len(recs) != count {
 		return nil, fmt.Errorf("frame at %d: holds %d entries, its row says %d", first, len(recs), count)
 	}
+	r.recs = recs
 	return recs, nil
 }

@@ -186,10 +186,11 @@ func newStoreCheck(ctx context.Context, a *app, size uint64) *storeCheck {
 		sc.wg.Add(1)
 		go func() {
 			defer sc.wg.Done()
+			var rd frame.Reader
 			for j := range jobs {
 				res := make([]checked, 0, j.to-j.from)
 				err := a.db.Frames(ctx, j.from, j.to, func(f *store.Frame) error {
-					res = openFrame(a, f, j.from, j.to, res)
+					res = openFrame(a, &rd, f, j.from, j.to, res)
 					return nil
 				})
 				if err != nil {
@@ -237,9 +238,9 @@ func checkpointSize(ctx context.Context, a *app) uint64 {
 }
 
 // openFrame appends the check of each entry of f with from <= index < to.
-func openFrame(a *app, f *store.Frame, from, to uint64, res []checked) []checked {
+func openFrame(a *app, rd *frame.Reader, f *store.Frame, from, to uint64, res []checked) []checked {
 	lo, hi := max(from, f.First), min(to, f.Next())
-	recs, err := frame.Open(a.keys, f.First, len(f.Rows), f.Body)
+	recs, err := rd.Open(a.keys, f.First, len(f.Rows), f.Body)
 	if err != nil {
 		for idx := lo; idx < hi; idx++ {
 			res = append(res, checked{idx: idx, err: fmt.Errorf("store event %d: its frame (entries %d to %d) does not open (changed, moved or its key is gone): %v",
