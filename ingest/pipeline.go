@@ -122,7 +122,6 @@ type Pipeline struct {
 	reqs  chan *request
 	cq    chan *prepared
 	now   func() time.Time
-	blind func(string) []byte
 
 	// Owned by the sequencer goroutine.
 	next     uint64
@@ -170,7 +169,7 @@ func New(ctx context.Context, cfg Config, st Store, lg Ledger, keys Keys) (*Pipe
 	}
 	p := &Pipeline{st: st, lg: lg, keys: keys, cfg: cfg, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
 		reqs: make(chan *request, cfg.QueueDepth), cq: make(chan *prepared, 2),
-		heads: map[string]head{}, blind: keys.Blinder(), resync: make(chan struct{}, 1), stopped: make(chan struct{})}
+		heads: map[string]head{}, resync: make(chan struct{}, 1), stopped: make(chan struct{})}
 	if err := p.reconcile(ctx); err != nil {
 		return nil, err
 	}
@@ -406,8 +405,36 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 	p.batchSeq++
 	pb := &prepared{reqs: batch, rows: make([]store.EventRow, n), commitments: make([][]byte, n), sources: map[string]int{}}
 	entries := make([]labtrust.Entry, n)
+	// Blind indexes are keyed hashes: compute them on every core before
+	// the sequential pass needs them.
+	evs := make([]*labtrust.Event, 0, n)
+	for _, r := range batch {
+		for k := range r.events {
+			evs = append(evs, &r.events[k])
+		}
+	}
+	blinds := make([][][]byte, n)
+	if err := parallelWith(n, 256, p.keys.Blinder, func(blind func(string) []byte, i int) error {
+		ps := evs[i].Patients
+		if len(ps) == 0 {
+			return nil
+		}
+		bs := make([][]byte, len(ps))
+		for j := range ps {
+			bs[j] = blind(ps[j].ID)
+		}
+		blinds[i] = bs
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	type dep struct{ link, pos int }
 	deps := map[int][]dep{} // batch position → links that point inside the batch
+	// level[i] is 0 for an entry with no link inside the batch, else one
+	// more than the highest level it links to: each level can be committed
+	// in parallel once the previous one is.
+	level := make([]int32, n)
+	maxLevel := int32(0)
 	i := 0
 	idx := p.next
 	for _, r := range batch {
@@ -421,8 +448,8 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 			row.Index, row.Time, row.Source, row.Kind = idx, e.Time, e.Source, string(e.Kind)
 			row.Actor, row.Action, row.Outcome = actorKey(e.Actor), string(e.Action), int(e.Outcome)
 			pb.sources[e.Source]++
-			for j, pr := range e.Patients {
-				b := p.blind(pr.ID)
+			for j := range e.Patients {
+				b := blinds[i][j]
 				if containsBytes(row.Patients, b) {
 					continue // the same patient named twice gets one link
 				}
@@ -443,6 +470,10 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 					l.HasPrev, l.PrevIndex, l.PrevHash = true, h.idx, h.c
 					if h.batch == p.batchSeq {
 						deps[i] = append(deps[i], dep{link: len(en.Links), pos: h.pos})
+						if l := level[h.pos] + 1; l > level[i] {
+							level[i] = l
+							maxLevel = max(maxLevel, l)
+						}
 					}
 				}
 				en.Links = append(en.Links, l)
@@ -470,23 +501,22 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 		pb.commitments[i] = pb.rows[i].Commitment[:]
 		return nil
 	}
-	if err := parallel(n, func(i int) error {
-		if _, dependent := deps[i]; dependent {
-			return nil
-		}
-		return commit(i)
-	}); err != nil {
-		return nil, err
+	// Commit level by level, each on every core: an entry's links need
+	// the commitments of its predecessors in this batch, which are all on
+	// lower levels. Chains are short (a patient's few accesses in one
+	// batch), so nearly everything is on level 0.
+	byLevel := make([][]int, maxLevel+1)
+	for i := range n {
+		byLevel[level[i]] = append(byLevel[level[i]], i)
 	}
-	for i := 0; i < n; i++ {
-		ds, ok := deps[i]
-		if !ok {
-			continue
-		}
-		for _, d := range ds {
-			entries[i].Links[d.link].PrevHash = pb.rows[d.pos].Commitment
-		}
-		if err := commit(i); err != nil {
+	for _, ids := range byLevel {
+		if err := parallel(len(ids), func(k int) error {
+			i := ids[k]
+			for _, d := range deps[i] {
+				entries[i].Links[d.link].PrevHash = pb.rows[d.pos].Commitment
+			}
+			return commit(i)
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -549,6 +579,31 @@ func containsBytes(list [][]byte, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// parallelWith is parallel with per-worker state made by newState, for
+// things that are not safe to share (a keyed hash).
+func parallelWith[S any](n, grain int, newState func() S, fn func(st S, i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/grain))
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	span := (n + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*span, min((w+1)*span, n)
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			st := newState()
+			for i := lo; i < hi; i++ {
+				if err := fn(st, i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // parallel runs fn(0..n-1) across the available cores.
