@@ -113,15 +113,15 @@ type head struct {
 
 // Pipeline is the single writer of the store's events and the ledger.
 type Pipeline struct {
-	st    Store
-	lg    Ledger
-	keys  Keys
-	cfg   Config
-	log   *slog.Logger
-	m     *Metrics
-	reqs  chan *request
-	cq    chan *prepared
-	now   func() time.Time
+	st   Store
+	lg   Ledger
+	keys Keys
+	cfg  Config
+	log  *slog.Logger
+	m    *Metrics
+	reqs chan *request
+	cq   chan *prepared
+	now  func() time.Time
 
 	// Owned by the sequencer goroutine.
 	next     uint64
