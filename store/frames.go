@@ -343,9 +343,45 @@ func (d *DB) Events(ctx context.Context, from, to uint64, fn func(*EventRow) err
 // of the patient with blind index b, and those entries' indices. The frame
 // is only valid during the call.
 func (d *DB) PatientFrames(ctx context.Context, b []byte, fn func(f *Frame, idxs []uint64) error) error {
+	idxs, err := d.patientIndices(ctx, b)
+	if err != nil || len(idxs) == 0 {
+		return err
+	}
+	// One primary-key probe per frame, each frame read once. (A join
+	// sorted by index would make the database buffer every body first.)
+	st, err := d.stmt(ctx, d.q(`SELECT first, count, commitments, meta, body FROM event_frames WHERE first <= ? ORDER BY first DESC LIMIT 1`))
+	if err != nil {
+		return fmt.Errorf("store: read patient frames: %w", err)
+	}
+	var f Frame
+	var first, count int64
+	var cs, meta []byte
+	for i := 0; i < len(idxs); {
+		err := st.QueryRowContext(ctx, int64(idxs[i])).Scan(&first, &count, &cs, &meta, &f.Body)
+		if err != nil {
+			return fmt.Errorf("store: read the frame of entry %d: %w", idxs[i], mapErr(err))
+		}
+		f.First = uint64(first)
+		if f.Rows, err = decodeMeta(f.First, int(count), cs, meta, f.Rows[:0]); err != nil {
+			return err
+		}
+		j := i + 1
+		for j < len(idxs) && idxs[j] < f.Next() {
+			j++
+		}
+		if err := fn(&f, idxs[i:j]); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// patientIndices returns the indices of the patient's entries, ascending.
+func (d *DB) patientIndices(ctx context.Context, b []byte) ([]uint64, error) {
 	next, err := d.NextIndex(ctx)
 	if err != nil || next == 0 {
-		return err
+		return nil, err
 	}
 	var in strings.Builder
 	for bucket := uint64(0); bucket <= (next-1)>>BucketShift; bucket++ {
@@ -354,47 +390,24 @@ func (d *DB) PatientFrames(ctx context.Context, b []byte, fn func(f *Frame, idxs
 		}
 		in.WriteString(strconv.FormatUint(bucket, 10))
 	}
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT p.idx, f.first, f.count, f.commitments, f.meta, f.body
-		FROM event_patients p JOIN event_frames f
-		ON f.first = (SELECT g.first FROM event_frames g WHERE g.first <= p.idx ORDER BY g.first DESC LIMIT 1)
-		WHERE p.bucket IN (`+in.String()+`) AND p.patient = ? ORDER BY p.idx`), b)
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT idx FROM event_patients WHERE bucket IN (`+in.String()+`) AND patient = ?`), b)
 	if err != nil {
-		return fmt.Errorf("store: read patient frames: %w", mapErr(err))
+		return nil, fmt.Errorf("store: read patient index: %w", mapErr(err))
 	}
 	defer rows.Close()
-	var f Frame
 	var idxs []uint64
-	have := false
-	flush := func() error {
-		if !have {
-			return nil
-		}
-		have = false
-		return fn(&f, idxs)
-	}
-	var idx, first, count int64
-	var cs, meta, body []byte
 	for rows.Next() {
-		if err := rows.Scan(&idx, &first, &count, &cs, &meta, &body); err != nil {
-			return fmt.Errorf("store: scan patient frame: %w", err)
+		var idx int64
+		if err := rows.Scan(&idx); err != nil {
+			return nil, fmt.Errorf("store: scan patient index: %w", err)
 		}
-		if have && uint64(first) == f.First {
-			idxs = append(idxs, uint64(idx))
-			continue
-		}
-		if err := flush(); err != nil {
-			return err
-		}
-		f.First, f.Body = uint64(first), append(f.Body[:0], body...)
-		if f.Rows, err = decodeMeta(f.First, int(count), cs, meta, f.Rows[:0]); err != nil {
-			return err
-		}
-		idxs, have = append(idxs[:0], uint64(idx)), true
+		idxs = append(idxs, uint64(idx))
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: read patient frames: %w", mapErr(err))
+		return nil, fmt.Errorf("store: read patient index: %w", mapErr(err))
 	}
-	return flush()
+	slices.Sort(idxs)
+	return slices.Compact(idxs), nil
 }
 
 // encodeMeta packs rows' clear index columns: a table of the distinct
