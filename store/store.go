@@ -280,6 +280,30 @@ func mapErr(err error) error {
 	return err
 }
 
+// ReplaceWrapped stores keys' new wrapping (KEK and wrapped bytes) in
+// place of the old, all in one transaction, so a rewrap never leaves keys
+// under two KEKs.
+func (d *DB) ReplaceWrapped(ctx context.Context, keys []vault.WrappedKey) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin rewrap: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	for _, k := range keys {
+		res, err := tx.ExecContext(ctx, d.q(`UPDATE keys SET kek_id = ?, wrapped = ? WHERE id = ?`), k.KEKID, k.Wrapped, int64(k.ID))
+		if err != nil {
+			return fmt.Errorf("store: rewrap key %d: %w", k.ID, mapErr(err))
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("store: rewrap key %d: %w", k.ID, labtrust.ErrNotFound)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit rewrap: %w", mapErr(err))
+	}
+	return nil
+}
+
 // LoadKeys returns every wrapped data key.
 func (d *DB) LoadKeys(ctx context.Context) ([]vault.WrappedKey, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT id, purpose, kek_id, wrapped, created_at FROM keys ORDER BY id`)

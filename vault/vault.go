@@ -53,6 +53,55 @@ type KeyStore interface {
 	SaveKey(ctx context.Context, k WrappedKey) error
 }
 
+// WrongKEKError means the data keys were wrapped by another KEK than the
+// one given: the configuration names the wrong KEK, or a rewrap to a new
+// one has not been finished.
+type WrongKEKError struct {
+	Key       uint32
+	WrappedBy string
+	Given     string
+}
+
+func (e *WrongKEKError) Error() string {
+	return fmt.Sprintf("vault: data key %d is wrapped by KEK %q, not by the configured %q", e.Key, e.WrappedBy, e.Given)
+}
+
+// Rewrap unwraps every stored data key with from and wraps it with to,
+// returning the keys to store in place of the old ones (same IDs). The
+// data keys themselves do not change, so nothing sealed needs re-sealing:
+// this is how a lab moves its KEK to a KMS, or rotates the KEK.
+func Rewrap(ctx context.Context, from, to KEK, store KeyStore) ([]WrappedKey, error) {
+	keys, err := store.LoadKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("vault: load keys: %w", err)
+	}
+	out := make([]WrappedKey, 0, len(keys))
+	for _, k := range keys {
+		if k.KEKID != from.ID() {
+			return nil, &WrongKEKError{Key: k.ID, WrappedBy: k.KEKID, Given: from.ID()}
+		}
+		raw, err := from.Unwrap(ctx, k.Wrapped)
+		if err != nil {
+			return nil, fmt.Errorf("vault: unwrap key %d with KEK %q: %w", k.ID, k.KEKID, err)
+		}
+		w, err := to.Wrap(ctx, raw)
+		clear(raw)
+		if err != nil {
+			return nil, fmt.Errorf("vault: wrap key %d with KEK %q: %w", k.ID, to.ID(), err)
+		}
+		// The new KEK must give the key back before the old wrapping is
+		// replaced.
+		back, err := to.Unwrap(ctx, w)
+		if err != nil {
+			return nil, fmt.Errorf("vault: KEK %q cannot unwrap what it wrapped: %w", to.ID(), err)
+		}
+		clear(back)
+		k.KEKID, k.Wrapped = to.ID(), w
+		out = append(out, k)
+	}
+	return out, nil
+}
+
 // ErrDecrypt means a ciphertext failed authentication or names an unknown
 // key: the stored bytes were changed, or the key that sealed them is gone.
 var ErrDecrypt = errors.New("vault: ciphertext does not authenticate")
@@ -84,6 +133,9 @@ func Open(ctx context.Context, kek KEK, store KeyStore) (*Keyring, error) {
 		return nil, fmt.Errorf("vault: load keys: %w", err)
 	}
 	for _, k := range keys {
+		if k.KEKID != kek.ID() {
+			return nil, &WrongKEKError{Key: k.ID, WrappedBy: k.KEKID, Given: kek.ID()}
+		}
 		raw, err := kek.Unwrap(ctx, k.Wrapped)
 		if err != nil {
 			return nil, fmt.Errorf("vault: unwrap key %d with KEK %q: %w", k.ID, k.KEKID, err)

@@ -113,8 +113,50 @@ func TestWrongKEKCannotOpen(t *testing.T) {
 	if _, err := Open(ctx, k1, ks); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, k2, ks); !errors.Is(err, ErrDecrypt) {
+	var wrong *WrongKEKError
+	if _, err := Open(ctx, k2, ks); !errors.As(err, &wrong) || wrong.WrappedBy != k1.ID() {
 		t.Fatalf("foreign KEK: got %v", err)
+	}
+	// A stored key that claims the right KEK but was wrapped by another
+	// does not unwrap either.
+	ks.keys[0].KEKID = k2.ID()
+	ks.keys[1].KEKID = k2.ID()
+	if _, err := Open(ctx, k2, ks); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("mislabelled key: got %v", err)
+	}
+}
+
+func TestRewrapMovesKeysToAnotherKEK(t *testing.T) {
+	ctx := context.Background()
+	k1, _ := LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "a"))
+	k2, _ := LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "b"))
+	ks := &memKeys{}
+	kr, err := Open(ctx, k1, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := kr.Seal(ctx, nil, []byte("phi"), []byte("aad"))
+	blind := kr.Blind("MRN1")
+	if _, err := Rewrap(ctx, k2, k1, ks); err == nil {
+		t.Fatal("rewrap from the wrong KEK")
+	}
+	re, err := Rewrap(ctx, k1, k2, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(re) != len(ks.keys) {
+		t.Fatalf("%d rewrapped of %d", len(re), len(ks.keys))
+	}
+	ks.keys = re
+	kr2, err := Open(ctx, k2, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := kr2.Open(nil, sealed, []byte("aad")); err != nil || string(pt) != "phi" {
+		t.Fatalf("after rewrap: %q %v", pt, err)
+	}
+	if string(kr2.Blind("MRN1")) != string(blind) {
+		t.Fatal("blind index changed across a rewrap")
 	}
 }
 

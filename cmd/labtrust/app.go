@@ -45,6 +45,7 @@ type app struct {
 	sources  map[string]config.Source
 	db       *store.DB
 	keys     *vault.Keyring
+	kek      vault.KEK
 	verifier note.Verifier
 	origin   string
 	lg       *ledger.Log
@@ -52,6 +53,24 @@ type app struct {
 	reg      *prometheus.Registry
 	log      *slog.Logger
 	unlock   func() // releases the store's writer lock
+}
+
+// kekOpts name the key-encryption key and how to reach it.
+type kekOpts struct {
+	uri, ca, token, awsEndpoint string
+}
+
+// open opens the KEK named by uri (the data directory's key file if empty).
+func (k kekOpts) open(ctx context.Context, p paths, uri string, getenv func(string) string) (vault.KEK, error) {
+	if uri == "" {
+		uri = p.kek()
+	}
+	kek, err := vault.OpenKEK(ctx, uri, vault.KEKOptions{VaultToken: k.token, CAFile: k.ca, AWSEndpoint: k.awsEndpoint, Getenv: getenv})
+	if err != nil {
+		return nil, &labtrust.Error{Code: "kek", Message: "cannot open the key-encryption key: " + err.Error(),
+			Hint: "check --kek (a key file, hcvault://… or aws-kms://…), and for Vault the token (LABTRUST_KEK_TOKEN_FILE or VAULT_TOKEN) and --kek-ca", Err: err}
+	}
+	return kek, nil
 }
 
 // openOpts says how much of the data directory a command needs.
@@ -74,13 +93,19 @@ func openApp(ctx context.Context, g *globalOpts, sources map[string]config.Sourc
 		return nil, err
 	}
 	a.db = db
-	kek, err := vault.LoadOrCreateFileKEK(a.p.kek())
+	kek, err := g.kek.open(ctx, a.p, g.kek.uri, g.getenv)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
+	a.kek = kek
 	if a.keys, err = vault.Open(ctx, kek, db); err != nil {
 		a.Close()
+		var wrong *vault.WrongKEKError
+		if errors.As(err, &wrong) {
+			return nil, &labtrust.Error{Code: "wrong_kek", Message: fmt.Sprintf("the data keys are wrapped by KEK %s, not by %s", wrong.WrappedBy, wrong.Given),
+				Hint: "pass --kek naming the KEK that wraps them (or set kek: in labtrust.yaml); `labtrust keys rewrap --to URI` moves them to another KEK", Err: err}
+		}
 		return nil, err
 	}
 	signer, verifier, err := loadSigner(a.p, g.origin)

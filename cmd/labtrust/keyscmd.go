@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/vault"
+
 	"github.com/spf13/cobra"
 )
 
@@ -12,7 +15,9 @@ func newKeys(g *globalOpts) *cobra.Command {
 		Use:   "keys",
 		Short: "Show and rotate the data keys",
 		Long: `Event bodies and quarantined records are sealed with AES-256-GCM data keys; each data key is
-stored only wrapped by the key-encryption key (DATA/keys/kek.key, mode 0600). Patient
+stored only wrapped by the key-encryption key (KEK): by default a local key file
+(DATA/keys/kek.key, mode 0600), or a HashiCorp Vault Transit key (--kek hcvault://…) or an
+AWS KMS key (--kek aws-kms://…), whose key material never leaves the KMS. Patient
 identifiers are indexed by HMAC under a separate blind-index key. The ledger's Ed25519
 signing key (DATA/keys/ledger.key) is separate from all of them.`,
 	}
@@ -32,6 +37,7 @@ signing key (DATA/keys/ledger.key) is separate from all of them.`,
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", k.ID, k.Purpose, k.KEKID, k.Created.Format("2006-01-02 15:04:05Z"))
 				}
 				tw.Flush()
+				fmt.Fprintf(g.stdout, "key-encryption key: %s\n", a.kek.ID())
 				fmt.Fprintf(g.stdout, "ledger signing key: %s (public key %s)\n", a.p.signer(), a.p.verifier())
 				return nil
 			})
@@ -53,6 +59,45 @@ the server. Earlier keys stay to open what they sealed.`,
 			})
 		},
 	}
-	cmd.AddCommand(status, rotate)
+	var to string
+	rewrap := &cobra.Command{
+		Use:   "rewrap --to KEK",
+		Short: "Move the data keys to another key-encryption key (a KMS, or a new key file)",
+		Long: `rewrap unwraps every data key with the current KEK (--kek) and wraps it with the one named
+by --to, checking that the new KEK gives each key back before it replaces the stored
+wrapping, all in one transaction. The data keys themselves do not change, so nothing that
+is sealed needs re-sealing and ingest need not stop for long: restart the server with the
+new --kek afterwards. --kek-ca, --kek-token and --aws-kms-endpoint apply to both KEKs.`,
+		Example: `  labtrust keys rewrap --to hcvault://vault.lab.internal:8200/transit/keys/labtrust
+  labtrust keys rewrap --to aws-kms://arn:aws:kms:us-east-2:111122223333:key/1234abcd-…`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to == "" {
+				return &labtrust.Error{Code: "invalid", Message: "--to is required", Hint: "name the new KEK: a key file path, hcvault://… or aws-kms://…"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				next, err := g.kek.open(ctx, a.p, to, g.getenv)
+				if err != nil {
+					return err
+				}
+				if next.ID() == a.kek.ID() {
+					return &labtrust.Error{Code: "invalid", Message: "--to names the KEK the keys are already wrapped by"}
+				}
+				keys, err := vault.Rewrap(ctx, a.kek, next, a.db)
+				if err != nil {
+					return err
+				}
+				if err := a.db.ReplaceWrapped(ctx, keys); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "rewrapped %d data keys from %s to %s\nfrom now on run labtrust with --kek %s (or kek: in labtrust.yaml)\n"+
+					"the old KEK wraps nothing here any more; keep it only as long as backups taken before this rewrap\n", len(keys), a.kek.ID(), next.ID(), to)
+				return nil
+			})
+		},
+	}
+	rewrap.Flags().StringVar(&to, "to", "", "the new key-encryption key")
+	cmd.AddCommand(status, rotate, rewrap)
 	return cmd
 }

@@ -35,6 +35,7 @@ type globalOpts struct {
 	db       string
 	origin   string
 	logLevel string
+	kek      kekOpts
 	stderr   io.Writer
 	stdout   io.Writer
 	getenv   func(string) string
@@ -100,6 +101,10 @@ then the config file (DATA/labtrust.yaml or --config).`,
 	pf.StringVar(&g.db, "db", "", "database: a postgres:// URL, or empty for SQLite in the data directory")
 	pf.StringVar(&g.origin, "origin", "", "ledger origin for a new ledger (default labtrust.example/<data dir name>)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&g.kek.uri, "kek", "", "key-encryption key: a key file path (default DATA/keys/kek.key), hcvault://HOST:PORT/MOUNT/keys/NAME or aws-kms://ARN")
+	pf.StringVar(&g.kek.ca, "kek-ca", "", "PEM file of the CA that signs the KMS's TLS certificate (HashiCorp Vault with a private CA)")
+	pf.StringVar(&g.kek.token, "kek-token", "", "HashiCorp Vault token (default VAULT_TOKEN; prefer LABTRUST_KEK_TOKEN_FILE)")
+	pf.StringVar(&g.kek.awsEndpoint, "aws-kms-endpoint", "", "AWS KMS endpoint override (VPC endpoint); credentials come from the AWS default chain")
 	root.AddCommand(newServe(g), newIngest(g), newVerify(g), newProof(g), newQuarantine(g), newDemo(g), newKeys(g), newBench(g))
 	return root
 }

@@ -437,3 +437,27 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 }
 
 func signalNotify(ch chan os.Signal) { signal.Notify(ch, os.Interrupt, syscall.SIGTERM) }
+
+func TestKeysRewrap(t *testing.T) {
+	data := t.TempDir()
+	mustRun(t, "keys", "status", "--data", data)
+	newKEK := filepath.Join(t.TempDir(), "new.key")
+	out := mustRun(t, "keys", "rewrap", "--data", data, "--to", newKEK)
+	if !strings.Contains(out, "rewrapped 2 data keys") {
+		t.Fatalf("rewrap: %s", out)
+	}
+	code, _, errb := run(t, "keys", "status", "--data", data)
+	if code != 1 || !strings.Contains(errb, "wrapped by KEK file:") || !strings.Contains(errb, "hint: pass --kek") {
+		t.Fatalf("old KEK after rewrap: exit %d %s", code, errb)
+	}
+	out = mustRun(t, "keys", "status", "--data", data, "--kek", newKEK)
+	if strings.Count(out, "file:") < 3 || !strings.Contains(out, "key-encryption key: file:") {
+		t.Fatalf("status with the new KEK: %s", out)
+	}
+	t.Setenv("LABTRUST_KEK", newKEK)
+	mustRun(t, "keys", "status", "--data", data)
+	code, _, errb = run(t, "keys", "status", "--data", data, "--kek", "hcvault://127.0.0.1:1/transit/keys/x")
+	if code != 1 || !strings.Contains(errb, "VAULT_TOKEN") {
+		t.Fatalf("Vault KEK without a token: exit %d %s", code, errb)
+	}
+}
