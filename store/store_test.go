@@ -127,6 +127,16 @@ func TestStore(t *testing.T) {
 		if err != nil || len(ks) != 1 || ks[0].Purpose != vault.PurposeData || !ks[0].Created.Equal(t0.Truncate(time.Second)) {
 			t.Fatalf("LoadKeys = %+v %v", ks, err)
 		}
+		ks[0].KEKID, ks[0].Wrapped = "hcvault://v/transit/keys/k", []byte{2, 3}
+		if err := db.ReplaceWrapped(ctx, ks); err != nil {
+			t.Fatal(err)
+		}
+		if ks2, _ := db.LoadKeys(ctx); len(ks2) != 1 || ks2[0].KEKID != "hcvault://v/transit/keys/k" || !bytes.Equal(ks2[0].Wrapped, []byte{2, 3}) || ks2[0].Purpose != vault.PurposeData {
+			t.Fatalf("after ReplaceWrapped: %+v", ks2)
+		}
+		if err := db.ReplaceWrapped(ctx, []vault.WrappedKey{{ID: 99, KEKID: "x", Wrapped: []byte{1}}}); !errors.Is(err, labtrust.ErrNotFound) {
+			t.Fatalf("rewrap of a missing key: %v", err)
+		}
 
 		// Quarantine.
 		items := []store.QuarantineItem{
