@@ -1,15 +1,24 @@
-// Package vault holds labtrust's data keys: AEAD data-encryption keys and the
-// blind-index key, each wrapped by a key-encryption key (KEK). The KEK lives
-// behind a one-method-pair interface so a local key file (the default), a
-// HashiCorp Vault Transit key or a cloud KMS can hold it.
+// Package vault holds labtrust's data keys as Tink keysets: an AEAD keyset
+// (AES-256-GCM keys; the primary seals, every enabled key opens) and a PRF
+// keyset (HMAC-SHA-256) for blind indexes. Each keyset is stored only
+// encrypted by a key-encryption key (KEK), which lives behind a small
+// interface so a local key file (the default), a HashiCorp Vault Transit
+// key or an AWS KMS key can hold it. Rotation adds a new primary key to the
+// AEAD keyset; what older keys sealed keeps opening until they are retired.
+//
+// Data directories created before the move to Tink hold raw AES-GCM data
+// keys and a raw HMAC blind-index key ("data" and "blind" rows). Those keep
+// opening what they sealed, and the raw blind key keeps indexing (HMAC-
+// SHA-256 is what Tink's HMAC PRF computes, so nothing changes), while new
+// sealing goes to a Tink keyset.
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -18,6 +27,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+	"github.com/tink-crypto/tink-go/v2/prf"
+	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 // KEK wraps and unwraps data keys. Implementations MUST authenticate: Unwrap
@@ -34,8 +48,10 @@ type KEK interface {
 type Purpose string
 
 const (
-	PurposeData  Purpose = "data"  // AEAD for event bodies and quarantined raw bytes
-	PurposeBlind Purpose = "blind" // HMAC key for blind indexes
+	PurposeAEADKeyset Purpose = "aead-keyset" // Tink AEAD keyset: event frames, quarantined records, fields
+	PurposePRFKeyset  Purpose = "prf-keyset"  // Tink PRF keyset: blind indexes
+	PurposeData       Purpose = "data"        // pre-Tink raw AES-256-GCM key: opens what it sealed
+	PurposeBlind      Purpose = "blind"       // pre-Tink raw HMAC key: keeps indexing
 )
 
 // WrappedKey is a data key as stored: only ever in wrapped form.
@@ -80,22 +96,38 @@ func Rewrap(ctx context.Context, from, to KEK, store KeyStore) ([]WrappedKey, er
 		if k.KEKID != from.ID() {
 			return nil, &WrongKEKError{Key: k.ID, WrappedBy: k.KEKID, Given: from.ID()}
 		}
-		raw, err := from.Unwrap(ctx, k.Wrapped)
-		if err != nil {
-			return nil, fmt.Errorf("vault: unwrap key %d with KEK %q: %w", k.ID, k.KEKID, err)
+		var w []byte
+		if k.Purpose == PurposeAEADKeyset || k.Purpose == PurposePRFKeyset {
+			h, err := keyset.ReadWithContext(ctx, keyset.NewBinaryReader(bytes.NewReader(k.Wrapped)), kekAEAD{from}, keysetAAD)
+			if err != nil {
+				return nil, fmt.Errorf("vault: %s %d does not decrypt with KEK %q: %w", k.Purpose, k.ID, k.KEKID, ErrDecrypt)
+			}
+			var buf bytes.Buffer
+			if err := h.WriteWithContext(ctx, keyset.NewBinaryWriter(&buf), kekAEAD{to}, keysetAAD); err != nil {
+				return nil, fmt.Errorf("vault: encrypt %s %d with KEK %q: %w", k.Purpose, k.ID, to.ID(), err)
+			}
+			w = buf.Bytes()
+			// The new KEK must give the keyset back before the old
+			// wrapping is replaced.
+			if _, err := keyset.ReadWithContext(ctx, keyset.NewBinaryReader(bytes.NewReader(w)), kekAEAD{to}, keysetAAD); err != nil {
+				return nil, fmt.Errorf("vault: KEK %q cannot decrypt what it encrypted: %w", to.ID(), err)
+			}
+		} else {
+			raw, err := from.Unwrap(ctx, k.Wrapped)
+			if err != nil {
+				return nil, fmt.Errorf("vault: unwrap key %d with KEK %q: %w", k.ID, k.KEKID, err)
+			}
+			w, err = to.Wrap(ctx, raw)
+			clear(raw)
+			if err != nil {
+				return nil, fmt.Errorf("vault: wrap key %d with KEK %q: %w", k.ID, to.ID(), err)
+			}
+			back, err := to.Unwrap(ctx, w)
+			if err != nil {
+				return nil, fmt.Errorf("vault: KEK %q cannot unwrap what it wrapped: %w", to.ID(), err)
+			}
+			clear(back)
 		}
-		w, err := to.Wrap(ctx, raw)
-		clear(raw)
-		if err != nil {
-			return nil, fmt.Errorf("vault: wrap key %d with KEK %q: %w", k.ID, to.ID(), err)
-		}
-		// The new KEK must give the key back before the old wrapping is
-		// replaced.
-		back, err := to.Unwrap(ctx, w)
-		if err != nil {
-			return nil, fmt.Errorf("vault: KEK %q cannot unwrap what it wrapped: %w", to.ID(), err)
-		}
-		clear(back)
 		k.KEKID, k.Wrapped = to.ID(), w
 		out = append(out, k)
 	}
@@ -106,17 +138,20 @@ func Rewrap(ctx context.Context, from, to KEK, store KeyStore) ([]WrappedKey, er
 // key: the stored bytes were changed, or the key that sealed them is gone.
 var ErrDecrypt = errors.New("vault: ciphertext does not authenticate")
 
-// Keyring seals and opens data with the active data key and computes blind
+// Keyring seals and opens data with the AEAD keyset and computes blind
 // indexes. It is safe for concurrent use.
 type Keyring struct {
 	mu      sync.RWMutex
-	aeads   map[uint32]cipher.AEAD
-	active  uint32
-	blind   []byte
+	handle  *keyset.Handle // the AEAD keyset
+	aead    tink.AEAD
+	aeadRow uint32 // store row of the current AEAD keyset
+	legacy  map[uint32]cipher.AEAD
+	prfs    *prf.Set // nil when a pre-Tink raw blind key is in use
+	blind   []byte   // pre-Tink raw blind key
 	kek     KEK
 	store   KeyStore
 	nextID  uint32
-	sealed  atomic.Uint64 // messages sealed under the active key, for rotation by volume
+	sealed  atomic.Uint64 // messages sealed under the primary key, for rotation by volume
 	maxSeal uint64
 }
 
@@ -124,86 +159,153 @@ type Keyring struct {
 // far below the 2^32 NIST SP 800-38D limit.
 const rotateAfter = 1 << 30
 
-// Open loads (or on first use creates) the data keys from store, unwrapping
+// keysetAAD binds a stored keyset to its use.
+var keysetAAD = []byte("labtrust keyset v1")
+
+// kekAEAD lets Tink encrypt keysets with a KEK.
+type kekAEAD struct{ kek KEK }
+
+func (k kekAEAD) EncryptWithContext(ctx context.Context, pt, ad []byte) ([]byte, error) {
+	if !bytes.Equal(ad, keysetAAD) {
+		return nil, errors.New("vault: unexpected keyset associated data")
+	}
+	return k.kek.Wrap(ctx, pt)
+}
+
+func (k kekAEAD) DecryptWithContext(ctx context.Context, ct, ad []byte) ([]byte, error) {
+	if !bytes.Equal(ad, keysetAAD) {
+		return nil, errors.New("vault: unexpected keyset associated data")
+	}
+	return k.kek.Unwrap(ctx, ct)
+}
+
+// Open loads (or on first use creates) the keysets from store, decrypting
 // them with kek.
 func Open(ctx context.Context, kek KEK, store KeyStore) (*Keyring, error) {
-	kr := &Keyring{aeads: map[uint32]cipher.AEAD{}, kek: kek, store: store, maxSeal: rotateAfter}
+	kr := &Keyring{legacy: map[uint32]cipher.AEAD{}, kek: kek, store: store, maxSeal: rotateAfter}
 	keys, err := store.LoadKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("vault: load keys: %w", err)
 	}
-	for _, k := range keys {
+	var aeadKS, prfKS *WrappedKey
+	for i := range keys {
+		k := &keys[i]
 		if k.KEKID != kek.ID() {
 			return nil, &WrongKEKError{Key: k.ID, WrappedBy: k.KEKID, Given: kek.ID()}
 		}
+		if k.ID >= kr.nextID {
+			kr.nextID = k.ID + 1
+		}
+		switch k.Purpose {
+		case PurposeAEADKeyset:
+			if aeadKS == nil || k.ID > aeadKS.ID {
+				aeadKS = k
+			}
+			continue
+		case PurposePRFKeyset:
+			if prfKS == nil || k.ID > prfKS.ID {
+				prfKS = k
+			}
+			continue
+		}
 		raw, err := kek.Unwrap(ctx, k.Wrapped)
 		if err != nil {
-			return nil, fmt.Errorf("vault: unwrap key %d with KEK %q: %w", k.ID, k.KEKID, err)
+			return nil, fmt.Errorf("vault: unwrap key %d with KEK %q: %w", k.ID, k.KEKID, ErrDecrypt)
 		}
 		switch k.Purpose {
 		case PurposeData:
-			a, err := newAEAD(raw)
+			b, err := aes.NewCipher(raw)
+			if err != nil {
+				return nil, fmt.Errorf("vault: key %d: %w", k.ID, err)
+			}
+			g, err := cipher.NewGCM(b)
 			if err != nil {
 				return nil, err
 			}
-			kr.aeads[k.ID] = a
-			if k.ID >= kr.active {
-				kr.active = k.ID
-			}
+			kr.legacy[k.ID] = g
 		case PurposeBlind:
 			kr.blind = raw
 		default:
 			return nil, fmt.Errorf("vault: key %d has unknown purpose %q", k.ID, k.Purpose)
 		}
-		if k.ID >= kr.nextID {
-			kr.nextID = k.ID + 1
-		}
 	}
 	if kr.nextID == 0 {
 		kr.nextID = 1
 	}
-	if kr.blind == nil {
-		raw, err := kr.newKey(ctx, PurposeBlind)
+	if aeadKS != nil {
+		h, err := kr.readKeyset(ctx, aeadKS)
 		if err != nil {
 			return nil, err
 		}
-		kr.blind = raw
-	}
-	if len(kr.aeads) == 0 {
-		if err := kr.Rotate(ctx); err != nil {
+		if err := kr.use(h, aeadKS.ID); err != nil {
 			return nil, err
+		}
+	} else {
+		h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
+		if err != nil {
+			return nil, fmt.Errorf("vault: new AEAD keyset: %w", err)
+		}
+		id, err := kr.saveKeyset(ctx, h, PurposeAEADKeyset)
+		if err != nil {
+			return nil, err
+		}
+		if err := kr.use(h, id); err != nil {
+			return nil, err
+		}
+	}
+	if kr.blind == nil {
+		var h *keyset.Handle
+		if prfKS != nil {
+			if h, err = kr.readKeyset(ctx, prfKS); err != nil {
+				return nil, err
+			}
+		} else {
+			if h, err = keyset.NewHandle(prf.HMACSHA256PRFKeyTemplate()); err != nil {
+				return nil, fmt.Errorf("vault: new PRF keyset: %w", err)
+			}
+			if _, err := kr.saveKeyset(ctx, h, PurposePRFKeyset); err != nil {
+				return nil, err
+			}
+		}
+		if kr.prfs, err = prf.NewPRFSet(h); err != nil {
+			return nil, fmt.Errorf("vault: PRF keyset: %w", err)
 		}
 	}
 	return kr, nil
 }
 
-func newAEAD(key []byte) (cipher.AEAD, error) {
-	b, err := aes.NewCipher(key)
+func (kr *Keyring) readKeyset(ctx context.Context, k *WrappedKey) (*keyset.Handle, error) {
+	h, err := keyset.ReadWithContext(ctx, keyset.NewBinaryReader(bytes.NewReader(k.Wrapped)), kekAEAD{kr.kek}, keysetAAD)
 	if err != nil {
-		return nil, fmt.Errorf("vault: data key: %w", err)
+		return nil, fmt.Errorf("vault: %s %d does not decrypt with KEK %q: %w", k.Purpose, k.ID, k.KEKID, ErrDecrypt)
 	}
-	return cipher.NewGCM(b)
+	return h, nil
 }
 
-func (kr *Keyring) newKey(ctx context.Context, p Purpose) ([]byte, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, fmt.Errorf("vault: random key: %w", err)
-	}
-	w, err := kr.kek.Wrap(ctx, raw)
-	if err != nil {
-		return nil, fmt.Errorf("vault: wrap new %s key: %w", p, err)
+func (kr *Keyring) saveKeyset(ctx context.Context, h *keyset.Handle, p Purpose) (uint32, error) {
+	var buf bytes.Buffer
+	if err := h.WriteWithContext(ctx, keyset.NewBinaryWriter(&buf), kekAEAD{kr.kek}, keysetAAD); err != nil {
+		return 0, fmt.Errorf("vault: encrypt %s with KEK %q: %w", p, kr.kek.ID(), err)
 	}
 	id := kr.nextID
-	if err := kr.store.SaveKey(ctx, WrappedKey{ID: id, Purpose: p, KEKID: kr.kek.ID(), Wrapped: w, Created: time.Now().UTC()}); err != nil {
-		return nil, fmt.Errorf("vault: save new %s key: %w", p, err)
+	if err := kr.store.SaveKey(ctx, WrappedKey{ID: id, Purpose: p, KEKID: kr.kek.ID(), Wrapped: buf.Bytes(), Created: time.Now().UTC()}); err != nil {
+		return 0, fmt.Errorf("vault: save %s: %w", p, err)
 	}
 	kr.nextID++
-	return raw, nil
+	return id, nil
 }
 
-// Rotate makes a new data key the active one. Older keys keep opening what
-// they sealed.
+func (kr *Keyring) use(h *keyset.Handle, row uint32) error {
+	a, err := aead.New(h)
+	if err != nil {
+		return fmt.Errorf("vault: AEAD keyset: %w", err)
+	}
+	kr.handle, kr.aead, kr.aeadRow = h, a, row
+	return nil
+}
+
+// Rotate adds a new AES-256-GCM key to the AEAD keyset and makes it the
+// primary. Older keys keep opening what they sealed.
 func (kr *Keyring) Rotate(ctx context.Context) error {
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
@@ -211,32 +313,65 @@ func (kr *Keyring) Rotate(ctx context.Context) error {
 }
 
 func (kr *Keyring) rotateLocked(ctx context.Context) error {
-	id := kr.nextID
-	raw, err := kr.newKey(ctx, PurposeData)
+	m := keyset.NewManagerFromHandle(kr.handle)
+	id, err := m.Add(aead.AES256GCMKeyTemplate())
+	if err != nil {
+		return fmt.Errorf("vault: new key: %w", err)
+	}
+	if err := m.SetPrimary(id); err != nil {
+		return fmt.Errorf("vault: new key: %w", err)
+	}
+	h, err := m.Handle()
+	if err != nil {
+		return fmt.Errorf("vault: new key: %w", err)
+	}
+	row, err := kr.saveKeyset(ctx, h, PurposeAEADKeyset)
 	if err != nil {
 		return err
 	}
-	a, err := newAEAD(raw)
-	if err != nil {
+	if err := kr.use(h, row); err != nil {
 		return err
 	}
-	kr.aeads[id] = a
-	kr.active = id
 	kr.sealed.Store(0)
 	return nil
 }
 
-// Overhead is how many bytes Seal adds to a plaintext.
-const Overhead = 4 + 12 + 16
+// KeyInfo describes one key without its material.
+type KeyInfo struct {
+	Purpose Purpose
+	ID      uint32 // the key's ID inside its keyset (Tink), or its store row (pre-Tink)
+	Primary bool
+	Status  string // enabled, disabled
+	Type    string
+}
 
-// Seal encrypts plaintext with the active data key, binding aad. The result
-// is keyID(4) || nonce(12) || ciphertext+tag. dst is appended to.
-func (kr *Keyring) Seal(ctx context.Context, dst, plaintext, aad []byte) ([]byte, error) {
+// Info lists the keys, primary first within each keyset.
+func (kr *Keyring) Info() []KeyInfo {
 	kr.mu.RLock()
-	id, a := kr.active, kr.aeads[kr.active]
-	over := kr.sealed.Add(1) > kr.maxSeal
-	kr.mu.RUnlock()
-	if over {
+	defer kr.mu.RUnlock()
+	var out []KeyInfo
+	ki := kr.handle.KeysetInfo()
+	for _, k := range ki.GetKeyInfo() {
+		out = append(out, KeyInfo{Purpose: PurposeAEADKeyset, ID: k.GetKeyId(), Primary: k.GetKeyId() == ki.GetPrimaryKeyId(),
+			Status: strings.ToLower(k.GetStatus().String()), Type: k.GetTypeUrl()})
+	}
+	for id := range kr.legacy {
+		out = append(out, KeyInfo{Purpose: PurposeData, ID: id, Status: "enabled", Type: "AES-256-GCM (pre-Tink, opens only)"})
+	}
+	if kr.blind != nil {
+		out = append(out, KeyInfo{Purpose: PurposeBlind, Primary: true, Status: "enabled", Type: "HMAC-SHA-256 (pre-Tink)"})
+	}
+	if kr.prfs != nil {
+		out = append(out, KeyInfo{Purpose: PurposePRFKeyset, ID: kr.prfs.PrimaryID, Primary: true, Status: "enabled", Type: "HMAC-SHA-256 PRF"})
+	}
+	return out
+}
+
+// Seal encrypts plaintext with the primary key, binding aad, and appends
+// the result (Tink's: a 5-byte key prefix, nonce, ciphertext and tag) to
+// dst.
+func (kr *Keyring) Seal(ctx context.Context, dst, plaintext, aad []byte) ([]byte, error) {
+	if kr.sealed.Add(1) > kr.maxSeal {
 		kr.mu.Lock()
 		if kr.sealed.Load() > kr.maxSeal {
 			if err := kr.rotateLocked(ctx); err != nil {
@@ -244,27 +379,46 @@ func (kr *Keyring) Seal(ctx context.Context, dst, plaintext, aad []byte) ([]byte
 				return nil, err
 			}
 		}
-		id, a = kr.active, kr.aeads[kr.active]
 		kr.mu.Unlock()
 	}
-	var hdr [16]byte
-	binary.BigEndian.PutUint32(hdr[:4], id)
-	if _, err := rand.Read(hdr[4:]); err != nil {
-		return nil, fmt.Errorf("vault: nonce: %w", err)
+	kr.mu.RLock()
+	a := kr.aead
+	kr.mu.RUnlock()
+	ct, err := a.Encrypt(plaintext, aad)
+	if err != nil {
+		return nil, fmt.Errorf("vault: seal: %w", err)
 	}
-	dst = append(dst, hdr[:]...)
-	return a.Seal(dst, hdr[4:], plaintext, aad), nil
+	return append(dst, ct...), nil
 }
 
+// tinkPrefix starts every ciphertext of a Tink keyset key with the TINK
+// output prefix; pre-Tink ciphertexts start with a 4-byte big-endian key
+// row, whose first byte is 0 for any row below 2^24.
+const tinkPrefix = 0x01
+
 // Open decrypts what Seal produced with the same aad. It returns ErrDecrypt
-// if the bytes were altered, the aad differs, or the key is unknown.
+// if the bytes were altered, the aad differs, or the key is unknown or
+// retired.
 func (kr *Keyring) Open(dst, sealed, aad []byte) ([]byte, error) {
-	if len(sealed) < Overhead {
+	if len(sealed) == 0 {
+		return nil, ErrDecrypt
+	}
+	if sealed[0] == tinkPrefix {
+		kr.mu.RLock()
+		a := kr.aead
+		kr.mu.RUnlock()
+		pt, err := a.Decrypt(sealed, aad)
+		if err != nil {
+			return nil, ErrDecrypt
+		}
+		return append(dst, pt...), nil
+	}
+	if len(sealed) < legacyOverhead {
 		return nil, ErrDecrypt
 	}
 	id := binary.BigEndian.Uint32(sealed[:4])
 	kr.mu.RLock()
-	a := kr.aeads[id]
+	a := kr.legacy[id]
 	kr.mu.RUnlock()
 	if a == nil {
 		return nil, ErrDecrypt
@@ -276,25 +430,55 @@ func (kr *Keyring) Open(dst, sealed, aad []byte) ([]byte, error) {
 	return out, nil
 }
 
+// Overhead is how many bytes Seal adds to a plaintext.
+const Overhead = 5 + 12 + 16
+
+const legacyOverhead = 4 + 12 + 16
+
+// KeyOf returns the ID of the key that sealed a ciphertext (the Tink key
+// ID, or the pre-Tink key row), and whether it is the primary: what
+// re-encryption uses to find what to re-seal.
+func (kr *Keyring) KeyOf(sealed []byte) (id uint32, primary bool) {
+	if len(sealed) < 5 {
+		return 0, false
+	}
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	if sealed[0] == tinkPrefix {
+		id = binary.BigEndian.Uint32(sealed[1:5])
+		return id, id == kr.handle.KeysetInfo().GetPrimaryKeyId()
+	}
+	return binary.BigEndian.Uint32(sealed[:4]), false
+}
+
 // BlindSize is the length of a blind index value.
 const BlindSize = 16
 
 // Blind returns the blind index of a patient identifier: HMAC-SHA-256 under
 // the blind-index key, truncated to 128 bits. Surrounding spaces are ignored
 // so "MRN1 " and "MRN1" index alike.
-func (kr *Keyring) Blind(id string) []byte {
-	m := hmac.New(sha256.New, kr.blind)
-	m.Write([]byte(strings.TrimSpace(id)))
-	return m.Sum(nil)[:BlindSize]
-}
+func (kr *Keyring) Blind(id string) []byte { return kr.Blinder()(id) }
 
-// Blinder returns a function computing blind indexes that reuses one HMAC
-// state; it is not safe for concurrent use, which makes it cheap in a loop.
+// Blinder returns a function computing blind indexes. It is not safe for
+// concurrent use (with a pre-Tink key it reuses one HMAC state); take one
+// per goroutine.
 func (kr *Keyring) Blinder() func(id string) []byte {
-	m := hmac.New(sha256.New, kr.blind)
+	if kr.blind != nil {
+		m := hmac.New(sha256.New, kr.blind)
+		return func(id string) []byte {
+			m.Reset()
+			m.Write([]byte(strings.TrimSpace(id)))
+			return m.Sum(nil)[:BlindSize]
+		}
+	}
+	ps := kr.prfs
 	return func(id string) []byte {
-		m.Reset()
-		m.Write([]byte(strings.TrimSpace(id)))
-		return m.Sum(nil)[:BlindSize]
+		out, err := ps.ComputePrimaryPRF([]byte(strings.TrimSpace(id)), BlindSize)
+		if err != nil {
+			// Only an output length above 32 bytes fails, and BlindSize
+			// is 16.
+			panic("vault: blind index: " + err.Error())
+		}
+		return out
 	}
 }

@@ -3,6 +3,12 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -29,13 +35,8 @@ func TestKeyringSealOpenRotateReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ks.keys) != 2 {
-		t.Fatalf("first open stored %d keys, want a blind key and a data key", len(ks.keys))
-	}
-	for _, k := range ks.keys {
-		if bytes.Contains(k.Wrapped, kr.blind) {
-			t.Fatal("wrapped key contains the raw blind key")
-		}
+	if len(ks.keys) != 2 || ks.keys[0].Purpose != PurposeAEADKeyset || ks.keys[1].Purpose != PurposePRFKeyset {
+		t.Fatalf("first open stored %+v, want an AEAD keyset and a PRF keyset", ks.keys)
 	}
 	msg := []byte("patient MRN-1 viewed")
 	c1, err := kr.Seal(ctx, nil, msg, []byte("aad-1"))
@@ -49,8 +50,18 @@ func TestKeyringSealOpenRotateReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2, _ := kr.Seal(ctx, nil, msg, []byte("aad-2"))
-	if bytes.Equal(c1[:4], c2[:4]) {
+	if c1[0] != 1 || bytes.Equal(c1[1:5], c2[1:5]) {
 		t.Fatal("rotation did not change the key id")
+	}
+	if id, primary := kr.KeyOf(c1); primary || id != binary.BigEndian.Uint32(c1[1:5]) {
+		t.Fatalf("KeyOf(old) = %d %v", id, primary)
+	}
+	if _, primary := kr.KeyOf(c2); !primary {
+		t.Fatal("KeyOf(new) is not the primary")
+	}
+	info := kr.Info()
+	if len(info) != 3 || !info[1].Primary || info[1].Status != "enabled" || info[2].Purpose != PurposePRFKeyset {
+		t.Fatalf("Info = %+v", info)
 	}
 	// A fresh keyring from the same store and KEK opens both.
 	kek2, err := LoadOrCreateFileKEK(filepath.Join(dir, "kek.key"))
@@ -80,11 +91,54 @@ func TestKeyringSealOpenRotateReopen(t *testing.T) {
 		"flipped": {bad, []byte("aad-1")},
 		"aad":     {c1, []byte("aad-2")},
 		"short":   {c1[:10], []byte("aad-1")},
-		"unknown": {append([]byte{0xff, 0xff, 0xff, 0xff}, c1[4:]...), []byte("aad-1")},
+		"unknown": {append([]byte{1, 0xff, 0xff, 0xff, 0xff}, c1[5:]...), []byte("aad-1")},
+		"legacy":  {append([]byte{0, 0, 0, 9}, c1[5:]...), []byte("aad-1")},
 	} {
 		if _, err := kr2.Open(nil, tc.c, tc.aad); !errors.Is(err, ErrDecrypt) {
 			t.Errorf("%s: got %v, want ErrDecrypt", name, err)
 		}
+	}
+}
+
+// TestPreTinkKeysStillWork: a data directory from before the move to Tink
+// keeps opening what its raw data key sealed and keeps its blind indexes.
+func TestPreTinkKeysStillWork(t *testing.T) {
+	ctx := context.Background()
+	kek, _ := LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "kek.key"))
+	dataKey, blindKey := make([]byte, 32), make([]byte, 32)
+	rand.Read(dataKey)
+	rand.Read(blindKey)
+	ks := &memKeys{}
+	for i, raw := range [][]byte{blindKey, dataKey} {
+		w, _ := kek.Wrap(ctx, raw)
+		ks.keys = append(ks.keys, WrappedKey{ID: uint32(i + 1), Purpose: []Purpose{PurposeBlind, PurposeData}[i], KEKID: kek.ID(), Wrapped: w})
+	}
+	// A ciphertext in the pre-Tink layout: key row, nonce, sealed.
+	b, _ := aes.NewCipher(dataKey)
+	g, _ := cipher.NewGCM(b)
+	old := []byte{0, 0, 0, 2}
+	nonce := make([]byte, 12)
+	rand.Read(nonce)
+	old = g.Seal(append(old, nonce...), nonce, []byte("old body"), []byte("aad"))
+
+	kr, err := Open(ctx, kek, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := kr.Open(nil, old, []byte("aad")); err != nil || string(pt) != "old body" {
+		t.Fatalf("pre-Tink ciphertext: %q %v", pt, err)
+	}
+	m := hmac.New(sha256.New, blindKey)
+	m.Write([]byte("MRN-7"))
+	if !bytes.Equal(kr.Blind("MRN-7"), m.Sum(nil)[:BlindSize]) {
+		t.Fatal("blind index changed with the move to Tink")
+	}
+	c, _ := kr.Seal(ctx, nil, []byte("new body"), []byte("aad"))
+	if c[0] != 1 {
+		t.Fatal("new sealing is not Tink's")
+	}
+	if len(ks.keys) != 3 || ks.keys[2].Purpose != PurposeAEADKeyset {
+		t.Fatalf("keys after opening: %+v", ks.keys)
 	}
 }
 
@@ -119,8 +173,9 @@ func TestWrongKEKCannotOpen(t *testing.T) {
 	}
 	// A stored key that claims the right KEK but was wrapped by another
 	// does not unwrap either.
-	ks.keys[0].KEKID = k2.ID()
-	ks.keys[1].KEKID = k2.ID()
+	for i := range ks.keys {
+		ks.keys[i].KEKID = k2.ID()
+	}
 	if _, err := Open(ctx, k2, ks); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("mislabelled key: got %v", err)
 	}

@@ -14,12 +14,12 @@ func newKeys(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Show and rotate the data keys",
-		Long: `Event bodies and quarantined records are sealed with AES-256-GCM data keys; each data key is
-stored only wrapped by the key-encryption key (KEK): by default a local key file
+		Long: `Event bodies and quarantined records are sealed with AES-256-GCM keys from a Tink AEAD
+keyset, and patient identifiers are indexed by HMAC-SHA-256 under a Tink PRF keyset. Each
+keyset is stored only encrypted by the key-encryption key (KEK): by default a local key file
 (DATA/keys/kek.key, mode 0600), or a HashiCorp Vault Transit key (--kek hcvault://…) or an
-AWS KMS key (--kek aws-kms://…), whose key material never leaves the KMS. Patient
-identifiers are indexed by HMAC under a separate blind-index key. The ledger's Ed25519
-signing key (DATA/keys/ledger.key) is separate from all of them.`,
+AWS KMS key (--kek aws-kms://…), whose key material never leaves the KMS. The ledger's
+Ed25519 signing key (DATA/keys/ledger.key) is separate from all of them.`,
 	}
 	status := &cobra.Command{
 		Use:   "status",
@@ -32,7 +32,18 @@ signing key (DATA/keys/ledger.key) is separate from all of them.`,
 					return err
 				}
 				tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tPURPOSE\tWRAPPED BY\tCREATED")
+				fmt.Fprintln(tw, "KEY\tPURPOSE\tPRIMARY\tSTATUS\tTYPE")
+				for _, k := range a.keys.Info() {
+					primary := ""
+					if k.Primary {
+						primary = "primary"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", k.ID, k.Purpose, primary, k.Status, k.Type)
+				}
+				tw.Flush()
+				fmt.Fprintln(g.stdout)
+				tw = tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "STORED\tPURPOSE\tENCRYPTED BY\tSAVED")
 				for _, k := range ks {
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", k.ID, k.Purpose, k.KEKID, k.Created.Format("2006-01-02 15:04:05Z"))
 				}
@@ -45,9 +56,10 @@ signing key (DATA/keys/ledger.key) is separate from all of them.`,
 	}
 	rotate := &cobra.Command{
 		Use:   "rotate",
-		Short: "Make a new data key the active one (old keys keep decrypting what they sealed)",
-		Long: `rotate adds a new data key; new events are sealed with it from the next start of
-the server. Earlier keys stay to open what they sealed.`,
+		Short: "Make a new data key the primary one (old keys keep decrypting what they sealed)",
+		Long: `rotate adds a new AES-256-GCM key to the AEAD keyset and makes it the primary; new
+events are sealed with it from the next start of the server. Earlier keys stay in the
+keyset to open what they sealed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withApp(cmd, g, openOpts{}, func(a *app) error {

@@ -210,10 +210,15 @@ func TestCLIEndToEnd(t *testing.T) {
 
 		// Keys: status lists them, never their values.
 		out = mustRun(t, with("keys", "status")...)
-		if !strings.Contains(out, "blind") || !strings.Contains(out, "data") {
+		if strings.Count(out, "aead-keyset") != 2 || strings.Count(out, "prf-keyset") != 2 || strings.Count(out, "primary") != 2 {
 			t.Fatalf("keys status: %s", out)
 		}
+		// Rotation adds a primary key; what the old one sealed still opens.
 		mustRun(t, with("keys", "rotate")...)
+		out = mustRun(t, with("keys", "status")...)
+		if strings.Count(out, "aead-keyset") != 4 || strings.Count(out, "primary") != 2 {
+			t.Fatalf("keys status after rotate: %s", out)
+		}
 	})
 }
 
