@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tink-crypto/tink-go/v2/prf"
 )
 
 type memKeys struct{ keys []WrappedKey }
@@ -80,6 +82,18 @@ func TestKeyringSealOpenRotateReopen(t *testing.T) {
 	}
 	if !bytes.Equal(kr.Blind("MRN-1"), kr2.Blind(" MRN-1 ")) {
 		t.Fatal("blind index differs across reopen or for surrounding spaces")
+	}
+	// The blind index is Tink's HMAC-SHA-256 PRF of the PRF keyset.
+	h, err := kr.readKeyset(ctx, &ks.keys[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := prf.NewPRFSet(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := ps.ComputePrimaryPRF([]byte("MRN-1"), BlindSize); !bytes.Equal(kr.Blind("MRN-1"), want) {
+		t.Fatal("blind index is not the PRF keyset's output")
 	}
 	if bytes.Equal(kr.Blind("MRN-1"), kr.Blind("MRN-2")) {
 		t.Fatal("distinct identifiers share a blind index")
@@ -224,5 +238,15 @@ func BenchmarkSeal(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {
 		buf, _ = kr.Seal(ctx, buf[:0], msg, []byte("12345678"))
+	}
+}
+
+func BenchmarkBlinder(b *testing.B) {
+	ctx := context.Background()
+	kek, _ := LoadOrCreateFileKEK(filepath.Join(b.TempDir(), "k"))
+	kr, _ := Open(ctx, kek, &memKeys{})
+	blind := kr.Blinder()
+	for i := 0; i < b.N; i++ {
+		blind("MRN00012345")
 	}
 }
