@@ -536,3 +536,15 @@ var errLegacy = &labtrust.Error{Code: "store_legacy_layout",
 func nextTx(ctx context.Context, d *DB, tx *sql.Tx) (uint64, error) {
 	return d.nextIn(ctx, func(ctx context.Context, q string, args ...any) scanner { return tx.QueryRowContext(ctx, q, args...) })
 }
+
+// ReplaceFrameBody stores a re-sealed body for the frame at first, only if
+// the stored body is still old (so a concurrent change is not overwritten).
+// It reports whether it replaced it.
+func (d *DB) ReplaceFrameBody(ctx context.Context, first uint64, old, body []byte) (bool, error) {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE event_frames SET body = ? WHERE first = ? AND body = ?`), body, int64(first), old)
+	if err != nil {
+		return false, fmt.Errorf("store: re-seal frame at %d: %w", first, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -176,3 +176,14 @@ func (d *DB) QuarantineCounts(ctx context.Context) ([]QuarantineCount, error) {
 	}
 	return out, rows.Err()
 }
+
+// ReplaceQuarantineRaw stores re-sealed raw bytes for item id, only if the
+// stored bytes are still old. It reports whether it replaced them.
+func (d *DB) ReplaceQuarantineRaw(ctx context.Context, id int64, old, raw []byte) (bool, error) {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE quarantine SET raw = ? WHERE id = ? AND raw = ?`), raw, id, old)
+	if err != nil {
+		return false, fmt.Errorf("store: re-seal quarantined item %d: %w", id, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/labtrust/labtrust"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecuresecretdataaccess"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -314,28 +315,103 @@ func (kr *Keyring) Rotate(ctx context.Context) error {
 	return kr.rotateLocked(ctx)
 }
 
+// rotateLocked changes the newest stored keyset, not this process's copy:
+// another process (the CLI beside a running server) may have rotated
+// since. Saving under the next free row ID makes two concurrent rotations
+// collide on the primary key instead of one silently dropping the other's
+// key; the loser reloads and tries again.
 func (kr *Keyring) rotateLocked(ctx context.Context) error {
-	m := keyset.NewManagerFromHandle(kr.handle)
-	id, err := m.Add(aead.AES256GCMKeyTemplate())
+	return kr.updateLocked(ctx, func(m *keyset.Manager) error {
+		id, err := m.Add(aead.AES256GCMKeyTemplate())
+		if err != nil {
+			return err
+		}
+		return m.SetPrimary(id)
+	})
+}
+
+// updateLocked applies change to the newest stored AEAD keyset and saves
+// the result as a new row.
+func (kr *Keyring) updateLocked(ctx context.Context, change func(*keyset.Manager) error) error {
+	for attempt := 0; ; attempt++ {
+		if err := kr.reloadLocked(ctx); err != nil {
+			return err
+		}
+		m := keyset.NewManagerFromHandle(kr.handle)
+		if err := change(m); err != nil {
+			return fmt.Errorf("vault: change the AEAD keyset: %w", err)
+		}
+		h, err := m.Handle()
+		if err != nil {
+			return fmt.Errorf("vault: change the AEAD keyset: %w", err)
+		}
+		row, err := kr.saveKeyset(ctx, h, PurposeAEADKeyset)
+		if errors.Is(err, labtrust.ErrConflict) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := kr.use(h, row); err != nil {
+			return err
+		}
+		kr.sealed.Store(0)
+		return nil
+	}
+}
+
+// Reload picks up a keyset another process saved (a rotation or a
+// retirement by the CLI while the server runs). The server calls it
+// periodically, which is what makes rotation need no restart.
+func (kr *Keyring) Reload(ctx context.Context) error {
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	return kr.reloadLocked(ctx)
+}
+
+func (kr *Keyring) reloadLocked(ctx context.Context) error {
+	keys, err := kr.store.LoadKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("vault: new key: %w", err)
+		return fmt.Errorf("vault: load keys: %w", err)
 	}
-	if err := m.SetPrimary(id); err != nil {
-		return fmt.Errorf("vault: new key: %w", err)
+	var newest *WrappedKey
+	for i := range keys {
+		k := &keys[i]
+		if k.ID >= kr.nextID {
+			kr.nextID = k.ID + 1
+		}
+		if k.Purpose == PurposeAEADKeyset && (newest == nil || k.ID > newest.ID) {
+			newest = k
+		}
 	}
-	h, err := m.Handle()
-	if err != nil {
-		return fmt.Errorf("vault: new key: %w", err)
+	if newest == nil || newest.ID == kr.aeadRow {
+		return nil
 	}
-	row, err := kr.saveKeyset(ctx, h, PurposeAEADKeyset)
+	if newest.KEKID != kr.kek.ID() {
+		return &WrongKEKError{Key: newest.ID, WrappedBy: newest.KEKID, Given: kr.kek.ID()}
+	}
+	h, err := kr.readKeyset(ctx, newest)
 	if err != nil {
 		return err
 	}
-	if err := kr.use(h, row); err != nil {
-		return err
-	}
-	kr.sealed.Store(0)
-	return nil
+	return kr.use(h, newest.ID)
+}
+
+// Retire removes a non-primary key from the AEAD keyset: what it sealed no
+// longer opens, so run re-encryption first (labtrust keys reencrypt), which
+// reports what each key still seals.
+func (kr *Keyring) Retire(ctx context.Context, keyID uint32) error {
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	return kr.updateLocked(ctx, func(m *keyset.Manager) error {
+		if kr.handle.KeysetInfo().GetPrimaryKeyId() == keyID {
+			return errors.New("the primary key cannot be retired: rotate first")
+		}
+		if err := m.Disable(keyID); err != nil {
+			return err
+		}
+		return m.Delete(keyID)
+	})
 }
 
 // KeyInfo describes one key without its material.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/labtrust/labtrust"
 	"github.com/tink-crypto/tink-go/v2/prf"
 )
 
@@ -248,5 +249,79 @@ func BenchmarkBlinder(b *testing.B) {
 	blind := kr.Blinder()
 	for i := 0; i < b.N; i++ {
 		blind("MRN00012345")
+	}
+}
+
+// uniqueKeys refuses a second row with the same ID, as the database does.
+type uniqueKeys struct{ memKeys }
+
+func (u *uniqueKeys) SaveKey(ctx context.Context, k WrappedKey) error {
+	for _, x := range u.keys {
+		if x.ID == k.ID {
+			return labtrust.ErrConflict
+		}
+	}
+	return u.memKeys.SaveKey(ctx, k)
+}
+
+func TestRotationFromTwoProcessesKeepsEveryKey(t *testing.T) {
+	ctx := context.Background()
+	kek, _ := LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "k"))
+	ks := &uniqueKeys{}
+	server, err := Open(ctx, kek, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := Open(ctx, kek, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0, _ := server.Seal(ctx, nil, []byte("0"), nil)
+	if err := cli.Rotate(ctx); err != nil { // the CLI rotates while the server runs
+		t.Fatal(err)
+	}
+	c1, _ := cli.Seal(ctx, nil, []byte("1"), nil)
+	// The server's copy is stale; its next change must build on the CLI's.
+	if err := server.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := server.Seal(ctx, nil, []byte("2"), nil)
+	fresh, err := Open(ctx, kek, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range [][]byte{c0, c1, c2} {
+		if pt, err := fresh.Open(nil, c, nil); err != nil || string(pt) != string(rune('0'+i)) {
+			t.Fatalf("ciphertext %d: %q %v", i, pt, err)
+		}
+	}
+	if n := len(fresh.Info()); n != 4 {
+		t.Fatalf("%d keys, want 3 AEAD keys and the PRF key", n)
+	}
+	// Reload picks up a rotation made elsewhere.
+	if err := cli.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c3, _ := server.Seal(ctx, nil, []byte("3"), nil)
+	if _, primary := cli.KeyOf(c3); !primary {
+		t.Fatal("after Reload the server does not seal with the newest primary")
+	}
+	// Retiring: never the primary; a retired key's ciphertexts stop opening.
+	oldID, _ := fresh.KeyOf(c0)
+	pid, _ := cli.KeyOf(c3)
+	if err := cli.Retire(ctx, pid); err == nil {
+		t.Fatal("retired the primary key")
+	}
+	if err := cli.Retire(ctx, oldID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Open(nil, c0, nil); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("a retired key still opens: %v", err)
+	}
+	if pt, err := cli.Open(nil, c1, nil); err != nil || string(pt) != "1" {
+		t.Fatalf("retiring one key broke another: %v", err)
 	}
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/vault"
 
 	"github.com/spf13/cobra"
@@ -110,6 +112,75 @@ new --kek afterwards. --kek-ca, --kek-token and --aws-kms-endpoint apply to both
 		},
 	}
 	rewrap.Flags().StringVar(&to, "to", "", "the new key-encryption key")
-	cmd.AddCommand(status, rotate, rewrap)
+
+	var dryRun, quiet bool
+	reencrypt := &cobra.Command{
+		Use:   "reencrypt",
+		Short: "Re-seal everything an older key sealed under the primary key (ingest keeps running)",
+		Long: `reencrypt reads every stored frame and quarantined record, and re-seals under the
+primary key whatever an older key sealed, a chunk at a time, while the server keeps
+ingesting. After a full run no ciphertext depends on the older keys, which can then be
+retired. --dry-run only counts what each key still seals.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				n, err := a.db.NextIndex(ctx)
+				if err != nil {
+					return err
+				}
+				bar, progress := newBar(g, int64(n), "re-encrypt", quiet)
+				rep, err := ingest.Reencrypt(ctx, a.db, a.keys, dryRun, progress)
+				if bar != nil {
+					bar.Finish()
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "%d frames and %d quarantined records read, %d re-sealed under the primary key\n", rep.Frames, rep.Quarantined, rep.Resealed)
+				if len(rep.Remaining) == 0 {
+					fmt.Fprintln(g.stdout, "nothing depends on an older key: they can be retired (labtrust keys retire KEY)")
+				}
+				for id, c := range rep.Remaining {
+					fmt.Fprintf(g.stdout, "key %d still seals %d ciphertexts\n", id, c)
+				}
+				return nil
+			})
+		},
+	}
+	reencrypt.Flags().BoolVar(&dryRun, "dry-run", false, "only count what each older key still seals")
+	reencrypt.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+
+	retire := &cobra.Command{
+		Use:   "retire KEY",
+		Short: "Remove an older key from the AEAD keyset once nothing depends on it",
+		Long: `retire deletes a non-primary key (its ID from labtrust keys status) from the AEAD keyset.
+It first checks, as reencrypt --dry-run does, that no stored ciphertext depends on the key,
+and refuses otherwise: a retired key's ciphertexts would never open again.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id64, err := strconv.ParseUint(args[0], 10, 32)
+			if err != nil {
+				return &labtrust.Error{Code: "invalid", Message: "KEY must be a key ID from labtrust keys status"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				rep, err := ingest.Reencrypt(ctx, a.db, a.keys, true, nil)
+				if err != nil {
+					return err
+				}
+				if c := rep.Remaining[uint32(id64)]; c > 0 {
+					return &labtrust.Error{Code: "in_use", Message: fmt.Sprintf("key %d still seals %d ciphertexts", id64, c),
+						Hint: "run labtrust keys reencrypt first"}
+				}
+				if err := a.keys.Retire(ctx, uint32(id64)); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "retired key %d\n", id64)
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(status, rotate, rewrap, reencrypt, retire)
 	return cmd
 }

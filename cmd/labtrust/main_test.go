@@ -466,3 +466,50 @@ func TestKeysRewrap(t *testing.T) {
 		t.Fatalf("Vault KEK without a token: exit %d %s", code, errb)
 	}
 }
+
+// TestKeyRotationLifecycle: rotate while data exists, re-encrypt, retire the
+// old key, and everything still verifies and proves, on both databases.
+func TestKeyRotationLifecycle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		dir := t.TempDir()
+		common := append([]string{"--data", filepath.Join(dir, "data")}, dbArgs(dsn)...)
+		with := func(args ...string) []string { return append(append([]string{}, args...), common...) }
+		mustRun(t, "demo", "--out", filepath.Join(dir, "demo"), "--patients", "50", "--events", "600", "--quiet")
+		events := filepath.Join(dir, "demo", "events.ndjson")
+		mustRun(t, with("ingest", "--source", "ehr", "--format", "fhir", "--quiet", events)...)
+		before := mustRun(t, with("keys", "status")...)
+		mustRun(t, with("keys", "rotate")...)
+		mustRun(t, with("ingest", "--source", "ehr", "--format", "fhir", "--quiet", events)...)
+		out := mustRun(t, with("keys", "reencrypt", "--dry-run", "--quiet")...)
+		if !strings.Contains(out, "still seals") {
+			t.Fatalf("dry run after rotation: %s", out)
+		}
+		// The old primary: the first "primary" line of the status before.
+		var oldKey string
+		for _, l := range strings.Split(before, "\n") {
+			if strings.Contains(l, "aead-keyset") && strings.Contains(l, "primary") {
+				oldKey = strings.Fields(l)[0]
+			}
+		}
+		code, _, errb := run(t, with("keys", "retire", oldKey)...)
+		if code != 1 || !strings.Contains(errb, "still seals") {
+			t.Fatalf("retire before re-encryption: exit %d %s", code, errb)
+		}
+		out = mustRun(t, with("keys", "reencrypt", "--quiet")...)
+		if !strings.Contains(out, "nothing depends on an older key") {
+			t.Fatalf("reencrypt: %s", out)
+		}
+		out = mustRun(t, with("keys", "retire", oldKey)...)
+		if !strings.Contains(out, "retired key "+oldKey) {
+			t.Fatalf("retire: %s", out)
+		}
+		if out := mustRun(t, with("keys", "status")...); strings.Contains(out, oldKey+" ") {
+			t.Fatalf("retired key still listed: %s", out)
+		}
+		out = mustRun(t, with("verify", "--quiet")...)
+		if !strings.Contains(out, "every event body opens") {
+			t.Fatalf("verify after retirement: %s", out)
+		}
+		mustRun(t, with("proof", "--patient", "MRN00000007", "--out", filepath.Join(dir, "r.json"))...)
+	})
+}

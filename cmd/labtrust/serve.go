@@ -99,6 +99,22 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		stopPipe()
 		return <-pipeDone
 	}
+	// A rotation or retirement made with the CLI while the server runs
+	// takes effect here within keyReloadInterval: no restart.
+	go func() {
+		t := time.NewTicker(keyReloadInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+				if err := a.keys.Reload(runCtx); err != nil && runCtx.Err() == nil {
+					a.log.Error("reload keys", "err", err)
+				}
+			}
+		}
+	}()
 
 	if o.demo {
 		if err := seedDemo(ctx, g, a, o); err != nil {
@@ -227,6 +243,9 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 
 // syslogTLSConfig loads the configured certificate or makes a self-signed
 // one (kept in DATA/tls) so a demo works without a PKI.
+// keyReloadInterval is how often the server picks up key changes.
+const keyReloadInterval = 10 * time.Second
+
 func syslogTLSConfig(p paths, o *serveOpts) (*tls.Config, error) {
 	cert, key := o.tlsCert, o.tlsKey
 	if cert == "" && key == "" {
