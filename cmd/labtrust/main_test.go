@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -511,5 +514,82 @@ func TestKeyRotationLifecycle(t *testing.T) {
 			t.Fatalf("verify after retirement: %s", out)
 		}
 		mustRun(t, with("proof", "--patient", "MRN00000007", "--out", filepath.Join(dir, "r.json"))...)
+	})
+}
+
+// TestNoPlaintextPHIAtRest ingests demo events (and a quarantined CSV row),
+// then searches every byte labtrust keeps (the SQLite files and the
+// ledger, or a pg_dump of the PostgreSQL schema) for the patients'
+// identifiers and contact details: none may appear.
+func TestNoPlaintextPHIAtRest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		dir := t.TempDir()
+		data := filepath.Join(dir, "data")
+		common := append([]string{"--data", data}, dbArgs(dsn)...)
+		with := func(args ...string) []string { return append(append([]string{}, args...), common...) }
+		mustRun(t, "demo", "--out", filepath.Join(dir, "demo"), "--patients", "200", "--events", "3000", "--quiet")
+		mustRun(t, with("ingest", "--source", "ehr", "--format", "fhir", "--quiet", filepath.Join(dir, "demo", "events.ndjson"))...)
+		csvPath := filepath.Join(dir, "bad.csv")
+		os.WriteFile(csvPath, []byte("when,user,mrn\nnot-a-time,u1,MRN00000011\n"), 0o644)
+		os.WriteFile(filepath.Join(data, "labtrust.yaml"), []byte("sources:\n  lis:\n    format: csv\n    csv:\n      columns:\n        time: when\n        actorId: user\n        patientId: mrn\n"), 0o600)
+		if out := mustRun(t, with("ingest", "--source", "lis", "--quiet", csvPath)...); !strings.Contains(out, "quarantined 1") {
+			t.Fatalf("the bad row was not quarantined: %s", out)
+		}
+
+		// What is at rest.
+		var rest []byte
+		filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".yaml") {
+				b, _ := os.ReadFile(p)
+				rest = append(rest, b...)
+			}
+			return nil
+		})
+		if strings.HasPrefix(dsn, "postgres") {
+			u, _ := url.Parse(dsn)
+			schema := u.Query().Get("search_path")
+			q := u.Query()
+			q.Del("search_path")
+			u.RawQuery = q.Encode()
+			out, err := exec.Command("pg_dump", "--data-only", "--schema", schema, u.String()).Output()
+			if err != nil {
+				t.Fatalf("pg_dump: %v", err)
+			}
+			if !bytes.Contains(out, []byte("COPY "+schema+".event_frames")) {
+				t.Fatal("the dump holds no event frames: wrong schema?")
+			}
+			rest = append(rest, out...)
+		}
+
+		// The patients' details from the demo's patient list.
+		f, err := os.Open(filepath.Join(dir, "demo", "patients.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rows, err := csv.NewReader(f).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := map[string]int{}
+		for i, h := range rows[0] {
+			col[h] = i
+		}
+		checked := 0
+		for _, r := range rows[1:] {
+			for _, field := range []string{"mrn", "phone", "email", "address"} {
+				v := r[col[field]]
+				if len(v) < 6 {
+					continue
+				}
+				checked++
+				if bytes.Contains(rest, []byte(v)) {
+					t.Fatalf("patient %s (%s) is in plaintext at rest", field, r[col["mrn"]][:3]+"…")
+				}
+			}
+		}
+		if checked < 400 {
+			t.Fatalf("only %d values checked", checked)
+		}
 	})
 }
