@@ -237,3 +237,22 @@ func (l *Lab) Patient(i int) Patient {
 	}
 	return p
 }
+
+// Record returns the patient as the registry holds one: what an ADT feed
+// for this patient carries.
+func (p Patient) Record() labtrust.Patient {
+	r := labtrust.Patient{
+		ID:        labtrust.PatientRef{System: MRNSystem, ID: p.MRN},
+		Name:      labtrust.HumanName{Family: p.Family, Given: []string{p.Given}},
+		BirthDate: p.BirthDate, Sex: p.Sex, Language: p.Language,
+		Addresses: []labtrust.Address{{Use: "home", Lines: []string{p.Address.Line}, City: p.Address.City, State: p.Address.State, PostalCode: p.Address.PostalCode, Country: "USA"}},
+		Phones:    []string{p.Phone}, Emails: []string{p.Email},
+		Deceased:  p.Deceased, DeceasedAt: p.DeceasedDate,
+	}
+	if g := p.Guardian; g != nil {
+		given, family, _ := strings.Cut(g.Name, " ")
+		rel := map[string]string{"mother": "MTH", "father": "FTH", "guardian": "GRD"}[g.Relationship]
+		r.Guardian = &labtrust.Contact{Name: labtrust.HumanName{Family: family, Given: []string{given}}, Relationship: rel, Phones: []string{g.Phone}}
+	}
+	return r
+}

@@ -394,3 +394,29 @@ func TestServerAcknowledgesAfterTheSink(t *testing.T) {
 		t.Fatalf("%d records, rejects %+v", len(c.recs), c.rejects)
 	}
 }
+
+func TestEncodeADTRoundTrip(t *testing.T) {
+	p := labtrust.Patient{
+		ID:        labtrust.PatientRef{System: "LAB", ID: "MRN|7^x"},
+		OtherIDs:  []labtrust.PatientRef{{System: "EPIC", ID: "E1"}},
+		SSN:       "123-45-6789",
+		Name:      labtrust.HumanName{Family: "O'Brien & Sons", Given: []string{"Ana", "María"}, Prefix: "Dr."},
+		BirthDate: "2012-02-29", Sex: "female",
+		Addresses: []labtrust.Address{{Use: "home", Lines: []string{"1 Main St", "Apt 2"}, City: "Reno", State: "NV", PostalCode: "89501", Country: "USA"}},
+		Phones:    []string{"775-555-0100"}, Emails: []string{"ana@example.org"}, Language: "es",
+		Guardian: &labtrust.Contact{Name: labtrust.HumanName{Family: "O'Brien", Given: []string{"Rosa"}}, Relationship: "MTH", Phones: []string{"775-555-0101"},
+			Address: &labtrust.Address{Use: "home", Lines: []string{"1 Main St"}, City: "Reno", State: "NV", PostalCode: "89501"}},
+	}
+	raw := hl7.EncodeADT(p, "A04", "C1", time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), nil)
+	m, err := hl7.Parse(raw)
+	if err != nil {
+		t.Fatalf("%v\n%q", err, raw)
+	}
+	r, err := hl7.Record(m, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.Patient, p) {
+		t.Fatalf("round trip\n got %+v\nwant %+v", r.Patient, p)
+	}
+}

@@ -30,10 +30,12 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
 	"github.com/tink-crypto/tink-go/v2/insecuresecretdataaccess"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/prf"
 	"github.com/tink-crypto/tink-go/v2/prf/hmacprf"
+	"github.com/tink-crypto/tink-go/v2/secretdata"
 	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
@@ -566,3 +568,52 @@ func hmacKey(h *keyset.Handle) ([]byte, uint32, error) {
 	}
 	return k.KeyBytes().Data(insecuresecretdataaccess.Token{}), e.KeyID(), nil
 }
+
+// fieldKeyParams are per-record keys: AES-256-GCM, 12-byte IV, 16-byte
+// tag, no key-ID prefix (each record has exactly one key).
+var fieldKeyParams = func() *aesgcm.Parameters {
+	p, err := aesgcm.NewParameters(aesgcm.ParametersOpts{KeySizeInBytes: 32, IVSizeInBytes: 12, TagSizeInBytes: 16, Variant: aesgcm.VariantNoPrefix})
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
+// NewRecordKey makes a fresh data key for one record (a patient's), and
+// returns its AEAD and the key sealed by the keyring, bound to owner.
+// Deleting the sealed key crypto-shreds everything it sealed.
+func (kr *Keyring) NewRecordKey(ctx context.Context, owner []byte) (tink.AEAD, []byte, error) {
+	raw, err := secretdata.NewBytesFromRand(32)
+	if err != nil {
+		return nil, nil, fmt.Errorf("vault: record key: %w", err)
+	}
+	a, err := recordAEAD(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealed, err := kr.Seal(ctx, nil, raw.Data(insecuresecretdataaccess.Token{}), recordKeyAAD(owner))
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, sealed, nil
+}
+
+// OpenRecordKey opens a key NewRecordKey sealed for owner.
+func (kr *Keyring) OpenRecordKey(sealed, owner []byte) (tink.AEAD, error) {
+	raw, err := kr.Open(nil, sealed, recordKeyAAD(owner))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(raw)
+	return recordAEAD(secretdata.NewBytesFromData(raw, insecuresecretdataaccess.Token{}))
+}
+
+func recordAEAD(raw secretdata.Bytes) (tink.AEAD, error) {
+	k, err := aesgcm.NewKey(raw, 0, fieldKeyParams)
+	if err != nil {
+		return nil, fmt.Errorf("vault: record key: %w", err)
+	}
+	return aesgcm.NewAEAD(k)
+}
+
+func recordKeyAAD(owner []byte) []byte { return append([]byte("record key\x00"), owner...) }

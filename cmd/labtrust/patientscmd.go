@@ -1,0 +1,201 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/hl7"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/spf13/cobra"
+)
+
+func newPatients(g *globalOpts) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "patients",
+		Short: "The patient registry: import ADT, look patients up, forget one",
+		Long: `The registry keeps who each patient is and how to reach them (name, birth date, addresses
+with state, phones, emails, preferred language, guardian for minors, deceased), each record
+sealed with the patient's own data key. Lookups are exact, through blind indexes (MRN, other
+identifiers, SSN, email, phone, name with birth date). ADT merges (A40) are followed: a
+merged MRN leads to the surviving patient. Forgetting a patient deletes their key.`,
+	}
+	var source string
+	var quiet bool
+	imp := &cobra.Command{
+		Use:   "import --source NAME FILE...",
+		Short: "Import HL7 v2 ADT messages (A01, A04, A08, A28, A31, A40) from files",
+		Long: `import reads HL7 v2 ADT messages from files: one message after another (segments ending in
+\r, \n or \r\n) or an MLLP capture. Messages that cannot be read, and records the registry
+refuses, go to the quarantine with the reason. Use - for stdin.`,
+		Example: `  labtrust patients import --source epic adt-2026-11.hl7`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if source == "" {
+				return &labtrust.Error{Code: "invalid", Message: "--source is required", Hint: "name the system the messages come from, e.g. --source epic"}
+			}
+			return withApp(cmd, g, openOpts{writer: true}, func(a *app) error {
+				ctx := cmd.Context()
+				return withPipeline(a, func() error {
+					sink := &registry.Sink{Reg: registry.New(a.db, a.keys), Quarantine: a.pipe.Quarantine}
+					start := time.Now()
+					for _, name := range args {
+						var r io.Reader = os.Stdin
+						if name != "-" {
+							f, err := os.Open(name)
+							if err != nil {
+								return err
+							}
+							defer f.Close()
+							r = f
+						}
+						if err := hl7.ParseStream(ctx, source, r, sink); err != nil {
+							return err
+						}
+					}
+					if err := sink.Flush(ctx); err != nil {
+						return err
+					}
+					took := time.Since(start)
+					fmt.Fprintf(g.stdout, "imported %d patient records, quarantined %d, in %v (%.0f/s)\n", sink.Imported, sink.Quarantined,
+						took.Round(time.Millisecond), float64(sink.Imported)/took.Seconds())
+					return nil
+				})
+			})
+		},
+	}
+	imp.Flags().StringVar(&source, "source", "", "the system the messages come from")
+	imp.Flags().BoolVar(&quiet, "quiet", false, "no progress output")
+
+	show := &cobra.Command{
+		Use:   "show MRN",
+		Short: "Show a patient's registry record (PHI: for staff who need it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				e, err := registry.New(a.db, a.keys).Get(cmd.Context(), args[0])
+				if err != nil {
+					return patientErr(err)
+				}
+				printPatient(g.stdout, e)
+				return nil
+			})
+		},
+	}
+
+	var ssn, email, phone, name, dob string
+	find := &cobra.Command{
+		Use:   "find (--ssn X | --email X | --phone X | --name FAMILY,GIVEN --dob YYYY-MM-DD)",
+		Short: "Find patients by an exact identifier or contact detail",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				reg := registry.New(a.db, a.keys)
+				ctx := cmd.Context()
+				var es []*registry.Entry
+				var err error
+				switch {
+				case ssn != "":
+					es, err = reg.Find(ctx, registry.LookupSSN, ssn)
+				case email != "":
+					es, err = reg.Find(ctx, registry.LookupEmail, email)
+				case phone != "":
+					es, err = reg.Find(ctx, registry.LookupPhone, phone)
+				case name != "" && dob != "":
+					family, given, _ := strings.Cut(name, ",")
+					es, err = reg.FindByNameDOB(ctx, family, given, dob)
+				default:
+					return &labtrust.Error{Code: "invalid", Message: "say what to look up", Hint: "--ssn, --email, --phone, or --name FAMILY,GIVEN with --dob"}
+				}
+				if err != nil {
+					return err
+				}
+				if len(es) == 0 {
+					fmt.Fprintln(g.stdout, "no patient matches")
+				}
+				for _, e := range es {
+					printPatient(g.stdout, e)
+					fmt.Fprintln(g.stdout)
+				}
+				return nil
+			})
+		},
+	}
+	find.Flags().StringVar(&ssn, "ssn", "", "social security number")
+	find.Flags().StringVar(&email, "email", "", "email address")
+	find.Flags().StringVar(&phone, "phone", "", "phone number (digits compared)")
+	find.Flags().StringVar(&name, "name", "", "FAMILY,GIVEN (case and punctuation ignored)")
+	find.Flags().StringVar(&dob, "dob", "", "birth date, YYYY-MM-DD (with --name)")
+
+	var yes bool
+	forget := &cobra.Command{
+		Use:   "forget MRN --yes",
+		Short: "Crypto-shred a patient's registry record (cannot be undone)",
+		Long: `forget deletes the patient's record and the key that sealed it, and drops their lookups. The
+MRN stays known as forgotten, so it is not silently registered again. The ledger still
+verifies: it holds commitments, not records.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return &labtrust.Error{Code: "invalid", Message: "forgetting cannot be undone", Hint: "add --yes"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				if err := registry.New(a.db, a.keys).Forget(cmd.Context(), args[0]); err != nil {
+					return patientErr(err)
+				}
+				fmt.Fprintln(g.stdout, "forgotten: the record and its key are deleted")
+				return nil
+			})
+		},
+	}
+	forget.Flags().BoolVar(&yes, "yes", false, "confirm")
+	cmd.AddCommand(imp, show, find, forget)
+	return cmd
+}
+
+func patientErr(err error) error {
+	switch {
+	case errors.Is(err, labtrust.ErrNotFound):
+		return &labtrust.Error{Code: "not_found", Message: "no patient has that MRN in the registry", Hint: "import ADT with labtrust patients import", Err: err}
+	case errors.Is(err, registry.ErrForgotten):
+		return &labtrust.Error{Code: "forgotten", Message: "that patient was forgotten: their record no longer exists", Err: err}
+	}
+	return err
+}
+
+func printPatient(w io.Writer, e *registry.Entry) {
+	p := e.Patient
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("MRN", p.ID.ID+" ("+p.ID.System+")")
+	row("name", p.Name.String())
+	row("birth date", p.BirthDate)
+	row("sex", p.Sex)
+	for _, a := range p.Addresses {
+		row("address ("+a.Use+")", strings.Join(append(append([]string{}, a.Lines...), a.City, a.State, a.PostalCode), ", "))
+	}
+	row("phones", strings.Join(p.Phones, ", "))
+	row("emails", strings.Join(p.Emails, ", "))
+	row("language", p.Language)
+	if p.Guardian != nil {
+		row("guardian", p.Guardian.Name.String()+" ("+p.Guardian.Relationship+")")
+	}
+	if p.Deceased {
+		row("deceased", "yes "+p.DeceasedAt)
+	}
+	for _, m := range e.Merged {
+		row("merged from", m.ID)
+	}
+	row("source", e.Source)
+	row("updated", e.UpdatedAt.Format(time.RFC3339))
+	tw.Flush()
+}

@@ -1,0 +1,427 @@
+// Package registry keeps the lab's patients: who they are and how to reach
+// them, each record sealed with the patient's own data key, found by exact
+// lookups through blind indexes, with ADT merges followed so that a merged
+// MRN's history belongs to the surviving patient. Forgetting a patient
+// deletes their key: the record can never be read again, while the ledger,
+// which holds only commitments, still verifies.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/store"
+	"github.com/tink-crypto/tink-go/v2/tink"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Store is what the registry needs from the database.
+type Store interface {
+	PatientByBlind(ctx context.Context, b []byte) (store.PatientRow, error)
+	PatientByID(ctx context.Context, id int64) (store.PatientRow, error)
+	MergedPatients(ctx context.Context, id int64) ([]store.PatientRow, error)
+	LookupPatients(ctx context.Context, kind string, b []byte) ([]int64, error)
+	PatientKeys(ctx context.Context, blinds [][]byte) (map[string][]byte, error)
+	UpsertPatients(ctx context.Context, rows []store.PatientRow) error
+	MergePatient(ctx context.Context, from, into []byte, source string, at time.Time) error
+	ForgetPatient(ctx context.Context, id int64, at time.Time) error
+}
+
+// Keys are the vault's: blind indexes and per-record keys.
+type Keys interface {
+	Blinder() func(id string) []byte
+	NewRecordKey(ctx context.Context, owner []byte) (tink.AEAD, []byte, error)
+	OpenRecordKey(sealed, owner []byte) (tink.AEAD, error)
+}
+
+// Registry is the patient registry. It is safe for concurrent use.
+type Registry struct {
+	st   Store
+	keys Keys
+	now  func() time.Time
+}
+
+// New returns a registry over st, sealing with keys.
+func New(st Store, keys Keys) *Registry { return &Registry{st: st, keys: keys, now: time.Now} }
+
+// ErrForgotten is returned for a patient whose record was crypto-shredded.
+var ErrForgotten = errors.New("registry: this patient was forgotten")
+
+// Entry is a patient as the registry holds them.
+type Entry struct {
+	ID        int64
+	Patient   labtrust.Patient
+	Source    string
+	UpdatedAt time.Time
+	// Merged are the identifiers of records merged into this one: their
+	// events are this patient's too.
+	Merged []labtrust.PatientRef
+}
+
+// sealedRecord is what a record's ciphertext holds: the patient and the
+// identifiers merged into them (kept sealed, since an MRN is PHI).
+type sealedRecord struct {
+	Patient labtrust.Patient      `json:"patient"`
+	Merged  []labtrust.PatientRef `json:"merged,omitempty"`
+}
+
+func recordAAD(blind []byte) []byte { return append([]byte("patient record\x00"), blind...) }
+
+// Import stores records in order: updates replace what the registry held
+// for the MRN, merges fold the merged record into the survivor. One
+// transaction per run of non-merge records, so a batch of ADT updates costs
+// a few statements, not a commit each.
+func (r *Registry) Import(ctx context.Context, recs []labtrust.PatientRecord) error {
+	for start := 0; start < len(recs); {
+		end := start
+		for end < len(recs) && recs[end].MergedFrom == nil {
+			end++
+		}
+		if end > start {
+			if err := r.upsert(ctx, recs[start:end]); err != nil {
+				return err
+			}
+		}
+		if end < len(recs) {
+			if err := r.merge(ctx, recs[end]); err != nil {
+				return err
+			}
+			end++
+		}
+		start = end
+	}
+	return nil
+}
+
+func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) error {
+	blind := r.keys.Blinder()
+	blinds := make([][]byte, len(recs))
+	for i := range recs {
+		if err := recs[i].Validate(); err != nil {
+			return fmt.Errorf("registry: record %d: %w", i, err)
+		}
+		blinds[i] = blind(recs[i].Patient.ID.ID)
+	}
+	existing, err := r.st.PatientKeys(ctx, blinds)
+	if err != nil {
+		return err
+	}
+	rows := make([]store.PatientRow, len(recs))
+	aeads := map[string]tink.AEAD{}
+	created := map[string]bool{}
+	for i := range recs {
+		rec := &recs[i]
+		b := blinds[i]
+		a, sealedKey := aeads[string(b)], existing[string(b)]
+		stored := sealedKey != nil && !created[string(b)]
+		switch {
+		case a != nil:
+		case sealedKey != nil:
+			if a, err = r.keys.OpenRecordKey(sealedKey, b); err != nil {
+				return fmt.Errorf("registry: open a patient's key: %w", err)
+			}
+		default:
+			if a, sealedKey, err = r.keys.NewRecordKey(ctx, b); err != nil {
+				return fmt.Errorf("registry: new patient key: %w", err)
+			}
+			existing[string(b)] = sealedKey
+			created[string(b)] = true
+		}
+		aeads[string(b)] = a
+		// Merged identifiers live in the sealed record; keep them across
+		// updates.
+		var merged []labtrust.PatientRef
+		if stored {
+			if old, err := r.st.PatientByBlind(ctx, b); err == nil && old.Record != nil {
+				var prev sealedRecord
+				if pt, err := a.Decrypt(old.Record, recordAAD(b)); err == nil && json.Unmarshal(pt, &prev) == nil {
+					merged = prev.Merged
+				}
+			}
+		}
+		pt, err := json.Marshal(sealedRecord{Patient: rec.Patient, Merged: merged})
+		if err != nil {
+			return err
+		}
+		ct, err := a.Encrypt(pt, recordAAD(b))
+		if err != nil {
+			return fmt.Errorf("registry: seal a patient record: %w", err)
+		}
+		row := store.PatientRow{Blind: b, Key: existing[string(b)], Record: ct, Source: rec.Source, UpdatedAt: rec.Time}
+		if row.UpdatedAt.IsZero() {
+			row.UpdatedAt = r.now()
+		}
+		p := &rec.Patient
+		row.State, row.Language, row.Deceased = residenceState(p), p.Language, p.Deceased
+		if age, ok := p.AgeOn(row.UpdatedAt); ok && age < 18 {
+			row.Minor = true
+		}
+		row.Lookups = lookups(blind, p)
+		rows[i] = row
+	}
+	return r.st.UpsertPatients(ctx, rows)
+}
+
+// residenceState is the state of the home address, else the first address
+// with one.
+func residenceState(p *labtrust.Patient) string {
+	for _, a := range p.Addresses {
+		if a.Use == "home" && a.State != "" {
+			return a.State
+		}
+	}
+	for _, a := range p.Addresses {
+		if a.State != "" {
+			return a.State
+		}
+	}
+	return ""
+}
+
+// Lookup kinds.
+const (
+	LookupID      = "id"
+	LookupSSN     = "ssn"
+	LookupEmail   = "email"
+	LookupPhone   = "phone"
+	LookupNameDOB = "name-dob"
+)
+
+func lookups(blind func(string) []byte, p *labtrust.Patient) []store.Lookup {
+	var out []store.Lookup
+	add := func(kind, v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, store.Lookup{Kind: kind, Blind: blind(kind + "\x00" + v)})
+		}
+	}
+	for _, id := range p.OtherIDs {
+		add(LookupID, id.ID)
+	}
+	add(LookupSSN, normalizeDigits(p.SSN))
+	for _, e := range p.Emails {
+		add(LookupEmail, strings.ToLower(e))
+	}
+	for _, ph := range p.Phones {
+		add(LookupPhone, normalizeDigits(ph))
+	}
+	if p.Name.Family != "" && p.BirthDate != "" {
+		add(LookupNameDOB, NameKey(p.Name.Family, firstGiven(p.Name))+"\x00"+p.BirthDate)
+	}
+	return out
+}
+
+func firstGiven(n labtrust.HumanName) string {
+	if len(n.Given) == 0 {
+		return ""
+	}
+	return n.Given[0]
+}
+
+// NameKey normalizes a name for exact lookups: lower case, letters only,
+// accents dropped (so "Peña, Lucía" and "pena,lucia" match, as staff type
+// names without them).
+func NameKey(family, given string) string {
+	fold := func(s string) string {
+		var b strings.Builder
+		for _, r := range norm.NFD.String(strings.ToLower(s)) {
+			if unicode.IsLetter(r) && !unicode.Is(unicode.Mn, r) {
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	return fold(family) + "," + fold(given)
+}
+
+func normalizeDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func (r *Registry) merge(ctx context.Context, rec labtrust.PatientRecord) error {
+	if err := rec.Validate(); err != nil {
+		return fmt.Errorf("registry: merge: %w", err)
+	}
+	blind := r.keys.Blinder()
+	// A survivor the registry has not seen is stored from the merge
+	// message; a known one keeps its record (merge messages often carry a
+	// minimal PID, which must not erase addresses and contacts).
+	if _, err := r.st.PatientByBlind(ctx, blind(rec.Patient.ID.ID)); errors.Is(err, labtrust.ErrNotFound) {
+		if err := r.upsert(ctx, []labtrust.PatientRecord{{Source: rec.Source, Trigger: rec.Trigger, Time: rec.Time, Patient: rec.Patient}}); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	into, from := blind(rec.Patient.ID.ID), blind(rec.MergedFrom.ID)
+	at := rec.Time
+	if at.IsZero() {
+		at = r.now()
+	}
+	if err := r.st.MergePatient(ctx, from, into, rec.Source, at); err != nil {
+		return err
+	}
+	// Record the merged identifier in the survivor's sealed record.
+	row, err := r.st.PatientByBlind(ctx, into)
+	if err != nil {
+		return err
+	}
+	a, err := r.keys.OpenRecordKey(row.Key, into)
+	if err != nil {
+		return err
+	}
+	pt, err := a.Decrypt(row.Record, recordAAD(into))
+	if err != nil {
+		return err
+	}
+	var sr sealedRecord
+	if err := json.Unmarshal(pt, &sr); err != nil {
+		return fmt.Errorf("registry: a sealed record does not decode: %w", err)
+	}
+	sr.Merged = append(sr.Merged, *rec.MergedFrom)
+	if pt, err = json.Marshal(sr); err != nil {
+		return err
+	}
+	if row.Record, err = a.Encrypt(pt, recordAAD(into)); err != nil {
+		return err
+	}
+	row.Lookups = lookups(blind, &sr.Patient)
+	return r.st.UpsertPatients(ctx, []store.PatientRow{row})
+}
+
+// Get returns the patient with the MRN id, following merges to the
+// surviving record. It returns labtrust.ErrNotFound for an unknown MRN and
+// ErrForgotten for a forgotten one.
+func (r *Registry) Get(ctx context.Context, id string) (*Entry, error) {
+	row, err := r.st.PatientByBlind(ctx, r.keys.Blinder()(id))
+	if err != nil {
+		return nil, err
+	}
+	for hops := 0; row.MergedInto != 0; hops++ {
+		if hops > 64 {
+			return nil, errors.New("registry: merge chain too long")
+		}
+		if row, err = r.st.PatientByID(ctx, row.MergedInto); err != nil {
+			return nil, err
+		}
+	}
+	return r.open(ctx, row)
+}
+
+// ByID returns a registry entry by its row ID (after a lookup).
+func (r *Registry) ByID(ctx context.Context, id int64) (*Entry, error) {
+	row, err := r.st.PatientByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.open(ctx, row)
+}
+
+func (r *Registry) open(ctx context.Context, row store.PatientRow) (*Entry, error) {
+	if row.Forgotten {
+		return nil, ErrForgotten
+	}
+	if row.Key == nil {
+		return nil, fmt.Errorf("registry: patient %d holds no record (merged from an MRN the registry never saw): %w", row.ID, labtrust.ErrNotFound)
+	}
+	a, err := r.keys.OpenRecordKey(row.Key, row.Blind)
+	if err != nil {
+		return nil, fmt.Errorf("registry: patient %d: key: %w", row.ID, err)
+	}
+	pt, err := a.Decrypt(row.Record, recordAAD(row.Blind))
+	if err != nil {
+		return nil, fmt.Errorf("registry: patient %d: record does not authenticate: %w", row.ID, err)
+	}
+	var sr sealedRecord
+	if err := json.Unmarshal(pt, &sr); err != nil {
+		return nil, fmt.Errorf("registry: patient %d: record does not decode: %w", row.ID, err)
+	}
+	return &Entry{ID: row.ID, Patient: sr.Patient, Source: row.Source, UpdatedAt: row.UpdatedAt, Merged: sr.Merged}, nil
+}
+
+// Find returns the patients matching one exact lookup: kind is one of the
+// Lookup constants and value as a person would type it.
+func (r *Registry) Find(ctx context.Context, kind, value string) ([]*Entry, error) {
+	switch kind {
+	case LookupSSN, LookupPhone:
+		value = normalizeDigits(value)
+	case LookupEmail:
+		value = strings.ToLower(value)
+	}
+	ids, err := r.st.LookupPatients(ctx, kind, r.keys.Blinder()(kind+"\x00"+strings.TrimSpace(value)))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Entry
+	for _, id := range ids {
+		e, err := r.ByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// FindByNameDOB looks a patient up by family name, first given name and
+// birth date (YYYY-MM-DD), ignoring case and punctuation.
+func (r *Registry) FindByNameDOB(ctx context.Context, family, given, birthDate string) ([]*Entry, error) {
+	return r.Find(ctx, LookupNameDOB, NameKey(family, given)+"\x00"+birthDate)
+}
+
+// Blinds returns the blind indexes whose events belong to the patient with
+// the MRN id: the surviving record's and every merged one's. Access reports
+// and breach scoping use it so merged history is not lost.
+func (r *Registry) Blinds(ctx context.Context, id string) ([][]byte, error) {
+	blind := r.keys.Blinder()
+	row, err := r.st.PatientByBlind(ctx, blind(id))
+	if errors.Is(err, labtrust.ErrNotFound) {
+		return [][]byte{blind(id)}, nil // not registered: its own events only
+	}
+	if err != nil {
+		return nil, err
+	}
+	for row.MergedInto != 0 {
+		if row, err = r.st.PatientByID(ctx, row.MergedInto); err != nil {
+			return nil, err
+		}
+	}
+	out := [][]byte{row.Blind}
+	merged, err := r.st.MergedPatients(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range merged {
+		out = append(out, m.Blind)
+	}
+	return out, nil
+}
+
+// Forget crypto-shreds the patient with the MRN id (the surviving record
+// if it was merged): their record and its key are deleted.
+func (r *Registry) Forget(ctx context.Context, id string) error {
+	row, err := r.st.PatientByBlind(ctx, r.keys.Blinder()(id))
+	if err != nil {
+		return err
+	}
+	for row.MergedInto != 0 {
+		if row, err = r.st.PatientByID(ctx, row.MergedInto); err != nil {
+			return err
+		}
+	}
+	if row.Forgotten {
+		return ErrForgotten
+	}
+	return r.st.ForgetPatient(ctx, row.ID, r.now())
+}

@@ -1,0 +1,154 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/hl7"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/store/storetest"
+	"github.com/labtrust/labtrust/vault"
+)
+
+type fixture struct {
+	db   *store.DB
+	keys *vault.Keyring
+	reg  *registry.Registry
+}
+
+func open(t *testing.T, dsn string) *fixture { return openB(t, dsn) }
+
+func openB(t testing.TB, dsn string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kek, err := vault.LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "kek.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := vault.Open(ctx, kek, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{db: db, keys: keys, reg: registry.New(db, keys)}
+}
+
+type collect struct{ recs []labtrust.PatientRecord }
+
+func (c *collect) Patient(_ context.Context, r labtrust.PatientRecord) error {
+	c.recs = append(c.recs, r)
+	return nil
+}
+func (c *collect) Reject(_ context.Context, r labtrust.Reject) error {
+	return errors.New("unexpected reject: " + r.Reason)
+}
+
+func adt(t *testing.T, names ...string) []labtrust.PatientRecord {
+	t.Helper()
+	var c collect
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join("..", "hl7", "testdata", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hl7.ParseStream(context.Background(), "epic", bytes.NewReader(b), &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.recs
+}
+
+func TestRegistry(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		if err := f.reg.Import(ctx, adt(t, "a01.hl7", "a04_latin1.hl7")); err != nil {
+			t.Fatal(err)
+		}
+		e, err := f.reg.Get(ctx, "MRN0012345")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Patient.Name.Family != "García" || e.Patient.BirthDate != "1984-03-12" || e.Patient.Language != "es" {
+			t.Fatalf("entry %+v", e.Patient)
+		}
+		// Exact lookups through blind indexes.
+		for kind, v := range map[string]string{registry.LookupSSN: "123456789", registry.LookupEmail: "MARIA@example.org",
+			registry.LookupPhone: "217-555-0100", registry.LookupID: "PI998877"} {
+			got, err := f.reg.Find(ctx, kind, v)
+			if err != nil || len(got) != 1 || got[0].Patient.ID.ID != "MRN0012345" {
+				t.Fatalf("find %s: %d %v", kind, len(got), err)
+			}
+		}
+		if got, _ := f.reg.FindByNameDOB(ctx, "Pena", "lucia", "2015-07-04"); len(got) != 1 || got[0].Patient.Guardian == nil {
+			t.Fatalf("find by name and birth date: %+v", got)
+		}
+		// An update replaces the record and its lookups.
+		upd := adt(t, "a01.hl7")[0]
+		upd.Patient.Emails = []string{"new@example.org"}
+		upd.Patient.Addresses[0].State = "WI"
+		if err := f.reg.Import(ctx, []labtrust.PatientRecord{upd}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := f.reg.Find(ctx, registry.LookupEmail, "maria@example.org"); len(got) != 0 {
+			t.Fatal("an old email still finds the patient")
+		}
+		if got, _ := f.reg.Find(ctx, registry.LookupEmail, "new@example.org"); len(got) != 1 {
+			t.Fatal("the new email does not find the patient")
+		}
+		states, err := f.db.CountPatientsByState(ctx)
+		if err != nil || states["WI"] != 1 || states["TX"] != 1 {
+			t.Fatalf("states %v %v", states, err)
+		}
+		// A merge: MRN0099999 (never seen) folds into MRN0012345; its
+		// events follow the survivor.
+		if err := f.reg.Import(ctx, adt(t, "a40.hl7")); err != nil {
+			t.Fatal(err)
+		}
+		blinds, err := f.reg.Blinds(ctx, "MRN0012345")
+		if err != nil || len(blinds) != 2 || !bytes.Equal(blinds[1], f.keys.Blind("MRN0099999")) {
+			t.Fatalf("blinds after merge: %d %v", len(blinds), err)
+		}
+		if e, err := f.reg.Get(ctx, "MRN0099999"); err != nil || e.Patient.ID.ID != "MRN0012345" || len(e.Merged) != 1 ||
+			len(e.Patient.Addresses) != 1 || e.Patient.SSN == "" {
+			t.Fatalf("the merged MRN leads to %+v %v", e, err)
+		}
+		// No identifier is in the clear in the registry's rows.
+		row, _ := f.db.PatientByBlind(ctx, f.keys.Blind("MRN0012345"))
+		for _, s := range []string{"MRN0012345", "García", "Springfield", "123-45-6789", "new@example.org", "1984"} {
+			if bytes.Contains(row.Record, []byte(s)) || bytes.Contains(row.Key, []byte(s)) {
+				t.Fatalf("%q in the clear", s)
+			}
+		}
+		// Forgetting shreds the record; the MRN cannot come back silently.
+		if err := f.reg.Forget(ctx, "MRN0099999"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.reg.Get(ctx, "MRN0012345"); !errors.Is(err, registry.ErrForgotten) {
+			t.Fatalf("after forget: %v", err)
+		}
+		if got, _ := f.reg.Find(ctx, registry.LookupSSN, "123-45-6789"); len(got) != 0 {
+			t.Fatal("a forgotten patient is still found")
+		}
+		row, _ = f.db.PatientByBlind(ctx, f.keys.Blind("MRN0012345"))
+		if row.Key != nil || row.Record != nil || !row.Forgotten {
+			t.Fatalf("forgotten row %+v", row)
+		}
+		if err := f.reg.Import(ctx, adt(t, "a01.hl7")); !errors.Is(err, labtrust.ErrConflict) {
+			t.Fatalf("re-registering a forgotten MRN: %v", err)
+		}
+		if _, err := f.reg.Get(ctx, "MRN-UNKNOWN"); !errors.Is(err, labtrust.ErrNotFound) {
+			t.Fatalf("unknown MRN: %v", err)
+		}
+	})
+}

@@ -1,0 +1,90 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/labtrust/labtrust"
+)
+
+// Sink imports what a registry parser (hl7.ParseStream) reads, in batches,
+// and quarantines both the parser's rejects and records the registry
+// refuses (a forgotten MRN coming back, say), so nothing is lost.
+type Sink struct {
+	Reg *Registry
+	// Quarantine seals and stores rejects (ingest.Pipeline.Quarantine).
+	Quarantine func(ctx context.Context, rejects []labtrust.Reject) ([]int64, error)
+	// Batch is how many records go to the registry at once (default 1000).
+	Batch int
+
+	Imported, Quarantined int
+	buf                   []labtrust.PatientRecord
+	rejects               []labtrust.Reject
+}
+
+var _ labtrust.PatientSink = (*Sink)(nil)
+
+func (s *Sink) Patient(ctx context.Context, r labtrust.PatientRecord) error {
+	s.buf = append(s.buf, r)
+	if len(s.buf) >= max(s.Batch, 1000) {
+		return s.flushRecords(ctx)
+	}
+	return nil
+}
+
+func (s *Sink) Reject(ctx context.Context, r labtrust.Reject) error {
+	s.rejects = append(s.rejects, r)
+	if len(s.rejects) >= 256 {
+		return s.flushRejects(ctx)
+	}
+	return nil
+}
+
+// Flush imports and quarantines what is buffered.
+func (s *Sink) Flush(ctx context.Context) error {
+	return errors.Join(s.flushRecords(ctx), s.flushRejects(ctx))
+}
+
+func (s *Sink) flushRecords(ctx context.Context) error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	batch := s.buf
+	s.buf = nil
+	if err := s.Reg.Import(ctx, batch); err == nil {
+		s.Imported += len(batch)
+		return nil
+	}
+	// Something in the batch was refused: one at a time, so the rest go in
+	// and the refused ones are quarantined with the reason.
+	for _, r := range batch {
+		err := s.Reg.Import(ctx, []labtrust.PatientRecord{r})
+		var ve *labtrust.ValidationError
+		switch {
+		case err == nil:
+			s.Imported++
+		case errors.Is(err, labtrust.ErrConflict) || errors.As(err, &ve):
+			raw, _ := json.Marshal(r)
+			s.rejects = append(s.rejects, labtrust.Reject{Source: r.Source, Format: "registry", Position: "message " + r.ControlID,
+				Reason: "the registry refused the record: " + err.Error(), Raw: raw})
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sink) flushRejects(ctx context.Context) error {
+	if len(s.rejects) == 0 {
+		return nil
+	}
+	ids, err := s.Quarantine(ctx, s.rejects)
+	if err != nil {
+		return fmt.Errorf("registry: quarantine: %w", err)
+	}
+	s.Quarantined += len(ids)
+	s.rejects = s.rejects[:0]
+	return nil
+}

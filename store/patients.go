@@ -1,0 +1,395 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/labtrust/labtrust"
+)
+
+// PatientRow is a registry row: the sealed record and its key, and the few
+// clear columns that identify no one.
+type PatientRow struct {
+	ID         int64
+	Blind      []byte // blind index of the MRN
+	MergedInto int64  // 0 unless an ADT merge folded this record into another
+	Key        []byte // the record's own data key, sealed by the vault; nil once forgotten
+	Record     []byte // sealed with Key; nil once forgotten
+	State      string
+	Language   string
+	Minor      bool
+	Deceased   bool
+	Source     string
+	UpdatedAt  time.Time
+	Forgotten  bool
+	Lookups    []Lookup // blind indexes for exact lookups; written, not read back
+}
+
+// Lookup is one exact-match blind index of a patient (kind: "id", "ssn",
+// "email", "phone", "name-dob").
+type Lookup struct {
+	Kind  string
+	Blind []byte
+}
+
+const patientCols = `id, blind, merged_into, key, record, state, language, minor, deceased, source, updated_at, forgotten_at`
+
+func scanPatient(s scanner) (PatientRow, error) {
+	var r PatientRow
+	var merged, forgotten sql.NullInt64
+	var updated int64
+	var minor, deceased int
+	err := s.Scan(&r.ID, &r.Blind, &merged, &r.Key, &r.Record, &r.State, &r.Language, &minor, &deceased, &r.Source, &updated, &forgotten)
+	if err != nil {
+		return r, err
+	}
+	r.MergedInto, r.Forgotten = merged.Int64, forgotten.Valid
+	r.Minor, r.Deceased = minor != 0, deceased != 0
+	r.UpdatedAt = time.Unix(0, updated).UTC()
+	return r, nil
+}
+
+// PatientByBlind returns the registry row whose MRN has blind index b, or
+// labtrust.ErrNotFound.
+func (d *DB) PatientByBlind(ctx context.Context, b []byte) (PatientRow, error) {
+	r, err := scanPatient(d.db.QueryRowContext(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE blind = ?`), b))
+	if err != nil {
+		return r, fmt.Errorf("store: read patient: %w", mapErr(err))
+	}
+	return r, nil
+}
+
+// PatientByID returns a registry row by its ID, or labtrust.ErrNotFound.
+func (d *DB) PatientByID(ctx context.Context, id int64) (PatientRow, error) {
+	r, err := scanPatient(d.db.QueryRowContext(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE id = ?`), id))
+	if err != nil {
+		return r, fmt.Errorf("store: read patient %d: %w", id, mapErr(err))
+	}
+	return r, nil
+}
+
+// MergedPatients returns the rows merged into id, directly or through
+// earlier merges.
+func (d *DB) MergedPatients(ctx context.Context, id int64) ([]PatientRow, error) {
+	var out []PatientRow
+	queue := []int64{id}
+	seen := map[int64]bool{id: true}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE merged_into = ?`), cur)
+		if err != nil {
+			return nil, fmt.Errorf("store: read merged patients: %w", mapErr(err))
+		}
+		for rows.Next() {
+			r, err := scanPatient(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: scan patient: %w", err)
+			}
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				out = append(out, r)
+				queue = append(queue, r.ID)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: read merged patients: %w", mapErr(err))
+		}
+	}
+	return out, nil
+}
+
+// LookupPatients returns the IDs of the patients with the blind index b of
+// the given kind.
+func (d *DB) LookupPatients(ctx context.Context, kind string, b []byte) ([]int64, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT patient FROM patient_lookup WHERE kind = ? AND blind = ?`), kind, b)
+	if err != nil {
+		return nil, fmt.Errorf("store: patient lookup: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: patient lookup: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// PatientKeys returns the sealed record keys of the patients whose MRN blind
+// indexes are in blinds (absent and forgotten ones are left out): what an
+// import batch needs to update records it already holds.
+func (d *DB) PatientKeys(ctx context.Context, blinds [][]byte) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	const per = 500
+	for start := 0; start < len(blinds); start += per {
+		part := blinds[start:min(start+per, len(blinds))]
+		q := `SELECT blind, key FROM patients WHERE key IS NOT NULL AND blind IN (?` + repeatArg(len(part)-1) + `)`
+		args := make([]any, len(part))
+		for i, b := range part {
+			args[i] = b
+		}
+		rows, err := d.db.QueryContext(ctx, d.q(q), args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: read patient keys: %w", mapErr(err))
+		}
+		for rows.Next() {
+			var b, k []byte
+			if err := rows.Scan(&b, &k); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: read patient keys: %w", err)
+			}
+			out[string(b)] = k
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: read patient keys: %w", mapErr(err))
+		}
+	}
+	return out, nil
+}
+
+func repeatArg(n int) string {
+	b := make([]byte, 0, 2*n)
+	for i := 0; i < n; i++ {
+		b = append(b, ",?"...)
+	}
+	return string(b)
+}
+
+// UpsertPatients inserts or replaces registry rows by MRN blind index, with
+// their lookups, in one transaction. A forgotten patient stays forgotten:
+// a later update for the same MRN is refused with labtrust.ErrConflict.
+// Rows are written with multi-row statements: a bulk import costs a few
+// statements per few hundred patients, not several per patient.
+func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin patients: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	// Which MRNs the registry holds already.
+	ids := map[string]int64{}
+	const per = 400
+	for start := 0; start < len(rows); start += per {
+		part := rows[start:min(start+per, len(rows))]
+		args := make([]any, len(part))
+		for i := range part {
+			args[i] = part[i].Blind
+		}
+		q := d.q(`SELECT id, blind, forgotten_at FROM patients WHERE blind IN (?` + repeatArg(len(part)-1) + `)`)
+		res, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("store: read patients: %w", mapErr(err))
+		}
+		for res.Next() {
+			var id int64
+			var b []byte
+			var forgotten sql.NullInt64
+			if err := res.Scan(&id, &b, &forgotten); err != nil {
+				res.Close()
+				return fmt.Errorf("store: read patients: %w", err)
+			}
+			if forgotten.Valid {
+				res.Close()
+				return fmt.Errorf("store: patient %d was forgotten; its MRN cannot come back: %w", id, labtrust.ErrConflict)
+			}
+			ids[string(b)] = id
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("store: read patients: %w", mapErr(err))
+		}
+	}
+	// New MRNs: multi-row inserts that return their IDs. A batch may name
+	// one MRN twice; its last row wins.
+	last := map[string]int{}
+	for i := range rows {
+		last[string(rows[i].Blind)] = i
+	}
+	var fresh []int
+	for i := range rows {
+		if _, ok := ids[string(rows[i].Blind)]; !ok && last[string(rows[i].Blind)] == i {
+			fresh = append(fresh, i)
+		}
+	}
+	const cols = 9
+	for start := 0; start < len(fresh); start += per {
+		part := fresh[start:min(start+per, len(fresh))]
+		args := make([]any, 0, cols*len(part))
+		var q strings.Builder
+		q.WriteString(`INSERT INTO patients (blind, key, record, state, language, minor, deceased, source, updated_at) VALUES `)
+		for k, i := range part {
+			if k > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(`(?,?,?,?,?,?,?,?,?)`)
+			r := &rows[i]
+			args = append(args, r.Blind, r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), r.Source, r.UpdatedAt.UnixNano())
+		}
+		q.WriteString(` RETURNING id, blind`)
+		res, err := tx.QueryContext(ctx, d.q(q.String()), args...)
+		if err != nil {
+			return fmt.Errorf("store: insert patients: %w", mapErr(err))
+		}
+		for res.Next() {
+			var id int64
+			var b []byte
+			if err := res.Scan(&id, &b); err != nil {
+				res.Close()
+				return fmt.Errorf("store: insert patients: %w", err)
+			}
+			ids[string(b)] = id
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("store: insert patients: %w", mapErr(err))
+		}
+	}
+	// Known MRNs: updated one by one (an import of updates is the rarer
+	// case), their lookups replaced.
+	isFresh := map[int]bool{}
+	for _, i := range fresh {
+		isFresh[i] = true
+	}
+	var lookupArgs []any
+	for i := range rows {
+		r := &rows[i]
+		id := ids[string(r.Blind)]
+		r.ID = id
+		if last[string(r.Blind)] != i {
+			continue
+		}
+		if !isFresh[i] {
+			if _, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET key = ?, record = ?, state = ?, language = ?, minor = ?, deceased = ?, source = ?, updated_at = ? WHERE id = ?`),
+				r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), r.Source, r.UpdatedAt.UnixNano(), id); err != nil {
+				return fmt.Errorf("store: update patient %d: %w", id, mapErr(err))
+			}
+			if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM patient_lookup WHERE patient = ?`), id); err != nil {
+				return fmt.Errorf("store: update patient %d: %w", id, mapErr(err))
+			}
+		}
+		for _, l := range r.Lookups {
+			lookupArgs = append(lookupArgs, l.Kind, l.Blind, id)
+		}
+	}
+	for start := 0; start < len(lookupArgs); start += 3 * per {
+		part := lookupArgs[start:min(start+3*per, len(lookupArgs))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO patient_lookup (kind, blind, patient) VALUES `)
+		for k := 0; k < len(part)/3; k++ {
+			if k > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(`(?,?,?)`)
+		}
+		q.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := tx.ExecContext(ctx, d.q(q.String()), part...); err != nil {
+			return fmt.Errorf("store: patient lookups: %w", mapErr(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit patients: %w", mapErr(err))
+	}
+	return nil
+}
+
+// MergePatient records that the record with blind index from is merged into
+// the one with blind index into. A from the registry has not seen gets a
+// placeholder row, so its events still follow the survivor.
+func (d *DB) MergePatient(ctx context.Context, from, into []byte, source string, at time.Time) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin merge: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	var intoID int64
+	if err := tx.QueryRowContext(ctx, d.q(`SELECT id FROM patients WHERE blind = ?`), into).Scan(&intoID); err != nil {
+		return fmt.Errorf("store: merge: surviving patient: %w", mapErr(err))
+	}
+	res, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET merged_into = ?, updated_at = ? WHERE blind = ?`), intoID, at.UnixNano(), from)
+	if err != nil {
+		return fmt.Errorf("store: merge: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO patients (blind, merged_into, source, updated_at) VALUES (?, ?, ?, ?)`),
+			from, intoID, source, at.UnixNano()); err != nil {
+			return fmt.Errorf("store: merge: %w", mapErr(err))
+		}
+	}
+	// Records merged into the merged one follow to the survivor.
+	var fromID int64
+	if err := tx.QueryRowContext(ctx, d.q(`SELECT id FROM patients WHERE blind = ?`), from).Scan(&fromID); err != nil {
+		return fmt.Errorf("store: merge: %w", mapErr(err))
+	}
+	if fromID == intoID {
+		return fmt.Errorf("store: merge: a record cannot merge into itself: %w", labtrust.ErrConflict)
+	}
+	if _, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET merged_into = ? WHERE merged_into = ?`), intoID, fromID); err != nil {
+		return fmt.Errorf("store: merge: %w", mapErr(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit merge: %w", mapErr(err))
+	}
+	return nil
+}
+
+// ForgetPatient crypto-shreds a patient: the sealed record and its key are
+// deleted and the lookups dropped; the row stays (blind index and the time)
+// so the MRN cannot be silently re-registered and the forgetting is on
+// record.
+func (d *DB) ForgetPatient(ctx context.Context, id int64, at time.Time) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin forget: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET key = NULL, record = NULL, state = '', language = '', minor = 0, deceased = 0, forgotten_at = ? WHERE id = ?`), at.UnixNano(), id)
+	if err != nil {
+		return fmt.Errorf("store: forget patient %d: %w", id, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("store: forget patient %d: %w", id, labtrust.ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM patient_lookup WHERE patient = ?`), id); err != nil {
+		return fmt.Errorf("store: forget patient %d: %w", id, mapErr(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit forget: %w", mapErr(err))
+	}
+	return nil
+}
+
+// CountPatientsByState returns registry counts per state of residence
+// (merged and forgotten records left out).
+func (d *DB) CountPatientsByState(ctx context.Context) (map[string]int64, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM patients WHERE merged_into IS NULL AND forgotten_at IS NULL GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("store: count patients: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("store: count patients: %w", err)
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
