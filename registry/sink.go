@@ -88,3 +88,23 @@ func (s *Sink) flushRejects(ctx context.Context) error {
 	s.rejects = s.rejects[:0]
 	return nil
 }
+
+// Direct is a PatientSink that imports each record as it comes: what an
+// MLLP listener needs, since it acknowledges a message only once the
+// record is durable. A record the registry refuses is quarantined (and so
+// kept) instead.
+type Direct struct{ Sink }
+
+func (d *Direct) Patient(ctx context.Context, r labtrust.PatientRecord) error {
+	if err := d.Sink.Patient(ctx, r); err != nil {
+		return err
+	}
+	return d.Sink.Flush(ctx)
+}
+
+func (d *Direct) Reject(ctx context.Context, r labtrust.Reject) error {
+	if err := d.Sink.Reject(ctx, r); err != nil {
+		return err
+	}
+	return d.Sink.flushRejects(ctx)
+}

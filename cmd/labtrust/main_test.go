@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"github.com/labtrust/labtrust/hl7"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -592,4 +594,60 @@ func TestNoPlaintextPHIAtRest(t *testing.T) {
 			t.Fatalf("only %d values checked", checked)
 		}
 	})
+}
+
+// TestMLLPIntoRegistry: an interface engine sends ADT over MLLP to a
+// running server; each message is acknowledged once its record is stored,
+// and the CLI then finds the patient.
+func TestMLLPIntoRegistry(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	srv := startServer(t, "--data", data, "--hl7-mllp", addr)
+	defer func() {
+		srv.cmd.Process.Signal(syscall.SIGTERM)
+		srv.cmd.Wait()
+	}()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	a01, err := os.ReadFile(filepath.Join("..", "..", "hl7", "testdata", "a01.hl7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []byte("MSH|^~\\&|A|B|C|D|202610011200||ADT^A08|CTL2|P|2.5\rPID|1||^^^LAB^MR\r")
+	fr := hl7.NewFrameReader(conn, 0)
+	var acks []string
+	for _, m := range [][]byte{a01, bad} {
+		if err := hl7.WriteFrame(conn, m); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		msg, _, err := fr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		am, err := hl7.Parse(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, am.Field("MSA", 1).String())
+	}
+	if acks[0] != "AA" || acks[1] != "AE" {
+		t.Fatalf("acks %v", acks)
+	}
+	out := mustRun(t, "patients", "show", "MRN0012345", "--data", data)
+	if !strings.Contains(out, "María Elena García") || !strings.Contains(out, "Springfield") {
+		t.Fatalf("patients show: %s", out)
+	}
+	out = mustRun(t, "quarantine", "list", "--data", data)
+	if !strings.Contains(out, "hl7v2") || !strings.Contains(out, "PID-3") {
+		t.Fatalf("the bad message is not in the quarantine: %s", out)
+	}
 }

@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/labtrust/labtrust/config"
+	"github.com/labtrust/labtrust/hl7"
 	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/server"
 	"github.com/labtrust/labtrust/syslog"
 	"github.com/spf13/cobra"
@@ -30,6 +32,8 @@ type serveOpts struct {
 	addr         string
 	syslogTLS    string
 	syslogUDP    string
+	hl7MLLP      string
+	hl7TLS       bool
 	tlsCert      string
 	tlsKey       string
 	apiToken     string
@@ -71,6 +75,8 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "HTTP listen address")
 	f.StringVar(&o.syslogTLS, "syslog-tls", "", "listen for syslog over TLS (RFC 5425) on this address, e.g. 127.0.0.1:6514")
 	f.StringVar(&o.syslogUDP, "syslog-udp", "", "listen for syslog over UDP (RFC 5426) on this address")
+	f.StringVar(&o.hl7MLLP, "hl7-mllp", "", "listen for HL7 v2 ADT over MLLP on this address (patient registry)")
+	f.BoolVar(&o.hl7TLS, "hl7-mllp-tls", false, "wrap the MLLP listener in TLS (the same certificate as syslog over TLS)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) for syslog; default: a self-signed one in DATA/tls")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM) for syslog")
 	f.StringVar(&o.apiToken, "api-token", "", "API bearer token (default: DATA/api.token, created on first run); prefer LABTRUST_API_TOKEN_FILE")
@@ -184,6 +190,36 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		go func() {
 			defer wg.Done()
 			if err := syslog.ServeUDP(listenCtx, pc, "syslog", syslogSink, a.log); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if o.hl7MLLP != "" {
+		hl, err := net.Listen("tcp", o.hl7MLLP)
+		if err != nil {
+			stopListen()
+			hs.Close()
+			stopPipeline()
+			return fmt.Errorf("listen for HL7 MLLP on %s: %w", o.hl7MLLP, err)
+		}
+		if o.hl7TLS {
+			tcfg, err := syslogTLSConfig(a.p, o)
+			if err != nil {
+				hl.Close()
+				stopListen()
+				hs.Close()
+				stopPipeline()
+				return err
+			}
+			hl = tls.NewListener(hl, tcfg)
+		}
+		fmt.Fprintf(g.stdout, "HL7 v2 over MLLP on %s\n", hl.Addr())
+		mllp := &hl7.Server{Source: "hl7", Log: a.log,
+			Sink: &registry.Direct{Sink: registry.Sink{Reg: registry.New(a.db, a.keys), Quarantine: a.pipe.Quarantine}}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := mllp.Serve(listenCtx, hl); err != nil {
 				errc <- err
 			}
 		}()
