@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"runtime"
+	"slices"
+	"sort"
 	"sync"
 
 	"github.com/labtrust/labtrust"
@@ -35,9 +37,12 @@ type Keys interface {
 // names p and that the prover's checkpoint covers, opened and proved. It
 // fails if a stored body does not authenticate or does not match its
 // commitment, because a report that cannot verify must not be handed out.
-func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, p labtrust.PatientRef) (*Report, error) {
+//
+// merged names records an ADT merge folded into p (the registry knows
+// them): their entries are included, each identifier keeping its chain.
+func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, p labtrust.PatientRef, merged ...labtrust.PatientRef) (*Report, error) {
 	cp, note := pr.Checkpoint()
-	r := &Report{Format: Format, Origin: origin, Patient: p, Checkpoint: string(note)}
+	r := &Report{Format: Format, Origin: origin, Patient: p, Merged: merged, Checkpoint: string(note)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -97,30 +102,36 @@ func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, 
 			}
 		}()
 	}
-	err := ev.PatientFrames(ctx, keys.Blind(p.ID), func(f *store.Frame, idxs []uint64) error {
-		j := &job{n: len(done), first: f.First, count: len(f.Rows)}
-		for _, idx := range idxs {
-			if idx < f.First || idx >= f.Next() {
-				return fmt.Errorf("entry %d: stored outside the frame the index points to", idx)
+	var err error
+	for _, id := range append([]labtrust.PatientRef{p}, merged...) {
+		if err != nil {
+			break
+		}
+		err = ev.PatientFrames(ctx, keys.Blind(id.ID), func(f *store.Frame, idxs []uint64) error {
+			j := &job{n: len(done), first: f.First, count: len(f.Rows)}
+			for _, idx := range idxs {
+				if idx < f.First || idx >= f.Next() {
+					return fmt.Errorf("entry %d: stored outside the frame the index points to", idx)
+				}
+				if idx >= cp.Size {
+					r.Pending++
+					continue
+				}
+				j.wants = append(j.wants, want{idx, f.Rows[idx-f.First].Commitment})
 			}
-			if idx >= cp.Size {
-				r.Pending++
-				continue
+			if len(j.wants) == 0 {
+				return nil
 			}
-			j.wants = append(j.wants, want{idx, f.Rows[idx-f.First].Commitment})
-		}
-		if len(j.wants) == 0 {
-			return nil
-		}
-		j.body = bytes.Clone(f.Body)
-		done = append(done, j)
-		select {
-		case jobs <- j:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
+			j.body = bytes.Clone(f.Body)
+			done = append(done, j)
+			select {
+			case jobs <- j:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}
 	close(jobs)
 	wg.Wait()
 	for _, j := range done {
@@ -133,6 +144,12 @@ func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, 
 	}
 	for _, j := range done {
 		r.Entries = append(r.Entries, j.out...)
+	}
+	if len(merged) > 0 {
+		// Each identifier's entries came in index order; together they
+		// interleave, and an entry naming two of them came twice.
+		sort.Slice(r.Entries, func(a, b int) bool { return r.Entries[a].Index < r.Entries[b].Index })
+		r.Entries = slices.CompactFunc(r.Entries, func(a, b Entry) bool { return a.Index == b.Index })
 	}
 	return r, nil
 }

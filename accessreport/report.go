@@ -26,11 +26,14 @@ const Format = "labtrust-access-report/v1"
 // Report is a patient's access history with proofs. It holds PHI (the
 // patient's own events) and goes only to that patient.
 type Report struct {
-	Format     string              `json:"format"`
-	Origin     string              `json:"origin"`
-	Patient    labtrust.PatientRef `json:"patient"`
-	Checkpoint string              `json:"checkpoint"` // the signed note every proof ends with
-	Entries    []Entry             `json:"entries"`
+	Format  string              `json:"format"`
+	Origin  string              `json:"origin"`
+	Patient labtrust.PatientRef `json:"patient"`
+	// Merged are records an ADT merge folded into Patient: their entries
+	// are the patient's too, each identifier with its own chain.
+	Merged     []labtrust.PatientRef `json:"merged,omitempty"`
+	Checkpoint string                `json:"checkpoint"` // the signed note every proof ends with
+	Entries    []Entry               `json:"entries"`
 	// Pending counts the patient's entries newer than the checkpoint: they
 	// will be provable once the next checkpoint covers them.
 	Pending int `json:"pending,omitempty"`
@@ -163,29 +166,40 @@ func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
 		ents = append(ents, opened{en, c})
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].en.Index < ents[j].en.Index })
-	var prev *opened
+	ids := append([]labtrust.PatientRef{r.Patient}, r.Merged...)
+	// Every entry must name one of the patient's identifiers, and each
+	// identifier's entries must form its complete chain.
+	prevs := make([]*opened, len(ids))
 	for i := range ents {
 		o := &ents[i]
-		if prev != nil && o.en.Index == prev.en.Index {
+		if i > 0 && o.en.Index == ents[i-1].en.Index {
 			add(o.en.Index, "entry appears more than once in the report")
 			continue
 		}
-		link, ok := patientLink(o.en, r.Patient)
-		if !ok {
+		named := false
+		for k, id := range ids {
+			link, ok := patientLink(o.en, id)
+			if !ok {
+				continue
+			}
+			named = true
+			prev := prevs[k]
+			switch {
+			case prev == nil && link.HasPrev:
+				add(o.en.Index, "gap: the patient's earlier entry %d is missing from the report", link.PrevIndex)
+			case prev != nil && !link.HasPrev:
+				add(o.en.Index, "entry claims to be the patient's first, but entry %d came before", prev.en.Index)
+			case prev != nil && link.PrevIndex != prev.en.Index:
+				add(o.en.Index, "gap: entry links to %d, but the report's previous entry is %d", link.PrevIndex, prev.en.Index)
+			case prev != nil && link.PrevHash != prev.c:
+				add(o.en.Index, "chain: previous-entry hash does not match entry %d", prev.en.Index)
+			}
+			prevs[k] = o
+		}
+		if !named {
 			add(o.en.Index, "entry does not name this patient")
 			continue
 		}
-		switch {
-		case prev == nil && link.HasPrev:
-			add(o.en.Index, "gap: the patient's earlier entry %d is missing from the report", link.PrevIndex)
-		case prev != nil && !link.HasPrev:
-			add(o.en.Index, "entry claims to be the patient's first, but entry %d came before", prev.en.Index)
-		case prev != nil && link.PrevIndex != prev.en.Index:
-			add(o.en.Index, "gap: entry links to %d, but the report's previous entry is %d", link.PrevIndex, prev.en.Index)
-		case prev != nil && link.PrevHash != prev.c:
-			add(o.en.Index, "chain: previous-entry hash does not match entry %d", prev.en.Index)
-		}
-		prev = o
 		out.Entries = append(out.Entries, o.en)
 	}
 	if len(probs) > 0 {

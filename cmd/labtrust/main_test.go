@@ -651,3 +651,60 @@ func TestMLLPIntoRegistry(t *testing.T) {
 		t.Fatalf("the bad message is not in the quarantine: %s", out)
 	}
 }
+
+// TestMergedHistoryFollowsSurvivor: after an ADT merge, the surviving
+// patient's access report holds the merged MRN's accesses too, and it
+// verifies (each identifier's chain checked).
+func TestMergedHistoryFollowsSurvivor(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		dir := t.TempDir()
+		data := filepath.Join(dir, "data")
+		common := append([]string{"--data", data}, dbArgs(dsn)...)
+		with := func(args ...string) []string { return append(append([]string{}, args...), common...) }
+		os.MkdirAll(data, 0o700)
+		os.WriteFile(filepath.Join(data, "labtrust.yaml"), []byte("sources:\n  lis:\n    format: csv\n    csv:\n      columns:\n        time: when\n        actorId: user\n        patientId: mrn\n"), 0o600)
+		csvPath := filepath.Join(dir, "access.csv")
+		os.WriteFile(csvPath, []byte("when,user,mrn\n2026-10-01T09:00:00Z,u1,MRN0099999\n2026-10-02T09:00:00Z,u2,MRN0012345\n2026-10-03T09:00:00Z,u3,MRN0099999\n2026-10-04T09:00:00Z,u4,MRN0012345\n"), 0o644)
+		mustRun(t, with("ingest", "--source", "lis", "--quiet", csvPath)...)
+		var adt []byte
+		for _, n := range []string{"a01.hl7", "a40.hl7"} {
+			b, err := os.ReadFile(filepath.Join("..", "..", "hl7", "testdata", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			adt = append(adt, b...)
+		}
+		adtPath := filepath.Join(dir, "adt.hl7")
+		os.WriteFile(adtPath, adt, 0o600)
+		if out := mustRun(t, with("patients", "import", "--source", "epic", adtPath)...); !strings.Contains(out, "imported 2 patient records") {
+			t.Fatalf("import: %s", out)
+		}
+		report := filepath.Join(dir, "r.json")
+		mustRun(t, with("proof", "--patient", "MRN0099999", "--out", report)...) // the merged MRN leads to the survivor
+		f, err := os.Open(report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rep, err := accessreport.Read(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Patient.ID != "MRN0012345" || len(rep.Merged) != 1 || len(rep.Entries) != 4 {
+			t.Fatalf("report for %s, merged %v, %d entries", rep.Patient.ID, rep.Merged, len(rep.Entries))
+		}
+		vkey, _ := os.ReadFile(filepath.Join(data, "ledger.vkey"))
+		v, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := accessreport.Verify(rep, v); err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+		// Dropping the merged record's first entry is a gap in its chain.
+		rep.Entries = rep.Entries[1:]
+		if _, err := accessreport.Verify(rep, v); err == nil || !strings.Contains(err.Error(), "gap") {
+			t.Fatalf("a missing merged entry was not noticed: %v", err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/accessreport"
 	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/registry"
 	"github.com/spf13/cobra"
 )
 
@@ -54,8 +56,22 @@ The report holds the patient's own PHI: it is written with mode 0600 and belongs
 			if err != nil {
 				return err
 			}
+			// The registry knows merges: a merged MRN leads to the surviving
+			// patient, whose report includes every merged record's entries.
+			ref := labtrust.PatientRef{System: system, ID: patient}
+			var merged []labtrust.PatientRef
+			switch e, err := registry.New(a.db, a.keys).Get(ctx, patient); {
+			case err == nil:
+				ref.ID, merged = e.Patient.ID.ID, e.Merged
+				if ref.System == "" {
+					ref.System = e.Patient.ID.System
+				}
+			case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
+			default:
+				return err
+			}
 			start := time.Now()
-			rep, err := accessreport.Build(ctx, a.db, rd, a.keys, a.origin, labtrust.PatientRef{System: system, ID: patient})
+			rep, err := accessreport.Build(ctx, a.db, rd, a.keys, a.origin, ref, merged...)
 			if err != nil {
 				return err
 			}
