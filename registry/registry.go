@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -112,35 +114,52 @@ func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) er
 	if err != nil {
 		return err
 	}
-	rows := make([]store.PatientRow, len(recs))
-	aeads := map[string]tink.AEAD{}
-	created := map[string]bool{}
-	for i := range recs {
-		rec := &recs[i]
-		b := blinds[i]
-		a, sealedKey := aeads[string(b)], existing[string(b)]
-		stored := sealedKey != nil && !created[string(b)]
-		switch {
-		case a != nil:
-		case sealedKey != nil:
-			if a, err = r.keys.OpenRecordKey(sealedKey, b); err != nil {
+	// One key per patient, even if the batch names them twice: opened if
+	// stored, else made. Keys and records are sealed on every core.
+	type slot struct {
+		blind  []byte
+		sealed []byte
+		stored bool
+		aead   tink.AEAD
+	}
+	slots := map[string]*slot{}
+	var order []*slot
+	for _, b := range blinds {
+		if slots[string(b)] == nil {
+			sl := &slot{blind: b, sealed: existing[string(b)]}
+			sl.stored = sl.sealed != nil
+			slots[string(b)] = sl
+			order = append(order, sl)
+		}
+	}
+	if err := parallel(len(order), func(_ func(string) []byte, i int) error {
+		sl := order[i]
+		var err error
+		if sl.stored {
+			if sl.aead, err = r.keys.OpenRecordKey(sl.sealed, sl.blind); err != nil {
 				return fmt.Errorf("registry: open a patient's key: %w", err)
 			}
-		default:
-			if a, sealedKey, err = r.keys.NewRecordKey(ctx, b); err != nil {
-				return fmt.Errorf("registry: new patient key: %w", err)
-			}
-			existing[string(b)] = sealedKey
-			created[string(b)] = true
+			return nil
 		}
-		aeads[string(b)] = a
+		if sl.aead, sl.sealed, err = r.keys.NewRecordKey(ctx, sl.blind); err != nil {
+			return fmt.Errorf("registry: new patient key: %w", err)
+		}
+		return nil
+	}, r.keys.Blinder); err != nil {
+		return err
+	}
+	rows := make([]store.PatientRow, len(recs))
+	err = parallel(len(recs), func(blind func(string) []byte, i int) error {
+		rec := &recs[i]
+		sl := slots[string(blinds[i])]
+		b := sl.blind
 		// Merged identifiers live in the sealed record; keep them across
 		// updates.
 		var merged []labtrust.PatientRef
-		if stored {
+		if sl.stored {
 			if old, err := r.st.PatientByBlind(ctx, b); err == nil && old.Record != nil {
 				var prev sealedRecord
-				if pt, err := a.Decrypt(old.Record, recordAAD(b)); err == nil && json.Unmarshal(pt, &prev) == nil {
+				if pt, err := sl.aead.Decrypt(old.Record, recordAAD(b)); err == nil && json.Unmarshal(pt, &prev) == nil {
 					merged = prev.Merged
 				}
 			}
@@ -149,11 +168,11 @@ func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) er
 		if err != nil {
 			return err
 		}
-		ct, err := a.Encrypt(pt, recordAAD(b))
+		ct, err := sl.aead.Encrypt(pt, recordAAD(b))
 		if err != nil {
 			return fmt.Errorf("registry: seal a patient record: %w", err)
 		}
-		row := store.PatientRow{Blind: b, Key: existing[string(b)], Record: ct, Source: rec.Source, UpdatedAt: rec.Time}
+		row := store.PatientRow{Blind: b, Key: sl.sealed, Record: ct, Source: rec.Source, UpdatedAt: rec.Time}
 		if row.UpdatedAt.IsZero() {
 			row.UpdatedAt = r.now()
 		}
@@ -164,8 +183,35 @@ func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) er
 		}
 		row.Lookups = lookups(blind, p)
 		rows[i] = row
+		return nil
+	}, r.keys.Blinder)
+	if err != nil {
+		return err
 	}
 	return r.st.UpsertPatients(ctx, rows)
+}
+
+// parallel runs fn(0..n-1) on every core; each worker gets its own blind
+// index function (they are not safe to share).
+func parallel(n int, fn func(blind func(string) []byte, i int) error, newBlinder func() func(string) []byte) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/64))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			blind := newBlinder()
+			for i := w; i < n; i += workers {
+				if err := fn(blind, i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // residenceState is the state of the home address, else the first address

@@ -22,6 +22,11 @@ type Sink struct {
 	Imported, Quarantined int
 	buf                   []labtrust.PatientRecord
 	rejects               []labtrust.Reject
+	// inflight is the batch being imported while the parser reads the
+	// next one; its result arrives on done.
+	inflight bool
+	done     chan error
+	refused  []labtrust.Reject // records the registry refused, for the quarantine
 }
 
 var _ labtrust.PatientSink = (*Sink)(nil)
@@ -42,17 +47,43 @@ func (s *Sink) Reject(ctx context.Context, r labtrust.Reject) error {
 	return nil
 }
 
-// Flush imports and quarantines what is buffered.
+// Flush imports and quarantines what is buffered, and waits for it.
 func (s *Sink) Flush(ctx context.Context) error {
-	return errors.Join(s.flushRecords(ctx), s.flushRejects(ctx))
+	err := s.flushRecords(ctx)
+	return errors.Join(err, s.wait(), s.flushRejects(ctx))
 }
 
+func (s *Sink) wait() error {
+	if !s.inflight {
+		return nil
+	}
+	s.inflight = false
+	return <-s.done
+}
+
+// flushRecords starts importing the buffered batch in the background, once
+// the previous one is done: batches stay in order, and parsing the next
+// overlaps storing this one.
 func (s *Sink) flushRecords(ctx context.Context) error {
 	if len(s.buf) == 0 {
 		return nil
 	}
+	if err := s.wait(); err != nil {
+		return err
+	}
 	batch := s.buf
 	s.buf = nil
+	if s.done == nil {
+		s.done = make(chan error, 1)
+	}
+	s.inflight = true
+	go func() { s.done <- s.importBatch(ctx, batch) }()
+	return nil
+}
+
+// importBatch runs on the background goroutine; only it touches Imported
+// and the refused records until wait returns.
+func (s *Sink) importBatch(ctx context.Context, batch []labtrust.PatientRecord) error {
 	if err := s.Reg.Import(ctx, batch); err == nil {
 		s.Imported += len(batch)
 		return nil
@@ -67,7 +98,7 @@ func (s *Sink) flushRecords(ctx context.Context) error {
 			s.Imported++
 		case errors.Is(err, labtrust.ErrConflict) || errors.As(err, &ve):
 			raw, _ := json.Marshal(r)
-			s.rejects = append(s.rejects, labtrust.Reject{Source: r.Source, Format: "registry", Position: "message " + r.ControlID,
+			s.refused = append(s.refused, labtrust.Reject{Source: r.Source, Format: "registry", Position: "message " + r.ControlID,
 				Reason: "the registry refused the record: " + err.Error(), Raw: raw})
 		default:
 			return err
@@ -77,6 +108,10 @@ func (s *Sink) flushRecords(ctx context.Context) error {
 }
 
 func (s *Sink) flushRejects(ctx context.Context) error {
+	if !s.inflight && len(s.refused) > 0 {
+		s.rejects = append(s.rejects, s.refused...)
+		s.refused = nil
+	}
 	if len(s.rejects) == 0 {
 		return nil
 	}
@@ -96,9 +131,7 @@ func (s *Sink) flushRejects(ctx context.Context) error {
 type Direct struct{ Sink }
 
 func (d *Direct) Patient(ctx context.Context, r labtrust.PatientRecord) error {
-	if err := d.Sink.Patient(ctx, r); err != nil {
-		return err
-	}
+	d.buf = append(d.buf, r)
 	return d.Sink.Flush(ctx)
 }
 
