@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"github.com/labtrust/labtrust/atna"
 	"github.com/labtrust/labtrust/demo"
 	"github.com/labtrust/labtrust/fhir"
+	"github.com/labtrust/labtrust/hl7"
+	"github.com/labtrust/labtrust/registry"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
@@ -138,7 +141,10 @@ func writeDemo(ctx context.Context, g *globalOpts, o *demoOpts, lab *demo.Lab) e
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "wrote %s: lab.json, patients.csv, manifest.json, %s (%d events)\n", o.out, name, o.events)
+	if err := os.WriteFile(filepath.Join(o.out, "patients.hl7"), demoADT(lab), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "wrote %s: lab.json, patients.csv, patients.hl7 (ADT), manifest.json, %s (%d events)\n", o.out, name, o.events)
 	return nil
 }
 
@@ -198,5 +204,25 @@ func seedDemo(ctx context.Context, g *globalOpts, a *app, o *serveOpts) error {
 	}
 	fmt.Fprintf(g.stdout, "demo: ingested %d events for %d patients in %v; lab, patients and the anomaly manifest are in %s\n",
 		n, o.demoPatients, time.Since(start).Round(time.Millisecond), a.p.demo())
+	// The registry, from the same patients as an ADT feed would send them.
+	sink := &registry.Sink{Reg: registry.New(a.db, a.keys), Quarantine: a.pipe.Quarantine}
+	if err := hl7.ParseStream(ctx, "demo-adt", bytes.NewReader(demoADT(lab)), sink); err != nil {
+		return err
+	}
+	if err := sink.Flush(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "demo: registered %d patients (try: labtrust patients show MRN00000002)\n", sink.Imported)
 	return nil
+}
+
+// demoADT is the lab's patients as HL7 v2 A04 (register a patient)
+// messages, one after another.
+func demoADT(lab *demo.Lab) []byte {
+	var b bytes.Buffer
+	at := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
+	for i := 0; i < lab.Config().Patients; i++ {
+		b.Write(hl7.EncodeADT(lab.Patient(i).Record(), "A04", "DEMO"+strconv.Itoa(i+1), at, nil))
+	}
+	return b.Bytes()
 }
