@@ -537,6 +537,10 @@ func TestNoPlaintextPHIAtRest(t *testing.T) {
 		if out := mustRun(t, with("ingest", "--source", "lis", "--quiet", csvPath)...); !strings.Contains(out, "quarantined 1") {
 			t.Fatalf("the bad row was not quarantined: %s", out)
 		}
+		// The registry holds every patient's identity and contact details.
+		if out := mustRun(t, with("patients", "import", "--source", "adt", filepath.Join(dir, "demo", "patients.hl7"))...); !strings.Contains(out, "imported 200 patient records") {
+			t.Fatalf("registry import: %s", out)
+		}
 
 		// What is at rest.
 		var rest []byte
@@ -579,7 +583,7 @@ func TestNoPlaintextPHIAtRest(t *testing.T) {
 		}
 		checked := 0
 		for _, r := range rows[1:] {
-			for _, field := range []string{"mrn", "phone", "email", "address"} {
+			for _, field := range []string{"mrn", "phone", "email", "address", "family", "birth_date"} {
 				v := r[col[field]]
 				if len(v) < 6 {
 					continue
@@ -590,7 +594,7 @@ func TestNoPlaintextPHIAtRest(t *testing.T) {
 				}
 			}
 		}
-		if checked < 400 {
+		if checked < 800 {
 			t.Fatalf("only %d values checked", checked)
 		}
 	})
