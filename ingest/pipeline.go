@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/frame"
+	"github.com/labtrust/labtrust/internal/par"
 	"github.com/labtrust/labtrust/store"
 )
 
@@ -414,7 +414,7 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 		}
 	}
 	blinds := make([][][]byte, n)
-	if err := parallelWith(n, 256, p.keys.Blinder, func(blind func(string) []byte, i int) error {
+	if err := par.With(n, 256, p.keys.Blinder, func(blind func(string) []byte, i int) error {
 		ps := evs[i].Patients
 		if len(ps) == 0 {
 			return nil
@@ -522,7 +522,7 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 	}
 	size := p.cfg.FrameSize
 	pb.frames = make([]store.Frame, (n+size-1)/size)
-	if err := parallelGrain(len(pb.frames), 4, func(f int) error {
+	if err := par.Do(len(pb.frames), 4, func(f int) error {
 		lo, hi := f*size, min((f+1)*size, n)
 		recs := make([]frame.Record, hi-lo)
 		for i := lo; i < hi; i++ {
@@ -581,65 +581,8 @@ func containsBytes(list [][]byte, b []byte) bool {
 	return false
 }
 
-// parallelWith is parallel with per-worker state made by newState, for
-// things that are not safe to share (a keyed hash).
-func parallelWith[S any](n, grain int, newState func() S, fn func(st S, i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), max(1, n/grain))
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	span := (n + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*span, min((w+1)*span, n)
-		wg.Add(1)
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			st := newState()
-			for i := lo; i < hi; i++ {
-				if err := fn(st, i); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w, lo, hi)
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // parallel runs fn(0..n-1) across the available cores.
-func parallel(n int, fn func(i int) error) error { return parallelGrain(n, 256, fn) }
-
-// parallelGrain is parallel for items worth about 1/grain of a
-// goroutine's start-up each.
-func parallelGrain(n, grain int, fn func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), max(1, n/grain))
-	if workers == 1 {
-		for i := 0; i < n; i++ {
-			if err := fn(i); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	span := (n + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*span, min((w+1)*span, n)
-		wg.Add(1)
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				if err := fn(i); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w, lo, hi)
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
+func parallel(n int, fn func(i int) error) error { return par.Do(n, 256, fn) }
 
 func actorKey(a labtrust.Actor) string {
 	switch {

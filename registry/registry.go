@@ -11,13 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/internal/par"
 	"github.com/labtrust/labtrust/store"
 	"github.com/tink-crypto/tink-go/v2/tink"
 	"golang.org/x/text/unicode/norm"
@@ -132,7 +131,7 @@ func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) er
 			order = append(order, sl)
 		}
 	}
-	if err := parallel(len(order), func(_ func(string) []byte, i int) error {
+	if err := par.With(len(order), 64, r.keys.Blinder, func(_ func(string) []byte, i int) error {
 		sl := order[i]
 		var err error
 		if sl.stored {
@@ -145,11 +144,11 @@ func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) er
 			return fmt.Errorf("registry: new patient key: %w", err)
 		}
 		return nil
-	}, r.keys.Blinder); err != nil {
+	}); err != nil {
 		return err
 	}
 	rows := make([]store.PatientRow, len(recs))
-	err = parallel(len(recs), func(blind func(string) []byte, i int) error {
+	err = par.With(len(recs), 64, r.keys.Blinder, func(blind func(string) []byte, i int) error {
 		rec := &recs[i]
 		sl := slots[string(blinds[i])]
 		b := sl.blind
@@ -184,34 +183,11 @@ func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) er
 		row.Lookups = lookups(blind, p)
 		rows[i] = row
 		return nil
-	}, r.keys.Blinder)
+	})
 	if err != nil {
 		return err
 	}
 	return r.st.UpsertPatients(ctx, rows)
-}
-
-// parallel runs fn(0..n-1) on every core; each worker gets its own blind
-// index function (they are not safe to share).
-func parallel(n int, fn func(blind func(string) []byte, i int) error, newBlinder func() func(string) []byte) error {
-	workers := min(runtime.GOMAXPROCS(0), max(1, n/64))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			blind := newBlinder()
-			for i := w; i < n; i += workers {
-				if err := fn(blind, i); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // residenceState is the state of the home address, else the first address
