@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"github.com/labtrust/labtrust/hl7"
+	"github.com/pquerna/otp/totp"
 	"io"
 	"io/fs"
 	"net"
@@ -711,4 +712,45 @@ func TestMergedHistoryFollowsSurvivor(t *testing.T) {
 			t.Fatalf("a missing merged entry was not noticed: %v", err)
 		}
 	})
+}
+
+// TestStaffCLI: accounts, TOTP enrolment, role change and disabling from
+// the CLI, each recorded in the ledger.
+func TestStaffCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("a long enough passphrase\n"), 0o600)
+	out := mustRun(t, "staff", "add", "ana", "--role", "privacy-officer", "--name", "Ana Ruiz", "--password-file", pw, "--data", data)
+	if !strings.Contains(out, "needs a second factor") {
+		t.Fatalf("add: %s", out)
+	}
+	code, _, errb := run(t, "staff", "add", "bob", "--role", "wizard", "--password-file", pw, "--data", data)
+	if code != 1 || !strings.Contains(errb, "role") {
+		t.Fatalf("unknown role: exit %d %s", code, errb)
+	}
+	out = mustRun(t, "staff", "totp", "ana", "--data", data)
+	m := regexp.MustCompile(`secret ([A-Z2-7]+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("totp: %s", out)
+	}
+	c, err := totp.GenerateCode(m[1], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = mustRun(t, "staff", "totp", "ana", c, "--data", data)
+	if strings.Count(out, "-") < 10 || !strings.Contains(out, "recovery codes") {
+		t.Fatalf("confirm: %s", out)
+	}
+	mustRun(t, "staff", "role", "ana", "director", "--data", data)
+	mustRun(t, "staff", "disable", "ana", "--data", data)
+	out = mustRun(t, "staff", "list", "--data", data)
+	if !strings.Contains(out, "director") || !strings.Contains(out, "totp") || !strings.Contains(out, "disabled") {
+		t.Fatalf("list: %s", out)
+	}
+	// create, enrol start, enrol confirm, role change, disable: 5 entries.
+	out = mustRun(t, "verify", "--data", data, "--quiet")
+	if !strings.Contains(out, " 5 entries") {
+		t.Fatalf("staff actions in the ledger: %s", out)
+	}
 }
