@@ -314,6 +314,25 @@ func (s *Service) ConfirmTOTP(ctx context.Context, username, code string) ([]str
 	return codes, nil
 }
 
+// CompleteEnrolment confirms a pending TOTP factor from within a session
+// (the console's set-up page): the confirming code also completes the
+// session's sign-in. It returns the recovery codes.
+func (s *Service) CompleteEnrolment(ctx context.Context, token, code, remote string) ([]string, error) {
+	_, r, err := s.session(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	codes, err := s.ConfirmTOTP(ctx, r.Username, code)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.TouchSession(ctx, tokenDigest(token), s.now(), true); err != nil {
+		return nil, err
+	}
+	s.recordNet(ctx, r.Username, remote, "mfa", labtrust.OutcomeSuccess, "signed in with a new totp factor")
+	return codes, nil
+}
+
 func recoveryDigest(code string) []byte {
 	h := sha256.Sum256([]byte("recovery\x00" + strings.ToLower(strings.ReplaceAll(strings.TrimSpace(code), " ", ""))))
 	return h[:]
@@ -527,6 +546,19 @@ func (s *Service) Disable(ctx context.Context, by, username string) error {
 	}
 	s.record(ctx, by, "staff-disable", labtrust.ActionUpdate, labtrust.OutcomeSuccess, "account "+username)
 	return nil
+}
+
+// RecordAccess appends a staff member's access to a patient's data, as an
+// access event naming the patient: it shows in that patient's own access
+// report like any other access.
+func (s *Service) RecordAccess(ctx context.Context, username, remote, what string, patient labtrust.PatientRef, outcome labtrust.Outcome) {
+	if s.rec == nil {
+		return
+	}
+	s.rec.Record(ctx, labtrust.Event{Time: s.now(), Source: "labtrust", Kind: labtrust.KindAccess, Action: labtrust.ActionRead, Outcome: outcome,
+		Type:     labtrust.Code{System: "https://labtrust.example/staff-action", Code: what},
+		Actor:    labtrust.Actor{ID: username, UserType: "person"},
+		Patients: []labtrust.PatientRef{patient}, Network: remote})
 }
 
 // Record appends a staff action (a view, an export, a key operation) to the

@@ -2,6 +2,10 @@ package ingest
 
 import (
 	"context"
+	"fmt"
+	"sort"
+
+	"github.com/labtrust/labtrust"
 
 	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/store"
@@ -30,4 +34,42 @@ func ReadEntries(ctx context.Context, st FrameReader, keys frame.Opener, from, t
 		}
 		return nil
 	})
+}
+
+// PatientFramer reads a patient's frames by blind index (the store).
+type PatientFramer interface {
+	PatientFrames(ctx context.Context, blind []byte, fn func(f *store.Frame, idxs []uint64) error) error
+}
+
+// PatientEvents returns, in ledger order, every stored event naming any of
+// the blind indexes (a patient and the records merged into them), opened.
+func PatientEvents(ctx context.Context, st PatientFramer, keys frame.Opener, blinds [][]byte) ([]labtrust.Entry, error) {
+	var out []labtrust.Entry
+	seen := map[uint64]bool{}
+	var rd frame.Reader
+	for _, b := range blinds {
+		err := st.PatientFrames(ctx, b, func(f *store.Frame, idxs []uint64) error {
+			recs, err := rd.Open(keys, f.First, len(f.Rows), f.Body)
+			if err != nil {
+				return err
+			}
+			for _, idx := range idxs {
+				if seen[idx] || idx < f.First || idx >= f.Next() {
+					continue
+				}
+				seen[idx] = true
+				en, err := labtrust.UnmarshalCanonical(recs[idx-f.First].Canonical)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", idx, err)
+				}
+				out = append(out, *en)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ingest: patient events: %w", err)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	return out, nil
 }

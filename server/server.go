@@ -43,6 +43,8 @@ type Server struct {
 	Log       *slog.Logger
 	// MaxBody bounds one ingest request (default 256 MiB).
 	MaxBody int64
+	// Console, if set, serves the staff console under /console/.
+	Console http.Handler
 }
 
 // Handler returns the routes.
@@ -65,6 +67,9 @@ func (s *Server) Handler() http.Handler {
 	ledger := http.StripPrefix("/ledger/", noStoreErrors(http.FileServer(http.Dir(s.LedgerDir))))
 	mux.Handle("GET /ledger/checkpoint", ledger)
 	mux.Handle("GET /ledger/tile/", ledger)
+	if s.Console != nil {
+		mux.Handle("/console/", s.Console)
+	}
 	return securityHeaders(mux)
 }
 

@@ -186,8 +186,11 @@ func ingestDemo(ctx context.Context, g *globalOpts, a *app, lab *demo.Lab, quiet
 
 // seedDemo fills an empty data directory with the demo lab for serve --demo.
 func seedDemo(ctx context.Context, g *globalOpts, a *app, o *serveOpts) error {
-	if a.pipe.Status().Committed > 0 {
-		fmt.Fprintf(g.stdout, "demo: %s already holds %d events; serving them\n", g.data, a.pipe.Status().Committed)
+	// Seeded once, as the marker written at the end says. (Events alone do
+	// not: creating a staff account first puts its events in the ledger.)
+	seeded := filepath.Join(a.p.demo(), "seeded")
+	if _, err := os.Stat(seeded); err == nil {
+		fmt.Fprintf(g.stdout, "demo: %s already holds the demo lab (%d events); serving them\n", g.data, a.pipe.Status().Committed)
 		return nil
 	}
 	lab := demo.NewLab(demo.Config{Seed: o.demoSeed, Patients: o.demoPatients, Events: o.demoEvents}.WithDefaults())
@@ -213,7 +216,7 @@ func seedDemo(ctx context.Context, g *globalOpts, a *app, o *serveOpts) error {
 		return err
 	}
 	fmt.Fprintf(g.stdout, "demo: registered %d patients (try: labtrust patients show MRN00000002)\n", sink.Imported)
-	return nil
+	return os.WriteFile(seeded, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
 }
 
 // demoADT is the lab's patients as HL7 v2 A04 (register a patient)

@@ -19,8 +19,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/config"
+	"github.com/labtrust/labtrust/console"
 	"github.com/labtrust/labtrust/hl7"
+	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/server"
@@ -129,7 +132,12 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		}
 	}
 
-	srv := &server.Server{Pipeline: a.pipe, Store: a.db, Parsers: parsers{sources}, Token: token,
+	con, err := newConsole(a)
+	if err != nil {
+		stopPipeline()
+		return err
+	}
+	srv := &server.Server{Pipeline: a.pipe, Store: a.db, Parsers: parsers{sources}, Token: token, Console: con,
 		LedgerDir: a.p.ledger(), Gatherer: a.reg, Log: a.log,
 		Formats: func(s string) (string, bool) { src, ok := sources[s]; return src.Format, ok }}
 	ln, err := net.Listen("tcp", o.addr)
@@ -279,6 +287,40 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 
 // syslogTLSConfig loads the configured certificate or makes a self-signed
 // one (kept in DATA/tls) so a demo works without a PKI.
+// newConsole wires the staff console to the data directory.
+func newConsole(a *app) (http.Handler, error) {
+	reg := registry.New(a.db, a.keys)
+	c := &console.Console{
+		ID:       identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil),
+		Patients: reg,
+		Log:      a.log,
+		History: func(ctx context.Context, mrn string) ([]labtrust.Event, error) {
+			blinds, err := reg.Blinds(ctx, mrn)
+			if err != nil {
+				return nil, err
+			}
+			entries, err := ingest.PatientEvents(ctx, a.db, a.keys, blinds)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]labtrust.Event, len(entries))
+			for i := range entries {
+				out[len(entries)-1-i] = entries[i].Event // newest first
+			}
+			return out, nil
+		},
+		Ledger: func(ctx context.Context) (console.LedgerStatus, error) {
+			st := a.pipe.Status()
+			stats, err := a.db.Stats(ctx)
+			if err != nil {
+				return console.LedgerStatus{}, err
+			}
+			return console.LedgerStatus{Size: st.LedgerSize, Checkpointed: st.CheckpointSize, Quarantine: stats.QuarantinePending}, nil
+		},
+	}
+	return c.Handler()
+}
+
 // keyReloadInterval is how often the server picks up key changes.
 const keyReloadInterval = 10 * time.Second
 

@@ -1,0 +1,317 @@
+// Package console is the staff console: server-rendered pages (html/template,
+// embedded assets, stdlib ServeMux) for signing in with a second factor,
+// ledger status, and patient lookup with the access history. Cross-origin
+// form posts are refused (http.CrossOriginProtection), pages carry a strict
+// Content-Security-Policy, and every page that shows PHI records a staff
+// "view" event in the ledger.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/identity"
+	"github.com/labtrust/labtrust/registry"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// LedgerStatus is what the overview shows about the ledger.
+type LedgerStatus struct {
+	Size, Checkpointed uint64
+	Quarantine         int64
+}
+
+// Patients finds registry entries.
+type Patients interface {
+	Get(ctx context.Context, mrn string) (*registry.Entry, error)
+}
+
+// Console serves the staff pages under /console/.
+type Console struct {
+	ID       *identity.Service
+	Patients Patients
+	// History returns the events that touched a patient (merges followed).
+	History func(ctx context.Context, mrn string) ([]labtrust.Event, error)
+	Ledger  func(ctx context.Context) (LedgerStatus, error)
+	Log     *slog.Logger
+
+	pages map[string]*template.Template
+}
+
+const cookieName = "labtrust_session"
+
+// Handler returns the console's routes, to mount at /console/.
+func (c *Console) Handler() (http.Handler, error) {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	c.pages = map[string]*template.Template{}
+	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients"} {
+		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
+		if err != nil {
+			return nil, err
+		}
+		c.pages[p] = t
+	}
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /console/login", c.loginPage)
+	mux.HandleFunc("POST /console/login", c.login)
+	mux.HandleFunc("GET /console/mfa", c.pending(c.mfaPage))
+	mux.HandleFunc("POST /console/mfa", c.pending(c.mfa))
+	mux.HandleFunc("GET /console/mfa/enrol", c.pending(c.enrolPage))
+	mux.HandleFunc("POST /console/mfa/enrol", c.pending(c.enrol))
+	mux.HandleFunc("POST /console/logout", c.logout)
+	mux.HandleFunc("GET /console/{$}", c.signedIn(c.home))
+	mux.HandleFunc("GET /console/ledger", c.signedIn(c.ledger))
+	mux.HandleFunc("GET /console/patients", c.signedIn(c.patients))
+	// Refuse cross-origin state-changing requests (CSRF), by the browser's
+	// Sec-Fetch-Site and Origin headers.
+	return headers(http.NewCrossOriginProtection().Handler(mux)), nil
+}
+
+func headers(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+type page struct {
+	Title, Error, Lang string
+	Staff              *identity.Staff
+	CanPHI             bool
+	// page-specific
+	Secret, URL string
+	Codes       []string
+	Ledger      LedgerStatus
+	MRN         string
+	Patient     *registry.Entry
+	History     []labtrust.Event
+}
+
+func (c *Console) render(w http.ResponseWriter, name string, status int, p page) {
+	if p.Lang == "" {
+		p.Lang = "en"
+	}
+	if p.Staff != nil {
+		p.CanPHI = p.Staff.Role.Can(identity.PermViewPHI)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.pages[name].ExecuteTemplate(w, "layout", p); err != nil {
+		c.Log.Error("console: render", "page", name, "err", err)
+	}
+}
+
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/console/", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: maxAge})
+}
+
+func remote(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, "login", http.StatusOK, page{Title: "Sign in"})
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	token, st, err := c.ID.Login(r.Context(), r.PostFormValue("username"), r.PostFormValue("password"), remote(r))
+	switch {
+	case errors.Is(err, identity.ErrMFARequired):
+		c.setCookie(w, r, token, 0)
+		http.Redirect(w, r, "/console/mfa/enrol", http.StatusSeeOther)
+	case errors.Is(err, identity.ErrBadCredentials), errors.Is(err, identity.ErrLocked):
+		c.render(w, "login", http.StatusUnauthorized, page{Title: "Sign in", Error: sentence(err)})
+	case err != nil:
+		c.fail(w, err)
+	case st.Role.NeedsMFA():
+		c.setCookie(w, r, token, 0)
+		http.Redirect(w, r, "/console/mfa", http.StatusSeeOther)
+	default:
+		c.setCookie(w, r, token, 0)
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	}
+}
+
+// sentence turns an identity error into what the page says.
+func sentence(err error) string {
+	switch {
+	case errors.Is(err, identity.ErrLocked):
+		return "This account is locked for a while after repeated failures. Try again later or ask an administrator."
+	case errors.Is(err, identity.ErrSessionExpired):
+		return "Your session ended. Sign in again."
+	}
+	return "The username, password or code is not right."
+}
+
+func (c *Console) fail(w http.ResponseWriter, err error) {
+	c.Log.Error("console", "err", err)
+	c.render(w, "login", http.StatusInternalServerError, page{Title: "Something went wrong", Error: "Something went wrong on our side; it has been logged."})
+}
+
+// pending wraps pages for a session whose second factor is not done yet.
+func (c *Console) pending(h func(w http.ResponseWriter, r *http.Request, token string, st *identity.Staff)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(cookieName)
+		if err != nil {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		st, _, err := c.ID.Session(r.Context(), ck.Value)
+		if err != nil {
+			c.render(w, "login", http.StatusUnauthorized, page{Title: "Sign in", Error: sentence(err)})
+			return
+		}
+		h(w, r, ck.Value, st)
+	}
+}
+
+// signedIn wraps pages that need a complete sign-in.
+func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, st *identity.Staff)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(cookieName)
+		if err != nil {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		st, full, err := c.ID.Session(r.Context(), ck.Value)
+		switch {
+		case err != nil:
+			c.render(w, "login", http.StatusUnauthorized, page{Title: "Sign in", Error: sentence(err)})
+		case !full && !st.MFA:
+			http.Redirect(w, r, "/console/mfa/enrol", http.StatusSeeOther)
+		case !full:
+			http.Redirect(w, r, "/console/mfa", http.StatusSeeOther)
+		default:
+			h(w, r, st)
+		}
+	}
+}
+
+func (c *Console) mfaPage(w http.ResponseWriter, r *http.Request, _ string, st *identity.Staff) {
+	c.render(w, "mfa", http.StatusOK, page{Title: "Second factor"})
+}
+
+func (c *Console) mfa(w http.ResponseWriter, r *http.Request, token string, st *identity.Staff) {
+	if _, err := c.ID.CompleteMFA(r.Context(), token, r.PostFormValue("code"), remote(r)); err != nil {
+		c.render(w, "mfa", http.StatusUnauthorized, page{Title: "Second factor", Error: sentence(err)})
+		return
+	}
+	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+}
+
+func (c *Console) enrolPage(w http.ResponseWriter, r *http.Request, _ string, st *identity.Staff) {
+	if st.MFA {
+		http.Redirect(w, r, "/console/mfa", http.StatusSeeOther)
+		return
+	}
+	url, secret, err := c.ID.EnrolTOTP(r.Context(), st.Username)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.render(w, "enrol", http.StatusOK, page{Title: "Set up your second factor", Secret: secret, URL: url})
+}
+
+func (c *Console) enrol(w http.ResponseWriter, r *http.Request, token string, st *identity.Staff) {
+	codes, err := c.ID.CompleteEnrolment(r.Context(), token, r.PostFormValue("code"), remote(r))
+	if err != nil {
+		c.render(w, "mfa", http.StatusUnauthorized, page{Title: "Second factor", Error: sentence(err) + " Sign in again to restart the set-up."})
+		return
+	}
+	c.render(w, "enrol", http.StatusOK, page{Title: "Second factor active", Staff: st, Codes: codes})
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(cookieName); err == nil {
+		c.ID.Logout(r.Context(), ck.Value)
+	}
+	c.setCookie(w, r, "", -1)
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	ls, err := c.Ledger(r.Context())
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.render(w, "home", http.StatusOK, page{Title: "Overview", Staff: st, Ledger: ls})
+}
+
+func (c *Console) ledger(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	if !st.Role.Can(identity.PermViewLedger) && !st.Role.Can(identity.PermViewPHI) {
+		c.render(w, "home", http.StatusForbidden, page{Title: "Not allowed", Staff: st, Error: "Your role cannot see this page."})
+		return
+	}
+	ls, err := c.Ledger(r.Context())
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.render(w, "ledger", http.StatusOK, page{Title: "Ledger", Staff: st, Ledger: ls})
+}
+
+func (c *Console) patients(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	if !st.Role.Can(identity.PermViewPHI) {
+		c.ID.Record(r.Context(), st.Username, "patient-view-denied", labtrust.ActionRead, labtrust.OutcomeMinorFailure, "role cannot see PHI")
+		c.render(w, "home", http.StatusForbidden, page{Title: "Not allowed", Staff: st, Error: "Your role cannot see patient data."})
+		return
+	}
+	p := page{Title: "Patients", Staff: st}
+	// The MRN arrives in the query string of a GET the browser makes to
+	// this origin only; it is never logged (the server logs no URLs).
+	mrn := r.URL.Query().Get("mrn")
+	if mrn == "" {
+		c.render(w, "patients", http.StatusOK, p)
+		return
+	}
+	p.MRN = mrn
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	e, err := c.Patients.Get(ctx, mrn)
+	switch {
+	case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
+		p.Error = "No patient in the registry has that MRN."
+		c.render(w, "patients", http.StatusNotFound, p)
+		return
+	case err != nil:
+		c.fail(w, err)
+		return
+	}
+	p.Patient = e
+	if p.History, err = c.History(ctx, mrn); err != nil {
+		c.fail(w, err)
+		return
+	}
+	// Looking at a patient is itself an access: it goes to the ledger,
+	// naming the patient, so it shows in their own access report.
+	c.ID.RecordAccess(ctx, st.Username, remote(r), "patient-view", e.Patient.ID, labtrust.OutcomeSuccess)
+	c.render(w, "patients", http.StatusOK, p)
+}

@@ -1,0 +1,295 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/console"
+	"github.com/labtrust/labtrust/hl7"
+	"github.com/labtrust/labtrust/identity"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/vault"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+type recorder struct {
+	mu sync.Mutex
+	es []labtrust.Event
+}
+
+func (r *recorder) Record(_ context.Context, e labtrust.Event) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.es = append(r.es, e)
+	r.mu.Unlock()
+	return nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type env struct {
+	srv   *httptest.Server
+	rec   *recorder
+	clock *clock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kek, _ := vault.LoadOrCreateFileKEK(filepath.Join(dir, "kek.key"))
+	keys, err := vault.Open(ctx, kek, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(db, keys)
+	raw, err := os.ReadFile(filepath.Join("..", "hl7", "testdata", "a01.hl7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := hl7.Parse(raw)
+	rec, err := hl7.Record(m, "epic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Import(ctx, []labtrust.PatientRecord{rec}); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{rec: &recorder{}, clock: &clock{t: time.Now()}}
+	id := identity.New(db, keys, e.rec, identity.Config{}, e.clock.now)
+	for _, s := range []identity.NewStaff{
+		{Username: "ana", DisplayName: "Ana Ruiz", Password: "a long enough passphrase", Role: identity.RolePrivacyOfficer},
+		{Username: "aud", DisplayName: "Ed Auditor", Password: "auditor passphrase", Role: identity.RoleAuditor},
+	} {
+		if _, err := id.Create(ctx, "test", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &console.Console{ID: id, Patients: reg,
+		History: func(ctx context.Context, mrn string) ([]labtrust.Event, error) {
+			return []labtrust.Event{{Time: time.Date(2026, 10, 15, 14, 0, 0, 0, time.UTC), Source: "lis", Kind: labtrust.KindAccess,
+				Action: labtrust.ActionRead, Actor: labtrust.Actor{ID: "phleb-17", Role: "phlebotomist"}}}, nil
+		},
+		Ledger: func(context.Context) (console.LedgerStatus, error) {
+			return console.LedgerStatus{Size: 42, Checkpointed: 40}, nil
+		}}
+	h, err := c.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// TestSignInWithTOTPInChromium signs in as a new privacy officer in a real
+// browser: password, TOTP enrolment, recovery codes, the patient lookup,
+// sign-out, and a second sign-in with a fresh code.
+func TestSignInWithTOTPInChromium(t *testing.T) {
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("LABTRUST_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("chromium is required here (LABTRUST_REQUIRE_CHROMIUM) but not installed")
+		}
+		t.Skip("Debian's chromium is not installed (.ci/run installs it)")
+	}
+	e := newEnv(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	base := e.srv.URL + "/console"
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "ana"),
+		chromedp.SendKeys(css("#password"), "a long enough passphrase"),
+		chromedp.Submit(css("#password")),
+		chromedp.WaitVisible(css("#secret")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := chromedp.Run(ctx, chromedp.Text(css("#secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := func() string {
+		c, err := totp.GenerateCodeCustom(strings.TrimSpace(secret), e.clock.now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(css("#code"), gen()),
+		chromedp.Submit(css("#code")),
+		chromedp.WaitVisible(css("ul li code")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	codes, err := chromedp.Run(ctx, chromedp.Text(css("main ul")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/patients?mrn="+url.QueryEscape("MRN0012345")),
+		chromedp.WaitVisible(css("main h2")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	body, err := chromedp.Run(ctx, chromedp.Text(css("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(codes, "-") != 10 {
+		t.Fatalf("recovery codes: %q", codes)
+	}
+	if !strings.Contains(body, "García") || !strings.Contains(body, "Springfield") || !strings.Contains(body, "phleb-17") {
+		t.Fatalf("patient page: %s", body)
+	}
+	// Sign out, then in again with the next code (a code works once).
+	e.clock.add(30 * time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css("header button")),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "ana"),
+		chromedp.SendKeys(css("#password"), "a long enough passphrase"),
+		chromedp.Submit(css("#password")),
+		chromedp.WaitVisible(css("#code")),
+		chromedp.SendKeys(css("#code"), gen()),
+		chromedp.Submit(css("#code")),
+		chromedp.WaitVisible(css("main h1")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Text(css("main h1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if title != "Overview" {
+		t.Fatalf("after the second sign-in: %q", title)
+	}
+	// The patient view is an access naming the patient, in the ledger.
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	found := false
+	for _, ev := range e.rec.es {
+		if ev.Kind == labtrust.KindAccess && len(ev.Patients) == 1 && ev.Patients[0].ID == "MRN0012345" && ev.Actor.ID == "ana" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the patient view was not recorded as an access")
+	}
+}
+
+// TestConsoleHTTP covers what needs no browser: redirects, roles, CSRF and
+// headers.
+func TestConsoleHTTP(t *testing.T) {
+	e := newEnv(t)
+	jar := &cookieJar{}
+	cl := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := cl.Get(e.srv.URL + "/console/patients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/login" {
+		t.Fatalf("signed out: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Fatalf("CSP %q", csp)
+	}
+	// A cross-site form post is refused.
+	req, _ := http.NewRequest("POST", e.srv.URL+"/console/login", strings.NewReader("username=aud&password=auditor+passphrase"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if res, err := cl.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site post: %v %d", err, res.StatusCode)
+	}
+	// An auditor signs in without a second factor but cannot see PHI.
+	res, err = cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {"aud"}, "password": {"auditor passphrase"}})
+	if err != nil || res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/" {
+		t.Fatalf("auditor sign-in: %v %d", err, res.StatusCode)
+	}
+	res, err = cl.Get(e.srv.URL + "/console/patients?mrn=MRN0012345")
+	if err != nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("auditor on patients: %v %d", err, res.StatusCode)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	if strings.Contains(b.String(), "García") {
+		t.Fatal("PHI shown to an auditor")
+	}
+	// Wrong password: a clear message that names nothing.
+	res, _ = cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {"ana"}, "password": {"nope"}})
+	b.Reset()
+	b.ReadFrom(res.Body)
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(b.String(), "not right") {
+		t.Fatalf("wrong password: %d", res.StatusCode)
+	}
+}
+
+type cookieJar struct {
+	mu sync.Mutex
+	c  []*http.Cookie
+}
+
+func (j *cookieJar) SetCookies(_ *url.URL, cs []*http.Cookie) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, c := range cs {
+		kept := j.c[:0]
+		for _, o := range j.c {
+			if o.Name != c.Name {
+				kept = append(kept, o)
+			}
+		}
+		j.c = kept
+		if c.MaxAge >= 0 && c.Value != "" {
+			j.c = append(j.c, c)
+		}
+	}
+}
+
+func (j *cookieJar) Cookies(*url.URL) []*http.Cookie {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]*http.Cookie(nil), j.c...)
+}
