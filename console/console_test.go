@@ -113,6 +113,42 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// axeScript is axe-core (from npm, pinned in .ci/run), or "" if absent.
+func axeScript(t *testing.T) string {
+	path := os.Getenv("LABTRUST_AXE")
+	if path == "" {
+		path = filepath.Join("..", ".ci", "node", "node_modules", "axe-core", "axe.min.js")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if os.Getenv("LABTRUST_REQUIRE_CHROMIUM") != "" {
+			t.Fatalf("axe-core is required here but not found at %s", path)
+		}
+		return ""
+	}
+	return string(b)
+}
+
+// checkA11y runs axe-core on the current page and fails on any serious or
+// critical WCAG 2.1 A/AA violation.
+func checkA11y(t *testing.T, ctx context.Context, axe, page string) {
+	t.Helper()
+	if axe == "" {
+		return
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](axe+";true")); err != nil {
+		t.Fatalf("%s: load axe-core: %v", page, err)
+	}
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then(r => r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v => v.id + ": " + v.help))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: axe-core: %v", page, err)
+	}
+	if len(found) > 0 {
+		t.Errorf("%s: accessibility violations: %v", page, found)
+	}
+}
+
 // TestSignInWithTOTPInChromium signs in as a new privacy officer in a real
 // browser: password, TOTP enrolment, recovery codes, the patient lookup,
 // sign-out, and a second sign-in with a fresh code.
@@ -136,9 +172,15 @@ func TestSignInWithTOTPInChromium(t *testing.T) {
 
 	base := e.srv.URL + "/console"
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	axe := axeScript(t)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(css("#username")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	checkA11y(t, ctx, axe, "sign-in")
+	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(css("#username"), "ana"),
 		chromedp.SendKeys(css("#password"), "a long enough passphrase"),
 		chromedp.Submit(css("#password")),
@@ -150,6 +192,7 @@ func TestSignInWithTOTPInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkA11y(t, ctx, axe, "second-factor set-up")
 	gen := func() string {
 		c, err := totp.GenerateCodeCustom(strings.TrimSpace(secret), e.clock.now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 		if err != nil {
@@ -168,6 +211,7 @@ func TestSignInWithTOTPInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkA11y(t, ctx, axe, "recovery codes")
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/patients?mrn="+url.QueryEscape("MRN0012345")),
 		chromedp.WaitVisible(css("main h2")),
@@ -178,6 +222,7 @@ func TestSignInWithTOTPInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkA11y(t, ctx, axe, "patient")
 	if strings.Count(codes, "-") != 10 {
 		t.Fatalf("recovery codes: %q", codes)
 	}
@@ -195,7 +240,7 @@ func TestSignInWithTOTPInChromium(t *testing.T) {
 		chromedp.WaitVisible(css("#code")),
 		chromedp.SendKeys(css("#code"), gen()),
 		chromedp.Submit(css("#code")),
-		chromedp.WaitVisible(css("main h1")),
+		chromedp.WaitVisible(css("#overview")),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +248,7 @@ func TestSignInWithTOTPInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkA11y(t, ctx, axe, "overview")
 	if title != "Overview" {
 		t.Fatalf("after the second sign-in: %q", title)
 	}
