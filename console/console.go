@@ -43,7 +43,9 @@ type Console struct {
 	// History returns the events that touched a patient (merges followed).
 	History func(ctx context.Context, mrn string) ([]labtrust.Event, error)
 	Ledger  func(ctx context.Context) (LedgerStatus, error)
-	Log     *slog.Logger
+	// SSO, if set, offers single sign-on on the sign-in page.
+	SSO *OIDC
+	Log *slog.Logger
 
 	pages map[string]*template.Template
 }
@@ -76,6 +78,10 @@ func (c *Console) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /console/mfa/enrol", c.pending(c.enrolPage))
 	mux.HandleFunc("POST /console/mfa/enrol", c.pending(c.enrol))
 	mux.HandleFunc("POST /console/logout", c.logout)
+	if c.SSO != nil {
+		mux.HandleFunc("GET /console/oidc/login", c.oidcLogin)
+		mux.HandleFunc("GET /console/oidc/callback", c.oidcCallback)
+	}
 	mux.HandleFunc("GET /console/{$}", c.signedIn(c.home))
 	mux.HandleFunc("GET /console/ledger", c.signedIn(c.ledger))
 	mux.HandleFunc("GET /console/patients", c.signedIn(c.patients))
@@ -100,6 +106,7 @@ type page struct {
 	Title, Error, Lang string
 	Staff              *identity.Staff
 	CanPHI             bool
+	SSO                *OIDC
 	// page-specific
 	Secret, URL string
 	Codes       []string
@@ -137,7 +144,7 @@ func remote(r *http.Request) string {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, "login", http.StatusOK, page{Title: "Sign in"})
+	c.render(w, "login", http.StatusOK, page{Title: "Sign in", SSO: c.SSO})
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +154,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.setCookie(w, r, token, 0)
 		http.Redirect(w, r, "/console/mfa/enrol", http.StatusSeeOther)
 	case errors.Is(err, identity.ErrBadCredentials), errors.Is(err, identity.ErrLocked):
-		c.render(w, "login", http.StatusUnauthorized, page{Title: "Sign in", Error: sentence(err)})
+		c.render(w, "login", http.StatusUnauthorized, page{Title: "Sign in", SSO: c.SSO, Error: sentence(err)})
 	case err != nil:
 		c.fail(w, err)
 	case st.Role.NeedsMFA():

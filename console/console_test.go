@@ -59,7 +59,11 @@ type env struct {
 	clock *clock
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith builds the console; configure, if set, adjusts it once the
+// test server's address is known.
+func newEnvWith(t *testing.T, configure func(c *console.Console, base string)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -104,12 +108,15 @@ func newEnv(t *testing.T) *env {
 		Ledger: func(context.Context) (console.LedgerStatus, error) {
 			return console.LedgerStatus{Size: 42, Checkpointed: 40}, nil
 		}}
-	h, err := c.Handler()
-	if err != nil {
+	var h http.Handler
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(e.srv.Close)
+	if configure != nil {
+		configure(c, e.srv.URL)
+	}
+	if h, err = c.Handler(); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(h)
-	t.Cleanup(e.srv.Close)
 	return e
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,11 @@ type serveOpts struct {
 	demoPatients int
 	demoEvents   int64
 	demoSeed     uint64
+	publicURL    string
+	oidcIssuer   string
+	oidcClient   string
+	oidcSecret   string
+	oidcName     string
 	ready        func(addr string) // tests learn the bound address
 }
 
@@ -78,6 +84,11 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "HTTP listen address")
 	f.StringVar(&o.syslogTLS, "syslog-tls", "", "listen for syslog over TLS (RFC 5425) on this address, e.g. 127.0.0.1:6514")
 	f.StringVar(&o.syslogUDP, "syslog-udp", "", "listen for syslog over UDP (RFC 5426) on this address")
+	f.StringVar(&o.publicURL, "public-url", "", "the server's address as browsers reach it (default http://ADDR); single sign-on redirects there")
+	f.StringVar(&o.oidcIssuer, "oidc-issuer", "", "OpenID Connect issuer URL for staff single sign-on (accounts must exist in labtrust)")
+	f.StringVar(&o.oidcClient, "oidc-client-id", "", "OpenID Connect client ID")
+	f.StringVar(&o.oidcSecret, "oidc-client-secret", "", "OpenID Connect client secret (prefer LABTRUST_OIDC_CLIENT_SECRET_FILE)")
+	f.StringVar(&o.oidcName, "oidc-name", "your organization's sign-in", "the provider's name on the sign-in page")
 	f.StringVar(&o.hl7MLLP, "hl7-mllp", "", "listen for HL7 v2 ADT over MLLP on this address (patient registry)")
 	f.BoolVar(&o.hl7TLS, "hl7-mllp-tls", false, "wrap the MLLP listener in TLS (the same certificate as syslog over TLS)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) for syslog; default: a self-signed one in DATA/tls")
@@ -132,7 +143,18 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		}
 	}
 
-	con, err := newConsole(a)
+	var sso *console.OIDC
+	if o.oidcIssuer != "" {
+		base := o.publicURL
+		if base == "" {
+			base = "http://" + o.addr
+		}
+		if sso, err = console.NewOIDC(ctx, o.oidcName, o.oidcIssuer, o.oidcClient, o.oidcSecret, strings.TrimSuffix(base, "/")+"/console/oidc/callback"); err != nil {
+			stopPipeline()
+			return err
+		}
+	}
+	con, err := newConsole(a, sso)
 	if err != nil {
 		stopPipeline()
 		return err
@@ -288,9 +310,10 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 // syslogTLSConfig loads the configured certificate or makes a self-signed
 // one (kept in DATA/tls) so a demo works without a PKI.
 // newConsole wires the staff console to the data directory.
-func newConsole(a *app) (http.Handler, error) {
+func newConsole(a *app, sso *console.OIDC) (http.Handler, error) {
 	reg := registry.New(a.db, a.keys)
 	c := &console.Console{
+		SSO:      sso,
 		ID:       identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil),
 		Patients: reg,
 		Log:      a.log,
