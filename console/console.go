@@ -7,6 +7,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -20,6 +21,8 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/vault"
 )
 
 //go:embed templates static
@@ -45,7 +48,9 @@ type Console struct {
 	Ledger  func(ctx context.Context) (LedgerStatus, error)
 	// SSO, if set, offers single sign-on on the sign-in page.
 	SSO *OIDC
-	Log *slog.Logger
+	// Admin, if set, serves the staff, keys, quarantine and verify pages.
+	Admin *Admin
+	Log   *slog.Logger
 
 	pages map[string]*template.Template
 }
@@ -58,7 +63,7 @@ func (c *Console) Handler() (http.Handler, error) {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	c.pages = map[string]*template.Template{}
-	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients"} {
+	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients", "staff", "keys", "quarantine"} {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
@@ -85,6 +90,16 @@ func (c *Console) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /console/{$}", c.signedIn(c.home))
 	mux.HandleFunc("GET /console/ledger", c.signedIn(c.ledger))
 	mux.HandleFunc("GET /console/patients", c.signedIn(c.patients))
+	if c.Admin != nil {
+		mux.HandleFunc("GET /console/staff", c.require(identity.PermManageStaff, c.staffPage))
+		mux.HandleFunc("POST /console/staff", c.require(identity.PermManageStaff, c.staffCreate))
+		mux.HandleFunc("POST /console/staff/{user}/role", c.require(identity.PermManageStaff, c.staffRole))
+		mux.HandleFunc("POST /console/staff/{user}/disable", c.require(identity.PermManageStaff, c.staffDisable))
+		mux.HandleFunc("GET /console/keys", c.require(identity.PermManageKeys, c.keysPage))
+		mux.HandleFunc("POST /console/keys/rotate", c.require(identity.PermManageKeys, c.keysRotate))
+		mux.HandleFunc("GET /console/quarantine", c.require(identity.PermManageSources, c.quarantinePage))
+		mux.HandleFunc("POST /console/ledger/verify", c.require(identity.PermViewLedger, c.verify))
+	}
 	// Refuse cross-origin state-changing requests (CSRF), by the browser's
 	// Sec-Fetch-Site and Origin headers.
 	return headers(http.NewCrossOriginProtection().Handler(mux)), nil
@@ -104,9 +119,16 @@ func headers(h http.Handler) http.Handler {
 
 type page struct {
 	Title, Error, Lang string
+	Message            string
 	Staff              *identity.Staff
-	CanPHI             bool
+	CanPHI, Admin      bool
+	Can                map[string]bool // by permission name, for the templates
 	SSO                *OIDC
+	Accounts           []*identity.Staff
+	Roles              []identity.Role
+	Keys               []vault.KeyInfo
+	KEK                string
+	Quarantined        []store.QuarantineItem
 	// page-specific
 	Secret, URL string
 	Codes       []string
@@ -122,12 +144,23 @@ func (c *Console) render(w http.ResponseWriter, name string, status int, p page)
 	}
 	if p.Staff != nil {
 		p.CanPHI = p.Staff.Role.Can(identity.PermViewPHI)
+		p.Admin = c.Admin != nil
+		p.Can = map[string]bool{}
+		for _, perm := range []identity.Permission{identity.PermManageStaff, identity.PermManageKeys, identity.PermManageSources, identity.PermViewLedger} {
+			p.Can[string(perm)] = p.Staff.Role.Can(perm)
+		}
+	}
+	// Rendered whole before anything is sent, so a template error is a
+	// clear 500, not half a page.
+	var b bytes.Buffer
+	if err := c.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
+		c.Log.Error("console: render", "page", name, "err", err)
+		http.Error(w, "Something went wrong on our side; it has been logged.", http.StatusInternalServerError)
+		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := c.pages[name].ExecuteTemplate(w, "layout", p); err != nil {
-		c.Log.Error("console: render", "page", name, "err", err)
-	}
+	w.Write(b.Bytes())
 }
 
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {

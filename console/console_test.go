@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -95,12 +96,18 @@ func newEnvWith(t *testing.T, configure func(c *console.Console, base string)) *
 	for _, s := range []identity.NewStaff{
 		{Username: "ana", DisplayName: "Ana Ruiz", Password: "a long enough passphrase", Role: identity.RolePrivacyOfficer},
 		{Username: "aud", DisplayName: "Ed Auditor", Password: "auditor passphrase", Role: identity.RoleAuditor},
+		{Username: "root", DisplayName: "Ada Admin", Password: "admin passphrase!", Role: identity.RoleAdmin},
 	} {
 		if _, err := id.Create(ctx, "test", s); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c := &console.Console{ID: id, Patients: reg,
+		Admin: &console.Admin{Keys: keys, KEK: kek.ID(),
+			Quarantine: func(ctx context.Context) ([]store.QuarantineItem, error) {
+				return db.ListQuarantine(ctx, store.QuarantineFilter{Limit: 100})
+			},
+			Verify: func(context.Context) (string, error) { return "OK: 42 entries, 3 checkpoints", nil }},
 		History: func(ctx context.Context, mrn string) ([]labtrust.Event, error) {
 			return []labtrust.Event{{Time: time.Date(2026, 10, 15, 14, 0, 0, 0, time.UTC), Source: "lis", Kind: labtrust.KindAccess,
 				Action: labtrust.ActionRead, Actor: labtrust.Actor{ID: "phleb-17", Role: "phlebotomist"}}}, nil
@@ -345,4 +352,121 @@ func (j *cookieJar) Cookies(*url.URL) []*http.Cookie {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return append([]*http.Cookie(nil), j.c...)
+}
+
+// signInHTTP signs in over plain HTTP, setting up TOTP from the page when
+// the role needs it, and returns the client.
+func signInHTTP(t *testing.T, e *env, user, pass string) *http.Client {
+	t.Helper()
+	cl := &http.Client{Jar: &cookieJar{}}
+	res, err := cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {user}, "password": {pass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	res.Body.Close()
+	if m := regexp.MustCompile(`id="secret">([A-Z2-7]+)<`).FindStringSubmatch(b.String()); m != nil {
+		code, _ := totp.GenerateCodeCustom(m[1], e.clock.now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		res, err := cl.PostForm(e.srv.URL+"/console/mfa/enrol", url.Values{"code": {code}})
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("enrol: %v %d", err, res.StatusCode)
+		}
+		res.Body.Close()
+	}
+	return cl
+}
+
+func get(t *testing.T, cl *http.Client, u string) (int, string) {
+	t.Helper()
+	res, err := cl.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	return res.StatusCode, b.String()
+}
+
+func post(t *testing.T, cl *http.Client, u string, v url.Values) (int, string) {
+	t.Helper()
+	res, err := cl.PostForm(u, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	return res.StatusCode, b.String()
+}
+
+func TestAdminPages(t *testing.T) {
+	e := newEnv(t)
+	admin := signInHTTP(t, e, "root", "admin passphrase!")
+	if code, body := get(t, admin, e.srv.URL+"/console/staff"); code != 200 || !strings.Contains(body, "Ed Auditor") {
+		t.Fatalf("staff page: %d", code)
+	}
+	code, body := post(t, admin, e.srv.URL+"/console/staff", url.Values{"username": {"ir"}, "name": {"Ivy Responder"}, "role": {"responder"},
+		"password": {"responder passphrase"}, "incident": {"INC-9"}, "expires": {"72h"}})
+	if code != 200 || !strings.Contains(body, "Created ir") || !strings.Contains(body, "responder for INC-9") {
+		t.Fatalf("create responder: %d %s", code, body)
+	}
+	if code, _ := post(t, admin, e.srv.URL+"/console/staff", url.Values{"username": {"x"}, "role": {"staff"}, "password": {"short"}}); code != http.StatusBadRequest {
+		t.Fatalf("weak password: %d", code)
+	}
+	if code, body := post(t, admin, e.srv.URL+"/console/staff/aud/role", url.Values{"role": {"staff"}}); code != 200 || !strings.Contains(body, "aud is now staff") {
+		t.Fatalf("role change: %d", code)
+	}
+	if code, _ := post(t, admin, e.srv.URL+"/console/staff/root/disable", nil); code != http.StatusBadRequest {
+		t.Fatalf("disabling oneself: %d", code)
+	}
+	code, body = get(t, admin, e.srv.URL+"/console/keys")
+	if code != 200 || !strings.Contains(body, "aead-keyset") || !strings.Contains(body, "file:") {
+		t.Fatalf("keys page: %d", code)
+	}
+	before := strings.Count(body, "aead-keyset")
+	code, body = post(t, admin, e.srv.URL+"/console/keys/rotate", nil)
+	if code != 200 || strings.Count(body, "aead-keyset") != before+1 {
+		t.Fatalf("rotate: %d", code)
+	}
+	if code, body := get(t, admin, e.srv.URL+"/console/quarantine"); code != 200 || !strings.Contains(body, "Nothing is in the quarantine") {
+		t.Fatalf("quarantine page: %d", code)
+	}
+	if code, _ := get(t, admin, e.srv.URL+"/console/patients?mrn=MRN0012345"); code != http.StatusForbidden {
+		t.Fatalf("admins see no PHI: %d", code)
+	}
+	if code, body := post(t, admin, e.srv.URL+"/console/ledger/verify", nil); code != 200 || !strings.Contains(body, "OK: 42 entries") {
+		t.Fatalf("verify: %d", code)
+	}
+	// An auditor may verify but not manage accounts or keys.
+	e2 := newEnv(t)
+	auditor := signInHTTP(t, e2, "aud", "auditor passphrase")
+	for _, u := range []string{"/console/staff", "/console/keys", "/console/quarantine"} {
+		if code, _ := get(t, auditor, e2.srv.URL+u); code != http.StatusForbidden {
+			t.Fatalf("auditor on %s: %d", u, code)
+		}
+	}
+	if code, _ := post(t, auditor, e2.srv.URL+"/console/ledger/verify", nil); code != 200 {
+		t.Fatalf("auditor verify: %d", code)
+	}
+	// Every admin action is in the trail.
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	seen := map[string]bool{}
+	for _, ev := range e.rec.es {
+		seen[ev.Type.Code] = true
+	}
+	for _, w := range []string{"staff-create", "role-change", "key-rotate", "ledger-verify", "patient-view-denied"} {
+		if !seen[w] {
+			t.Errorf("no %s event", w)
+		}
+	}
+	denied := false
+	for _, ev := range e2.rec.es {
+		denied = denied || ev.Type.Code == "denied" && ev.Actor.ID == "aud"
+	}
+	if !denied {
+		t.Error("the auditor's refused pages were not recorded")
+	}
 }

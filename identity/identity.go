@@ -99,6 +99,7 @@ type Store interface {
 	TouchSession(ctx context.Context, digest []byte, at time.Time, mfa bool) error
 	DeleteSession(ctx context.Context, digest []byte) error
 	DeleteStaffSessions(ctx context.Context, staff int64) error
+	ListStaff(ctx context.Context) ([]store.StaffRow, error)
 }
 
 // Sealer keeps TOTP secrets encrypted (the vault's keyring).
@@ -562,6 +563,19 @@ func (s *Service) SetRole(ctx context.Context, by, username string, role Role) e
 	}
 	s.record(ctx, by, "role-change", labtrust.ActionUpdate, labtrust.OutcomeSuccess, "account "+username+": "+old+" -> "+string(role))
 	return nil
+}
+
+// List returns every account (no secrets).
+func (s *Service) List(ctx context.Context) ([]*Staff, error) {
+	rows, err := s.st.ListStaff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Staff, len(rows))
+	for i, r := range rows {
+		out[i] = view(r)
+	}
+	return out, nil
 }
 
 // Disable blocks an account and ends its sessions.

@@ -26,8 +26,10 @@ import (
 	"github.com/labtrust/labtrust/hl7"
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/server"
+	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/syslog"
 	"github.com/spf13/cobra"
 )
@@ -313,7 +315,21 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 func newConsole(a *app, sso *console.OIDC) (http.Handler, error) {
 	reg := registry.New(a.db, a.keys)
 	c := &console.Console{
-		SSO:      sso,
+		SSO: sso,
+		Admin: &console.Admin{Keys: a.keys, KEK: a.kek.ID(),
+			Quarantine: func(ctx context.Context) ([]store.QuarantineItem, error) {
+				return a.db.ListQuarantine(ctx, store.QuarantineFilter{Status: store.QuarantinePending, Limit: 500})
+			},
+			Verify: func(ctx context.Context) (string, error) {
+				rep, err := ledger.VerifyFS(ctx, os.DirFS(a.p.ledger()), a.origin, a.verifier, nil)
+				if err != nil {
+					return "", err
+				}
+				if !rep.OK() {
+					return "", fmt.Errorf("%d problems, the first: %s (run labtrust verify for all)", len(rep.Problems), rep.Problems[0])
+				}
+				return fmt.Sprintf("OK: %d entries, %d checkpoints, %d tiles; every signature, consistency proof and tile checks (labtrust verify also checks the stored bodies).", rep.Entries, rep.Checkpoints, rep.Tiles), nil
+			}},
 		ID:       identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil),
 		Patients: reg,
 		Log:      a.log,
