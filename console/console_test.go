@@ -266,6 +266,41 @@ func TestSignInWithTOTPInChromium(t *testing.T) {
 	if title != "Overview" {
 		t.Fatalf("after the second sign-in: %q", title)
 	}
+	// The administration pages, as an administrator, for accessibility.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css("header button")),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "root"),
+		chromedp.SendKeys(css("#password"), "admin passphrase!"),
+		chromedp.Submit(css("#password")),
+		chromedp.WaitVisible(css("#secret")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if secret, err = chromedp.Run(ctx, chromedp.Text(css("#secret"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(css("#code"), gen()),
+		chromedp.Submit(css("#code")),
+		chromedp.WaitVisible(css("ul li code")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	for _, pg := range []struct{ path, wait string }{
+		{"/staff", "#new-username"}, {"/keys", "main table"}, {"/quarantine", "main p"}, {"/ledger", "#verify"},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+pg.path), chromedp.WaitVisible(css(pg.wait))); err != nil {
+			t.Fatalf("%s: %v", pg.path, err)
+		}
+		checkA11y(t, ctx, axe, pg.path)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(css("#verify")), chromedp.WaitVisible(css("#verify-result"))); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := chromedp.Run(ctx, chromedp.Text(css("#verify-result"))); err != nil || !strings.Contains(res, "OK") {
+		t.Fatalf("verify in the browser: %q %v", res, err)
+	}
 	// The patient view is an access naming the patient, in the ledger.
 	e.rec.mu.Lock()
 	defer e.rec.mu.Unlock()
