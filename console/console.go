@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -52,7 +53,13 @@ type Console struct {
 	Admin *Admin
 	Log   *slog.Logger
 
-	pages map[string]*template.Template
+	// LoginLimit is how many sign-in and code attempts one client address
+	// may make per LoginWindow (defaults: 20 per 5 minutes).
+	LoginLimit  int
+	LoginWindow time.Duration
+
+	pages   map[string]*template.Template
+	limiter *attempts
 }
 
 const cookieName = "labtrust_session"
@@ -62,6 +69,13 @@ func (c *Console) Handler() (http.Handler, error) {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.LoginLimit <= 0 {
+		c.LoginLimit = 20
+	}
+	if c.LoginWindow <= 0 {
+		c.LoginWindow = 5 * time.Minute
+	}
+	c.limiter = newAttempts(c.LoginLimit, c.LoginWindow)
 	c.pages = map[string]*template.Template{}
 	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients", "staff", "keys", "quarantine"} {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
@@ -77,11 +91,11 @@ func (c *Console) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /console/login", c.loginPage)
-	mux.HandleFunc("POST /console/login", c.login)
+	mux.HandleFunc("POST /console/login", c.limited(c.login))
 	mux.HandleFunc("GET /console/mfa", c.pending(c.mfaPage))
-	mux.HandleFunc("POST /console/mfa", c.pending(c.mfa))
+	mux.HandleFunc("POST /console/mfa", c.limited(c.pending(c.mfa)))
 	mux.HandleFunc("GET /console/mfa/enrol", c.pending(c.enrolPage))
-	mux.HandleFunc("POST /console/mfa/enrol", c.pending(c.enrol))
+	mux.HandleFunc("POST /console/mfa/enrol", c.limited(c.pending(c.enrol)))
 	mux.HandleFunc("POST /console/logout", c.logout)
 	if c.SSO != nil {
 		mux.HandleFunc("GET /console/oidc/login", c.oidcLogin)
@@ -174,6 +188,19 @@ func remote(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// limited refuses attempts beyond the per-address limit.
+func (c *Console) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !c.limiter.allow(remote(r)) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(c.LoginWindow.Seconds())))
+			c.render(w, "login", http.StatusTooManyRequests, page{Title: "Sign in", SSO: c.SSO,
+				Error: "Too many attempts from your network. Wait a few minutes, then try again."})
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -358,6 +359,21 @@ func TestConsoleHTTP(t *testing.T) {
 	b.ReadFrom(res.Body)
 	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(b.String(), "not right") {
 		t.Fatalf("wrong password: %d", res.StatusCode)
+	}
+	// Too many attempts from one address: refused for a while.
+	limited := 0
+	for i := 0; i < 25; i++ {
+		res, err := cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {fmt.Sprint("u", i)}, "password": {"guess"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("no limit on sign-in attempts per address")
 	}
 }
 

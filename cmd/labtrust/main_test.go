@@ -754,3 +754,28 @@ func TestStaffCLI(t *testing.T) {
 		t.Fatalf("staff actions in the ledger: %s", out)
 	}
 }
+
+func TestPatientsImportFormats(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	mustRun(t, "demo", "--out", filepath.Join(dir, "demo"), "--patients", "40", "--events", "100", "--quiet")
+	if out := mustRun(t, "patients", "import", "--source", "lis", filepath.Join(dir, "demo", "patients.csv"), "--data", data); !strings.Contains(out, "imported 40 patient records") {
+		t.Fatalf("csv: %s", out)
+	}
+	fhirFile := filepath.Join(dir, "p.ndjson")
+	os.WriteFile(fhirFile, []byte(`{"resourceType":"Patient","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"F-1"}],"name":[{"family":"Okafor","given":["Chidi"]}],"birthDate":"1970-01-02"}`+"\n"+
+		`{"resourceType":"Patient","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"F-2"}],"link":[{"type":"replaces","other":{"identifier":{"value":"F-1"}}}]}`+"\n"+`{"resourceType":"Observation"}`+"\n"), 0o600)
+	if out := mustRun(t, "patients", "import", "--source", "ehr", fhirFile, "--data", data); !strings.Contains(out, "imported 2 patient records, quarantined 1") {
+		t.Fatalf("fhir: %s", out)
+	}
+	if out := mustRun(t, "patients", "show", "F-1", "--data", data); !strings.Contains(out, "F-2") || !strings.Contains(out, "merged from  F-1") {
+		t.Fatalf("the merged FHIR patient: %s", out)
+	}
+	if out := mustRun(t, "patients", "show", "MRN00000003", "--data", data); !strings.Contains(out, "MRN00000003") {
+		t.Fatalf("csv patient: %s", out)
+	}
+	code, _, errb := run(t, "patients", "import", "--source", "x", filepath.Join(dir, "demo", "lab.json.bak"), "--data", data)
+	if code != 1 || !strings.Contains(errb, "format") {
+		t.Fatalf("unknown extension: exit %d %s", code, errb)
+	}
+}

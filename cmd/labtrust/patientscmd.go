@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/fhir"
 	"github.com/labtrust/labtrust/hl7"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/spf13/cobra"
@@ -25,16 +28,23 @@ sealed with the patient's own data key. Lookups are exact, through blind indexes
 identifiers, SSN, email, phone, name with birth date). ADT merges (A40) are followed: a
 merged MRN leads to the surviving patient. Forgetting a patient deletes their key.`,
 	}
-	var source string
+	var source, format string
 	var quiet bool
 	imp := &cobra.Command{
-		Use:   "import --source NAME FILE...",
-		Short: "Import HL7 v2 ADT messages (A01, A04, A08, A28, A31, A40) from files",
-		Long: `import reads HL7 v2 ADT messages from files: one message after another (segments ending in
-\r, \n or \r\n) or an MLLP capture. Messages that cannot be read, and records the registry
-refuses, go to the quarantine with the reason. Use - for stdin.`,
-		Example: `  labtrust patients import --source epic adt-2026-11.hl7`,
-		Args:    cobra.MinimumNArgs(1),
+		Use:   "import --source NAME [--format hl7|fhir|csv] FILE...",
+		Short: "Import patients: HL7 v2 ADT, FHIR R4 Patient, or CSV",
+		Long: `import reads patients from files:
+  hl7   HL7 v2 ADT messages (A01, A04, A08, A28, A31, A40 merge), one after another (segments
+        ending in \r, \n or \r\n) or an MLLP capture
+  fhir  FHIR R4 Patient resources: one, a Bundle, or NDJSON (Patient.link "replaces" is a merge)
+  csv   a header row naming mrn and any of: ` + strings.Join(registry.CSVColumns[1:], ", ") + `
+The format follows the file's extension (.hl7/.txt/.mllp, .json/.ndjson, .csv) unless --format says.
+Records that cannot be read, and records the registry refuses, go to the quarantine with the
+reason. Use - for stdin (with --format).`,
+		Example: `  labtrust patients import --source epic adt-2026-11.hl7
+  labtrust patients import --source ehr patients.ndjson
+  labtrust patients import --source lis --format csv export.txt`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if source == "" {
 				return &labtrust.Error{Code: "invalid", Message: "--source is required", Hint: "name the system the messages come from, e.g. --source epic"}
@@ -45,6 +55,24 @@ refuses, go to the quarantine with the reason. Use - for stdin.`,
 					sink := &registry.Sink{Reg: registry.New(a.db, a.keys), Quarantine: a.pipe.Quarantine}
 					start := time.Now()
 					for _, name := range args {
+						f := format
+						if f == "" {
+							switch strings.ToLower(filepath.Ext(name)) {
+							case ".json", ".ndjson":
+								f = "fhir"
+							case ".csv":
+								f = "csv"
+							case ".hl7", ".txt", ".mllp", ".er7":
+								f = "hl7"
+							default:
+								return &labtrust.Error{Code: "invalid", Message: "cannot tell the format of " + name, Hint: "--format hl7, fhir or csv"}
+							}
+						}
+						parse := map[string]func(context.Context, string, io.Reader, labtrust.PatientSink) error{
+							"hl7": hl7.ParseStream, "fhir": fhir.ParsePatients, "csv": registry.ParseCSV}[f]
+						if parse == nil {
+							return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown --format %q", f), Hint: "hl7, fhir or csv"}
+						}
 						var r io.Reader = os.Stdin
 						if name != "-" {
 							f, err := os.Open(name)
@@ -54,7 +82,7 @@ refuses, go to the quarantine with the reason. Use - for stdin.`,
 							defer f.Close()
 							r = f
 						}
-						if err := hl7.ParseStream(ctx, source, r, sink); err != nil {
+						if err := parse(ctx, source, r, sink); err != nil {
 							return err
 						}
 					}
@@ -69,7 +97,8 @@ refuses, go to the quarantine with the reason. Use - for stdin.`,
 			})
 		},
 	}
-	imp.Flags().StringVar(&source, "source", "", "the system the messages come from")
+	imp.Flags().StringVar(&source, "source", "", "the system the records come from")
+	imp.Flags().StringVar(&format, "format", "", "hl7, fhir or csv (default: from the file's extension)")
 	imp.Flags().BoolVar(&quiet, "quiet", false, "no progress output")
 
 	show := &cobra.Command{
@@ -176,7 +205,11 @@ func printPatient(w io.Writer, e *registry.Entry) {
 			fmt.Fprintf(tw, "%s\t%s\n", k, v)
 		}
 	}
-	row("MRN", p.ID.ID+" ("+p.ID.System+")")
+	if p.ID.System != "" {
+		row("MRN", p.ID.ID+" ("+p.ID.System+")")
+	} else {
+		row("MRN", p.ID.ID)
+	}
 	row("name", p.Name.String())
 	row("birth date", p.BirthDate)
 	row("sex", p.Sex)
