@@ -47,6 +47,8 @@ type Console struct {
 	// History returns the events that touched a patient (merges followed).
 	History func(ctx context.Context, mrn string) ([]labtrust.Event, error)
 	Ledger  func(ctx context.Context) (LedgerStatus, error)
+	// PasskeysOn says the identity service has passkeys set up.
+	PasskeysOn bool
 	// SSO, if set, offers single sign-on on the sign-in page.
 	SSO *OIDC
 	// Admin, if set, serves the staff, keys, quarantine and verify pages.
@@ -104,6 +106,12 @@ func (c *Console) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /console/{$}", c.signedIn(c.home))
 	mux.HandleFunc("GET /console/ledger", c.signedIn(c.ledger))
 	mux.HandleFunc("GET /console/patients", c.signedIn(c.patients))
+	if c.PasskeysOn {
+		mux.HandleFunc("GET /console/passkey/register/begin", c.signedInToken(c.passkeyRegisterBegin))
+		mux.HandleFunc("POST /console/passkey/register/finish", c.signedInToken(c.passkeyRegisterFinish))
+		mux.HandleFunc("GET /console/passkey/login/begin", c.pending(c.passkeyLoginBegin))
+		mux.HandleFunc("POST /console/passkey/login/finish", c.limited(c.pending(c.passkeyLoginFinish)))
+	}
 	if c.Admin != nil {
 		mux.HandleFunc("GET /console/staff", c.require(identity.PermManageStaff, c.staffPage))
 		mux.HandleFunc("POST /console/staff", c.require(identity.PermManageStaff, c.staffCreate))
@@ -122,7 +130,7 @@ func (c *Console) Handler() (http.Handler, error) {
 func headers(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cache-Control", "no-store")
@@ -143,6 +151,8 @@ type page struct {
 	Keys               []vault.KeyInfo
 	KEK                string
 	Quarantined        []store.QuarantineItem
+	Passkeys           bool // passkeys are on: load the script
+	HasPasskey         bool
 	// page-specific
 	Secret, URL string
 	Codes       []string
@@ -156,6 +166,7 @@ func (c *Console) render(w http.ResponseWriter, name string, status int, p page)
 	if p.Lang == "" {
 		p.Lang = "en"
 	}
+	p.Passkeys = c.PasskeysOn
 	if p.Staff != nil {
 		p.CanPHI = p.Staff.Role.Can(identity.PermViewPHI)
 		p.Admin = c.Admin != nil
@@ -282,7 +293,7 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, st *id
 }
 
 func (c *Console) mfaPage(w http.ResponseWriter, r *http.Request, _ string, st *identity.Staff) {
-	c.render(w, "mfa", http.StatusOK, page{Title: "Second factor"})
+	c.render(w, "mfa", http.StatusOK, page{Title: "Second factor", HasPasskey: c.ID.HasPasskey(r.Context(), st.ID)})
 }
 
 func (c *Console) mfa(w http.ResponseWriter, r *http.Request, token string, st *identity.Staff) {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/console"
@@ -65,7 +67,7 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 
 // newEnvWith builds the console; configure, if set, adjusts it once the
 // test server's address is known.
-func newEnvWith(t *testing.T, configure func(c *console.Console, base string)) *env {
+func newEnvWith(t *testing.T, configure func(c *console.Console, base string, db *store.DB)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -120,7 +122,7 @@ func newEnvWith(t *testing.T, configure func(c *console.Console, base string)) *
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
 	if configure != nil {
-		configure(c, e.srv.URL)
+		configure(c, e.srv.URL, db)
 	}
 	if h, err = c.Handler(); err != nil {
 		t.Fatal(err)
@@ -519,5 +521,104 @@ func TestAdminPages(t *testing.T) {
 	}
 	if !denied {
 		t.Error("the auditor's refused pages were not recorded")
+	}
+}
+
+// TestPasskeyInChromium adds a passkey from a signed-in session with
+// Chromium's virtual authenticator, then signs in with it instead of a
+// TOTP code.
+func TestPasskeyInChromium(t *testing.T) {
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("LABTRUST_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("chromium is required here (LABTRUST_REQUIRE_CHROMIUM) but not installed")
+		}
+		t.Skip("Debian's chromium is not installed (.ci/run installs it)")
+	}
+	var base string
+	e := newEnvWith(t, func(c *console.Console, srvURL string, db *store.DB) {
+		// WebAuthn needs a host name, not an IP address: localhost.
+		base = strings.Replace(srvURL, "127.0.0.1", "localhost", 1)
+		pk, err := identity.NewPasskeys(db, "localhost", []string{base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ID.SetPasskeys(pk)
+		c.PasskeysOn = true
+	})
+	_ = e
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	// A virtual platform authenticator that verifies the user at once.
+	if _, err := chromedp.Run(ctx, chromedp.Action[struct{}](func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
+		if _, err := cdp.Call(ctx, tg, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
+			return struct{}{}, err
+		}
+		_, err := cdp.Call(ctx, tg, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{Options: &cdpwebauthn.VirtualAuthenticatorOptions{
+			Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Transport: cdpwebauthn.AuthenticatorTransportInternal,
+			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}})
+		return struct{}{}, err
+	})); err != nil {
+		t.Fatalf("virtual authenticator: %v", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console/login"),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "ana"),
+		chromedp.SendKeys(css("#password"), "a long enough passphrase"),
+		chromedp.Submit(css("#password")),
+		chromedp.WaitVisible(css("#secret")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := chromedp.Run(ctx, chromedp.Text(css("#secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := totp.GenerateCodeCustom(strings.TrimSpace(secret), e.clock.now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(css("#code"), code),
+		chromedp.Submit(css("#code")),
+		chromedp.WaitVisible(css("ul li code")),
+		chromedp.Navigate(base+"/console/"),
+		chromedp.WaitVisible(css("#addPasskey")),
+		chromedp.Click(css("#addPasskey")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	// The ceremony is asynchronous: wait for its outcome to be written.
+	status, err := chromedp.Run(ctx, chromedp.Poll[string](`document.getElementById("passkey-status").textContent`))
+	if err != nil || !strings.Contains(status, "Passkey added") {
+		t.Fatalf("adding a passkey: %q %v", status, err)
+	}
+	// Sign out and in again: password, then the passkey instead of a code.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css("header button")),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "ana"),
+		chromedp.SendKeys(css("#password"), "a long enough passphrase"),
+		chromedp.Submit(css("#password")),
+		chromedp.WaitVisible(css("#usePasskey")),
+		chromedp.Click(css("#usePasskey")),
+		chromedp.WaitVisible(css("#overview")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	var added, used bool
+	for _, ev := range e.rec.es {
+		added = added || ev.Type.Code == "passkey-add" && ev.Outcome == labtrust.OutcomeSuccess
+		used = used || ev.Type.Code == "mfa" && len(ev.Subtype) == 1 && strings.Contains(ev.Subtype[0].Code, "passkey")
+	}
+	if !added || !used {
+		t.Fatalf("passkey events: added %v, used %v", added, used)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	"github.com/labtrust/labtrust/console"
+	"github.com/labtrust/labtrust/store"
 )
 
 // provider is an in-process OpenID Connect provider: discovery and keys
@@ -91,7 +92,7 @@ func (p *provider) signIn(claims map[string]any) {
 
 func TestSingleSignOn(t *testing.T) {
 	idp := newProvider(t)
-	e := newEnvWith(t, func(c *console.Console, base string) {
+	e := newEnvWith(t, func(c *console.Console, base string, _ *store.DB) {
 		sso, err := console.NewOIDC(context.Background(), "Test IdP", idp.srv.URL, "labtrust", "s3cret", base+"/console/oidc/callback")
 		if err != nil {
 			t.Fatal(err)

@@ -129,6 +129,7 @@ type Service struct {
 	rec Recorder
 	cfg Config
 	now func() time.Time
+	pk  *Passkeys // nil: passkeys off
 }
 
 // New returns the service. now may be nil (time.Now).

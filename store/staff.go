@@ -206,3 +206,38 @@ func (d *DB) DeleteStaffSessions(ctx context.Context, staff int64) error {
 	}
 	return nil
 }
+
+// AddPasskey stores a staff member's WebAuthn credential (its JSON).
+func (d *DB) AddPasskey(ctx context.Context, staff int64, id, credential []byte, at time.Time) error {
+	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO staff_passkeys (credential_id, staff, credential, created_at) VALUES (?, ?, ?, ?)`), id, staff, credential, at.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: add passkey: %w", mapErr(err))
+	}
+	return nil
+}
+
+// UpdatePasskey replaces a credential's JSON (its sign counter moves on).
+func (d *DB) UpdatePasskey(ctx context.Context, id, credential []byte) error {
+	if _, err := d.db.ExecContext(ctx, d.q(`UPDATE staff_passkeys SET credential = ? WHERE credential_id = ?`), credential, id); err != nil {
+		return fmt.Errorf("store: update passkey: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Passkeys returns a staff member's credentials (their JSON).
+func (d *DB) Passkeys(ctx context.Context, staff int64) ([][]byte, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT credential FROM staff_passkeys WHERE staff = ? ORDER BY created_at`), staff)
+	if err != nil {
+		return nil, fmt.Errorf("store: passkeys: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var c []byte
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("store: passkeys: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

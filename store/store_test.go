@@ -293,3 +293,41 @@ func framesOf(rows []store.EventRow, size int) []store.Frame {
 	}
 	return out
 }
+
+func TestStaffAndPasskeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		r := store.StaffRow{Username: "ana", Role: "staff", Password: "$argon2id$x", CreatedAt: time.Unix(100, 0)}
+		if err := db.AddStaff(ctx, &r); err != nil || r.ID == 0 {
+			t.Fatalf("add staff: %v", err)
+		}
+		if err := db.AddStaff(ctx, &store.StaffRow{Username: "ana", Role: "staff", CreatedAt: time.Unix(1, 0)}); !errors.Is(err, labtrust.ErrConflict) {
+			t.Fatalf("duplicate: %v", err)
+		}
+		if err := db.AddPasskey(ctx, r.ID, []byte{1, 2}, []byte(`{"id":"AQI"}`), time.Unix(200, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AddPasskey(ctx, r.ID, []byte{1, 2}, []byte(`{}`), time.Unix(201, 0)); !errors.Is(err, labtrust.ErrConflict) {
+			t.Fatalf("duplicate credential: %v", err)
+		}
+		if err := db.UpdatePasskey(ctx, []byte{1, 2}, []byte(`{"id":"AQI","n":2}`)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Passkeys(ctx, r.ID)
+		if err != nil || len(got) != 1 || string(got[0]) != `{"id":"AQI","n":2}` {
+			t.Fatalf("passkeys %q %v", got, err)
+		}
+		ok, err := db.AcceptTOTPStep(ctx, r.ID, 5)
+		if err != nil || !ok {
+			t.Fatalf("first step: %v %v", ok, err)
+		}
+		if ok, _ := db.AcceptTOTPStep(ctx, r.ID, 5); ok {
+			t.Fatal("a time step accepted twice")
+		}
+	})
+}

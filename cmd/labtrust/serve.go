@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,7 +157,24 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 			return err
 		}
 	}
-	con, err := newConsole(a, sso)
+	// Passkeys need the host name browsers use (WebAuthn refuses IP
+	// addresses): --public-url, else localhost on the listening port.
+	pub := o.publicURL
+	if pub == "" {
+		_, port, _ := net.SplitHostPort(o.addr)
+		pub = "http://localhost:" + port
+	}
+	pu, err := url.Parse(pub)
+	if err != nil || pu.Hostname() == "" {
+		stopPipeline()
+		return fmt.Errorf("--public-url %q is not a URL", o.publicURL)
+	}
+	pk, err := identity.NewPasskeys(a.db, pu.Hostname(), []string{strings.TrimSuffix(pub, "/")})
+	if err != nil {
+		stopPipeline()
+		return err
+	}
+	con, err := newConsole(a, sso, pk)
 	if err != nil {
 		stopPipeline()
 		return err
@@ -312,10 +330,13 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 // syslogTLSConfig loads the configured certificate or makes a self-signed
 // one (kept in DATA/tls) so a demo works without a PKI.
 // newConsole wires the staff console to the data directory.
-func newConsole(a *app, sso *console.OIDC) (http.Handler, error) {
+func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys) (http.Handler, error) {
 	reg := registry.New(a.db, a.keys)
+	id := identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil)
+	id.SetPasskeys(pk)
 	c := &console.Console{
-		SSO: sso,
+		PasskeysOn: pk != nil,
+		SSO:        sso,
 		Admin: &console.Admin{Keys: a.keys, KEK: a.kek.ID(),
 			Quarantine: func(ctx context.Context) ([]store.QuarantineItem, error) {
 				return a.db.ListQuarantine(ctx, store.QuarantineFilter{Status: store.QuarantinePending, Limit: 500})
@@ -330,7 +351,7 @@ func newConsole(a *app, sso *console.OIDC) (http.Handler, error) {
 				}
 				return fmt.Sprintf("OK: %d entries, %d checkpoints, %d tiles; every signature, consistency proof and tile checks (labtrust verify also checks the stored bodies).", rep.Entries, rep.Checkpoints, rep.Tiles), nil
 			}},
-		ID:       identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil),
+		ID:       id,
 		Patients: reg,
 		Log:      a.log,
 		History: func(ctx context.Context, mrn string) ([]labtrust.Event, error) {
