@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"github.com/labtrust/labtrust/identity"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -216,6 +221,9 @@ func seedDemo(ctx context.Context, g *globalOpts, a *app, o *serveOpts) error {
 		return err
 	}
 	fmt.Fprintf(g.stdout, "demo: registered %d patients (try: labtrust patients show MRN00000002)\n", sink.Imported)
+	if err := demoStaff(ctx, g, a); err != nil {
+		return err
+	}
 	return os.WriteFile(seeded, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
 }
 
@@ -228,4 +236,39 @@ func demoADT(lab *demo.Lab) []byte {
 		b.Write(hl7.EncodeADT(lab.Patient(i).Record(), "A04", "DEMO"+strconv.Itoa(i+1), at, nil))
 	}
 	return b.Bytes()
+}
+
+// demoStaff creates two console accounts for trying the demo, with random
+// passwords printed once and kept in DATA/demo/staff.txt (0600): an
+// administrator (accounts, keys) and a privacy officer (patients). Both
+// set up a second factor at first sign-in.
+func demoStaff(ctx context.Context, g *globalOpts, a *app) error {
+	id := identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil)
+	var lines []string
+	for _, acct := range []struct {
+		user, name string
+		role       identity.Role
+	}{{"demo-admin", "Demo Administrator", identity.RoleAdmin}, {"demo-privacy", "Demo Privacy Officer", identity.RolePrivacyOfficer}} {
+		b := make([]byte, 12)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		pw := base64.RawURLEncoding.EncodeToString(b)
+		if _, err := id.Create(ctx, "demo", identity.NewStaff{Username: acct.user, DisplayName: acct.name, Password: pw, Role: acct.role}); err != nil {
+			if errors.Is(err, labtrust.ErrConflict) {
+				continue
+			}
+			return err
+		}
+		lines = append(lines, fmt.Sprintf("%s (%s): %s", acct.user, acct.role, pw))
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	path := filepath.Join(a.p.demo(), "staff.txt")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "demo: console accounts (passwords also in %s):\n  %s\n", path, strings.Join(lines, "\n  "))
+	return nil
 }

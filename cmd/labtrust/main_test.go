@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -777,5 +778,36 @@ func TestPatientsImportFormats(t *testing.T) {
 	code, _, errb := run(t, "patients", "import", "--source", "x", filepath.Join(dir, "demo", "lab.json.bak"), "--data", data)
 	if code != 1 || !strings.Contains(errb, "format") {
 		t.Fatalf("unknown extension: exit %d %s", code, errb)
+	}
+}
+
+// TestServeDemo is the README's first command: a demo lab, its registry,
+// and console accounts whose passwords work.
+func TestServeDemo(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	srv := startServer(t, "--data", data, "--demo", "--demo-patients", "200", "--demo-events", "2000")
+	defer func() {
+		srv.cmd.Process.Signal(syscall.SIGTERM)
+		srv.cmd.Wait()
+	}()
+	fi, err := os.Stat(filepath.Join(data, "demo", "staff.txt"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("staff.txt: %v %v", err, fi)
+	}
+	b, _ := os.ReadFile(filepath.Join(data, "demo", "staff.txt"))
+	m := regexp.MustCompile(`demo-privacy \(privacy-officer\): (\S+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("staff.txt: %s", b)
+	}
+	jar, _ := cookiejar.New(nil)
+	cl := &http.Client{Jar: jar}
+	res, err := cl.PostForm("http://"+srv.addr+"/console/login", url.Values{"username": {"demo-privacy"}, "password": {string(m[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `id="secret"`) {
+		t.Fatalf("the demo account does not reach the second-factor set-up: %d", res.StatusCode)
 	}
 }

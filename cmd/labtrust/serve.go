@@ -294,6 +294,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	}()
 
 	fmt.Fprintf(g.stdout, "labtrust serving on http://%s (data %s, ledger origin %s)\n", ln.Addr(), g.data, a.origin)
+	fmt.Fprintf(g.stdout, "staff console: %s/console/\n", strings.TrimSuffix(pub, "/"))
 	fmt.Fprintf(g.stdout, "API token: %s\n", a.p.token())
 	if names := config.SourceNames(sources); len(names) > 0 {
 		for _, n := range names {
