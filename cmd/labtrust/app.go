@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -253,9 +255,47 @@ func withPipeline(a *app, fn func() error) error {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.pipe.Run(ctx) }()
-	err := fn()
+	err := a.drainOutbox(context.Background())
+	err = errors.Join(err, fn(), a.drainOutbox(context.Background()))
 	stop()
 	return errors.Join(err, <-done)
+}
+
+// drainOutbox moves events other processes queued (staff actions from the
+// CLI beside a server) into the ledger. An event is deleted from the queue
+// only once the ledger acknowledged it: a crash in between records it
+// twice, never not at all.
+func (a *app) drainOutbox(ctx context.Context) error {
+	for {
+		rows, err := a.db.Outbox(ctx, 1000)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		events := make([]labtrust.Event, 0, len(rows))
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+			var e labtrust.Event
+			if err := json.Unmarshal(r.Event, &e); err != nil || e.Validate() != nil {
+				// Not an event any more (a changed format): keep it in
+				// the quarantine rather than lose or retry it forever.
+				if _, qerr := a.pipe.Quarantine(ctx, []labtrust.Reject{{Source: "labtrust", Format: "outbox", Position: "outbox " + strconv.FormatInt(r.ID, 10),
+					Reason: "a queued staff event does not decode", Raw: r.Event}}); qerr != nil {
+					return qerr
+				}
+				continue
+			}
+			events = append(events, e)
+		}
+		if len(events) > 0 {
+			if _, err := a.pipe.Submit(ctx, events); err != nil {
+				return fmt.Errorf("record queued staff actions: %w", err)
+			}
+		}
+		if err := a.db.DeleteOutbox(ctx, ids); err != nil {
+			return err
+		}
+	}
 }
 
 // registerGauges exposes the ledger's state and the quarantine backlog.

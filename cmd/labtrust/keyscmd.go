@@ -68,6 +68,7 @@ keyset to open what they sealed.`,
 				if err := a.keys.Rotate(cmd.Context()); err != nil {
 					return err
 				}
+				recordAction(cmd.Context(), a, "key-rotate", labtrust.ActionUpdate, "new primary data key")
 				fmt.Fprintln(g.stdout, "rotated: a new data key is active")
 				return nil
 			})
@@ -105,6 +106,7 @@ new --kek afterwards. --kek-ca, --kek-token and --aws-kms-endpoint apply to both
 				if err := a.db.ReplaceWrapped(ctx, keys); err != nil {
 					return err
 				}
+				recordAction(ctx, a, "key-rewrap", labtrust.ActionUpdate, "from "+a.kek.ID()+" to "+next.ID())
 				fmt.Fprintf(g.stdout, "rewrapped %d data keys from %s to %s\nfrom now on run labtrust with --kek %s (or kek: in labtrust.yaml)\n"+
 					"the old KEK wraps nothing here any more; keep it only as long as backups taken before this rewrap\n", len(keys), a.kek.ID(), next.ID(), to)
 				return nil
@@ -136,6 +138,9 @@ retired. --dry-run only counts what each key still seals.`,
 				}
 				if err != nil {
 					return err
+				}
+				if !dryRun {
+					recordAction(ctx, a, "key-reencrypt", labtrust.ActionUpdate, fmt.Sprintf("%d re-sealed", rep.Resealed))
 				}
 				fmt.Fprintf(g.stdout, "%d frames and %d quarantined records read, %d re-sealed under the primary key\n", rep.Frames, rep.Quarantined, rep.Resealed)
 				if len(rep.Remaining) == 0 {
@@ -176,6 +181,7 @@ and refuses otherwise: a retired key's ciphertexts would never open again.`,
 				if err := a.keys.Retire(ctx, uint32(id64)); err != nil {
 					return err
 				}
+				recordAction(ctx, a, "key-retire", labtrust.ActionDelete, "key "+args[0])
 				fmt.Fprintf(g.stdout, "retired key %d\n", id64)
 				return nil
 			})

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"github.com/labtrust/labtrust/hl7"
 	"github.com/pquerna/otp/totp"
@@ -809,5 +810,40 @@ func TestServeDemo(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(body), `id="secret"`) {
 		t.Fatalf("the demo account does not reach the second-factor set-up: %d", res.StatusCode)
+	}
+}
+
+// TestStaffAndKeysBesideServer: with a server running, staff and key
+// commands still work, and their actions reach the ledger through the
+// outbox the server drains.
+func TestStaffAndKeysBesideServer(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("a long enough passphrase\n"), 0o600)
+	srv := startServer(t, "--data", data)
+	defer func() {
+		srv.cmd.Process.Signal(syscall.SIGTERM)
+		srv.cmd.Wait()
+	}()
+	mustRun(t, "staff", "add", "ana", "--role", "auditor", "--password-file", pw, "--data", data)
+	mustRun(t, "keys", "rotate", "--data", data)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get("http://" + srv.addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct {
+			LedgerSize uint64 `json:"ledgerSize"`
+		}
+		json.NewDecoder(res.Body).Decode(&h)
+		res.Body.Close()
+		if h.LedgerSize >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queued staff actions not in the ledger: size %d", h.LedgerSize)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

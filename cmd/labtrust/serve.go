@@ -123,17 +123,23 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		return <-pipeDone
 	}
 	// A rotation or retirement made with the CLI while the server runs
-	// takes effect here within keyReloadInterval: no restart.
+	// takes effect here within keyReloadInterval: no restart. Staff actions
+	// the CLI queued reach the ledger within a second.
 	go func() {
-		t := time.NewTicker(keyReloadInterval)
-		defer t.Stop()
+		keysT, outboxT := time.NewTicker(keyReloadInterval), time.NewTicker(time.Second)
+		defer keysT.Stop()
+		defer outboxT.Stop()
 		for {
 			select {
 			case <-runCtx.Done():
 				return
-			case <-t.C:
+			case <-keysT.C:
 				if err := a.keys.Reload(runCtx); err != nil && runCtx.Err() == nil {
 					a.log.Error("reload keys", "err", err)
+				}
+			case <-outboxT.C:
+				if err := a.drainOutbox(runCtx); err != nil && runCtx.Err() == nil {
+					a.log.Error("record queued staff actions", "err", err)
 				}
 			}
 		}

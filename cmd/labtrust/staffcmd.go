@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -26,13 +28,64 @@ func (r ledgerRecorder) Record(ctx context.Context, e labtrust.Event) error {
 	return nil
 }
 
-// withIdentity runs fn with the identity service, the pipeline running so
-// that staff actions reach the ledger.
+// outboxRecorder queues events for the ledger's writer (a running
+// server drains them within a second; otherwise the next writer does).
+type outboxRecorder struct{ a *app }
+
+func (r outboxRecorder) Record(ctx context.Context, e labtrust.Event) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := r.a.db.AddOutbox(ctx, b, time.Now()); err != nil {
+		r.a.log.Error("queue a staff action for the ledger", "err", err)
+		return err
+	}
+	return nil
+}
+
+// recorder is how a command's staff actions reach the ledger: through the
+// pipeline when this process is the writer, else through the outbox.
+func recorder(a *app) identity.Recorder {
+	if a.pipe != nil {
+		return ledgerRecorder{a}
+	}
+	return outboxRecorder{a}
+}
+
+// recordAction puts an operator's CLI action (a key operation, say) in the
+// ledger, like the console's staff actions.
+func recordAction(ctx context.Context, a *app, what string, action labtrust.Action, detail string) {
+	identity.New(a.db, a.keys, recorder(a), identity.Config{}, nil).Record(ctx, operator(), what, action, labtrust.OutcomeSuccess, detail)
+}
+
+// withIdentity runs fn with the identity service. It takes the ledger's
+// writer role if it is free, so staff actions are in the ledger when the
+// command returns; beside a running server it queues them instead.
 func withIdentity(cmd *cobra.Command, g *globalOpts, fn func(ctx context.Context, s *identity.Service) error) error {
-	return withApp(cmd, g, openOpts{writer: true}, func(a *app) error {
-		return withPipeline(a, func() error {
-			return fn(cmd.Context(), identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil))
-		})
+	sources, err := resolve(cmd, g)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	a, err := openApp(ctx, g, sources, openOpts{writer: true})
+	if err != nil {
+		var le *labtrust.Error
+		if !errors.As(err, &le) || le.Code != "locked" {
+			return err
+		}
+		if a, err = openApp(ctx, g, sources, openOpts{}); err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(ctx, identity.New(a.db, a.keys, outboxRecorder{a}, identity.Config{}, nil))
+	}
+	defer a.Close()
+	return withPipeline(a, func() error {
+		return fn(ctx, identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil))
 	})
 }
 

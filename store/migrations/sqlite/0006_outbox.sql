@@ -1,0 +1,7 @@
+-- Events recorded by processes that are not the ledger's writer (the CLI
+-- beside a running server): the writer drains them into the ledger.
+CREATE TABLE event_outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    event      BLOB    NOT NULL,
+    created_at INTEGER NOT NULL
+);
