@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -60,4 +61,47 @@ func BenchmarkImportADT(b *testing.B) {
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "patients/s")
 		})
 	}
+}
+
+// BenchmarkLookup measures exact lookups in a registry of
+// LABTRUST_BENCH_PATIENTS demo patients (default 20,000; the README's
+// figure used 1,000,000): by MRN (Get) and by phone (Find), each a
+// blind-index probe, a row read and a record opened.
+func BenchmarkLookup(b *testing.B) {
+	n := 20000
+	if v := os.Getenv("LABTRUST_BENCH_PATIENTS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	ctx := context.Background()
+	f := openB(b, filepath.Join(b.TempDir(), "r.db"))
+	lab := demo.NewLab(demo.Config{Seed: 7, Patients: n})
+	const batch = 5000
+	for start := 0; start < n; start += batch {
+		recs := make([]labtrust.PatientRecord, 0, batch)
+		for i := start; i < min(start+batch, n); i++ {
+			recs = append(recs, labtrust.PatientRecord{Source: "bench", Patient: lab.Patient(i).Record(), Time: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)})
+		}
+		if err := f.reg.Import(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("mrn", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			p := lab.Patient((i * 7919) % n)
+			e, err := f.reg.Get(ctx, p.MRN)
+			if err != nil || e.Patient.ID.ID != p.MRN {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/lookup")
+	})
+	b.Run("phone", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			p := lab.Patient((i * 7919) % n)
+			if _, err := f.reg.Find(ctx, registry.LookupPhone, p.Phone); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/lookup")
+	})
 }
