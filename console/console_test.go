@@ -25,6 +25,7 @@ import (
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/store/storetest"
 	"github.com/labtrust/labtrust/vault"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -63,15 +64,15 @@ type env struct {
 	clock *clock
 }
 
-func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+func newEnv(t *testing.T, dsn string) *env { return newEnvWith(t, dsn, nil) }
 
 // newEnvWith builds the console; configure, if set, adjusts it once the
 // test server's address is known.
-func newEnvWith(t *testing.T, configure func(c *console.Console, base string, db *store.DB)) *env {
+func newEnvWith(t *testing.T, dsn string, configure func(c *console.Console, base string, db *store.DB)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "c.db"))
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,213 +171,217 @@ func checkA11y(t *testing.T, ctx context.Context, axe, page string) {
 // browser: password, TOTP enrolment, recovery codes, the patient lookup,
 // sign-out, and a second sign-in with a fresh code.
 func TestSignInWithTOTPInChromium(t *testing.T) {
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("LABTRUST_REQUIRE_CHROMIUM") != "" {
-			t.Fatal("chromium is required here (LABTRUST_REQUIRE_CHROMIUM) but not installed")
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		chrome, err := exec.LookPath("chromium")
+		if err != nil {
+			if os.Getenv("LABTRUST_REQUIRE_CHROMIUM") != "" {
+				t.Fatal("chromium is required here (LABTRUST_REQUIRE_CHROMIUM) but not installed")
+			}
+			t.Skip("Debian's chromium is not installed (.ci/run installs it)")
 		}
-		t.Skip("Debian's chromium is not installed (.ci/run installs it)")
-	}
-	e := newEnv(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+		e := newEnv(t, dsn)
+		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+			chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+		actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		defer cancel()
+		ctx, cancel := chromedp.NewContext(actx)
+		defer cancel()
+		ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
 
-	base := e.srv.URL + "/console"
-	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
-	axe := axeScript(t)
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(css("#username")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	checkA11y(t, ctx, axe, "sign-in")
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(css("#username"), "ana"),
-		chromedp.SendKeys(css("#password"), "a long enough passphrase"),
-		chromedp.Submit(css("#password")),
-		chromedp.WaitVisible(css("#secret")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	secret, err := chromedp.Run(ctx, chromedp.Text(css("#secret")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkA11y(t, ctx, axe, "second-factor set-up")
-	gen := func() string {
-		c, err := totp.GenerateCodeCustom(strings.TrimSpace(secret), e.clock.now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		base := e.srv.URL + "/console"
+		css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+		axe := axeScript(t)
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(base+"/"),
+			chromedp.WaitVisible(css("#username")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		checkA11y(t, ctx, axe, "sign-in")
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(css("#username"), "ana"),
+			chromedp.SendKeys(css("#password"), "a long enough passphrase"),
+			chromedp.Submit(css("#password")),
+			chromedp.WaitVisible(css("#secret")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		secret, err := chromedp.Run(ctx, chromedp.Text(css("#secret")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c
-	}
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(css("#code"), gen()),
-		chromedp.Submit(css("#code")),
-		chromedp.WaitVisible(css("ul li code")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	codes, err := chromedp.Run(ctx, chromedp.Text(css("main ul")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkA11y(t, ctx, axe, "recovery codes")
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/patients?mrn="+url.QueryEscape("MRN0012345")),
-		chromedp.WaitVisible(css("main h2")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	body, err := chromedp.Run(ctx, chromedp.Text(css("main")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkA11y(t, ctx, axe, "patient")
-	if strings.Count(codes, "-") != 10 {
-		t.Fatalf("recovery codes: %q", codes)
-	}
-	if !strings.Contains(body, "García") || !strings.Contains(body, "Springfield") || !strings.Contains(body, "phleb-17") {
-		t.Fatalf("patient page: %s", body)
-	}
-	// Sign out, then in again with the next code (a code works once).
-	e.clock.add(30 * time.Second)
-	if err := chromedp.Do(ctx,
-		chromedp.Click(css("header button")),
-		chromedp.WaitVisible(css("#username")),
-		chromedp.SendKeys(css("#username"), "ana"),
-		chromedp.SendKeys(css("#password"), "a long enough passphrase"),
-		chromedp.Submit(css("#password")),
-		chromedp.WaitVisible(css("#code")),
-		chromedp.SendKeys(css("#code"), gen()),
-		chromedp.Submit(css("#code")),
-		chromedp.WaitVisible(css("#overview")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	title, err := chromedp.Run(ctx, chromedp.Text(css("main h1")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkA11y(t, ctx, axe, "overview")
-	if title != "Overview" {
-		t.Fatalf("after the second sign-in: %q", title)
-	}
-	// The administration pages, as an administrator, for accessibility.
-	if err := chromedp.Do(ctx,
-		chromedp.Click(css("header button")),
-		chromedp.WaitVisible(css("#username")),
-		chromedp.SendKeys(css("#username"), "root"),
-		chromedp.SendKeys(css("#password"), "admin passphrase!"),
-		chromedp.Submit(css("#password")),
-		chromedp.WaitVisible(css("#secret")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if secret, err = chromedp.Run(ctx, chromedp.Text(css("#secret"))); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(css("#code"), gen()),
-		chromedp.Submit(css("#code")),
-		chromedp.WaitVisible(css("ul li code")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	for _, pg := range []struct{ path, wait string }{
-		{"/staff", "#new-username"}, {"/keys", "main table"}, {"/quarantine", "main p"}, {"/ledger", "#verify"},
-	} {
-		if err := chromedp.Do(ctx, chromedp.Navigate(base+pg.path), chromedp.WaitVisible(css(pg.wait))); err != nil {
-			t.Fatalf("%s: %v", pg.path, err)
+		checkA11y(t, ctx, axe, "second-factor set-up")
+		gen := func() string {
+			c, err := totp.GenerateCodeCustom(strings.TrimSpace(secret), e.clock.now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
 		}
-		checkA11y(t, ctx, axe, pg.path)
-	}
-	if err := chromedp.Do(ctx, chromedp.Click(css("#verify")), chromedp.WaitVisible(css("#verify-result"))); err != nil {
-		t.Fatal(err)
-	}
-	if res, err := chromedp.Run(ctx, chromedp.Text(css("#verify-result"))); err != nil || !strings.Contains(res, "OK") {
-		t.Fatalf("verify in the browser: %q %v", res, err)
-	}
-	// The patient view is an access naming the patient, in the ledger.
-	e.rec.mu.Lock()
-	defer e.rec.mu.Unlock()
-	found := false
-	for _, ev := range e.rec.es {
-		if ev.Kind == labtrust.KindAccess && len(ev.Patients) == 1 && ev.Patients[0].ID == "MRN0012345" && ev.Actor.ID == "ana" {
-			found = true
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(css("#code"), gen()),
+			chromedp.Submit(css("#code")),
+			chromedp.WaitVisible(css("ul li code")),
+		); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !found {
-		t.Fatal("the patient view was not recorded as an access")
-	}
+		codes, err := chromedp.Run(ctx, chromedp.Text(css("main ul")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkA11y(t, ctx, axe, "recovery codes")
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(base+"/patients?mrn="+url.QueryEscape("MRN0012345")),
+			chromedp.WaitVisible(css("main h2")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		body, err := chromedp.Run(ctx, chromedp.Text(css("main")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkA11y(t, ctx, axe, "patient")
+		if strings.Count(codes, "-") != 10 {
+			t.Fatalf("recovery codes: %q", codes)
+		}
+		if !strings.Contains(body, "García") || !strings.Contains(body, "Springfield") || !strings.Contains(body, "phleb-17") {
+			t.Fatalf("patient page: %s", body)
+		}
+		// Sign out, then in again with the next code (a code works once).
+		e.clock.add(30 * time.Second)
+		if err := chromedp.Do(ctx,
+			chromedp.Click(css("header button")),
+			chromedp.WaitVisible(css("#username")),
+			chromedp.SendKeys(css("#username"), "ana"),
+			chromedp.SendKeys(css("#password"), "a long enough passphrase"),
+			chromedp.Submit(css("#password")),
+			chromedp.WaitVisible(css("#code")),
+			chromedp.SendKeys(css("#code"), gen()),
+			chromedp.Submit(css("#code")),
+			chromedp.WaitVisible(css("#overview")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		title, err := chromedp.Run(ctx, chromedp.Text(css("main h1")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkA11y(t, ctx, axe, "overview")
+		if title != "Overview" {
+			t.Fatalf("after the second sign-in: %q", title)
+		}
+		// The administration pages, as an administrator, for accessibility.
+		if err := chromedp.Do(ctx,
+			chromedp.Click(css("header button")),
+			chromedp.WaitVisible(css("#username")),
+			chromedp.SendKeys(css("#username"), "root"),
+			chromedp.SendKeys(css("#password"), "admin passphrase!"),
+			chromedp.Submit(css("#password")),
+			chromedp.WaitVisible(css("#secret")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		if secret, err = chromedp.Run(ctx, chromedp.Text(css("#secret"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(css("#code"), gen()),
+			chromedp.Submit(css("#code")),
+			chromedp.WaitVisible(css("ul li code")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		for _, pg := range []struct{ path, wait string }{
+			{"/staff", "#new-username"}, {"/keys", "main table"}, {"/quarantine", "main p"}, {"/ledger", "#verify"},
+		} {
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+pg.path), chromedp.WaitVisible(css(pg.wait))); err != nil {
+				t.Fatalf("%s: %v", pg.path, err)
+			}
+			checkA11y(t, ctx, axe, pg.path)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(css("#verify")), chromedp.WaitVisible(css("#verify-result"))); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := chromedp.Run(ctx, chromedp.Text(css("#verify-result"))); err != nil || !strings.Contains(res, "OK") {
+			t.Fatalf("verify in the browser: %q %v", res, err)
+		}
+		// The patient view is an access naming the patient, in the ledger.
+		e.rec.mu.Lock()
+		defer e.rec.mu.Unlock()
+		found := false
+		for _, ev := range e.rec.es {
+			if ev.Kind == labtrust.KindAccess && len(ev.Patients) == 1 && ev.Patients[0].ID == "MRN0012345" && ev.Actor.ID == "ana" {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatal("the patient view was not recorded as an access")
+		}
+	})
 }
 
 // TestConsoleHTTP covers what needs no browser: redirects, roles, CSRF and
 // headers.
 func TestConsoleHTTP(t *testing.T) {
-	e := newEnv(t)
-	jar := &cookieJar{}
-	cl := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := cl.Get(e.srv.URL + "/console/patients")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/login" {
-		t.Fatalf("signed out: %d %s", res.StatusCode, res.Header.Get("Location"))
-	}
-	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
-		t.Fatalf("CSP %q", csp)
-	}
-	// A cross-site form post is refused.
-	req, _ := http.NewRequest("POST", e.srv.URL+"/console/login", strings.NewReader("username=aud&password=auditor+passphrase"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	if res, err := cl.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-site post: %v %d", err, res.StatusCode)
-	}
-	// An auditor signs in without a second factor but cannot see PHI.
-	res, err = cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {"aud"}, "password": {"auditor passphrase"}})
-	if err != nil || res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/" {
-		t.Fatalf("auditor sign-in: %v %d", err, res.StatusCode)
-	}
-	res, err = cl.Get(e.srv.URL + "/console/patients?mrn=MRN0012345")
-	if err != nil || res.StatusCode != http.StatusForbidden {
-		t.Fatalf("auditor on patients: %v %d", err, res.StatusCode)
-	}
-	var b bytes.Buffer
-	b.ReadFrom(res.Body)
-	if strings.Contains(b.String(), "García") {
-		t.Fatal("PHI shown to an auditor")
-	}
-	// Wrong password: a clear message that names nothing.
-	res, _ = cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {"ana"}, "password": {"nope"}})
-	b.Reset()
-	b.ReadFrom(res.Body)
-	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(b.String(), "not right") {
-		t.Fatalf("wrong password: %d", res.StatusCode)
-	}
-	// Too many attempts from one address: refused for a while.
-	limited := 0
-	for i := 0; i < 25; i++ {
-		res, err := cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {fmt.Sprint("u", i)}, "password": {"guess"}})
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		jar := &cookieJar{}
+		cl := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := cl.Get(e.srv.URL + "/console/patients")
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
-		if res.StatusCode == http.StatusTooManyRequests {
-			limited++
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/login" {
+			t.Fatalf("signed out: %d %s", res.StatusCode, res.Header.Get("Location"))
 		}
-	}
-	if limited == 0 {
-		t.Fatal("no limit on sign-in attempts per address")
-	}
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Fatalf("CSP %q", csp)
+		}
+		// A cross-site form post is refused.
+		req, _ := http.NewRequest("POST", e.srv.URL+"/console/login", strings.NewReader("username=aud&password=auditor+passphrase"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if res, err := cl.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-site post: %v %d", err, res.StatusCode)
+		}
+		// An auditor signs in without a second factor but cannot see PHI.
+		res, err = cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {"aud"}, "password": {"auditor passphrase"}})
+		if err != nil || res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/" {
+			t.Fatalf("auditor sign-in: %v %d", err, res.StatusCode)
+		}
+		res, err = cl.Get(e.srv.URL + "/console/patients?mrn=MRN0012345")
+		if err != nil || res.StatusCode != http.StatusForbidden {
+			t.Fatalf("auditor on patients: %v %d", err, res.StatusCode)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(res.Body)
+		if strings.Contains(b.String(), "García") {
+			t.Fatal("PHI shown to an auditor")
+		}
+		// Wrong password: a clear message that names nothing.
+		res, _ = cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {"ana"}, "password": {"nope"}})
+		b.Reset()
+		b.ReadFrom(res.Body)
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(b.String(), "not right") {
+			t.Fatalf("wrong password: %d", res.StatusCode)
+		}
+		// Too many attempts from one address: refused for a while.
+		limited := 0
+		for i := 0; i < 25; i++ {
+			res, err := cl.PostForm(e.srv.URL+"/console/login", url.Values{"username": {fmt.Sprint("u", i)}, "password": {"guess"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode == http.StatusTooManyRequests {
+				limited++
+			}
+		}
+		if limited == 0 {
+			t.Fatal("no limit on sign-in attempts per address")
+		}
+	})
 }
 
 type cookieJar struct {
@@ -455,73 +460,79 @@ func post(t *testing.T, cl *http.Client, u string, v url.Values) (int, string) {
 }
 
 func TestAdminPages(t *testing.T) {
-	e := newEnv(t)
-	admin := signInHTTP(t, e, "root", "admin passphrase!")
-	if code, body := get(t, admin, e.srv.URL+"/console/staff"); code != 200 || !strings.Contains(body, "Ed Auditor") {
-		t.Fatalf("staff page: %d", code)
-	}
-	code, body := post(t, admin, e.srv.URL+"/console/staff", url.Values{"username": {"ir"}, "name": {"Ivy Responder"}, "role": {"responder"},
-		"password": {"responder passphrase"}, "incident": {"INC-9"}, "expires": {"72h"}})
-	if code != 200 || !strings.Contains(body, "Created ir") || !strings.Contains(body, "responder for INC-9") {
-		t.Fatalf("create responder: %d %s", code, body)
-	}
-	if code, _ := post(t, admin, e.srv.URL+"/console/staff", url.Values{"username": {"x"}, "role": {"staff"}, "password": {"short"}}); code != http.StatusBadRequest {
-		t.Fatalf("weak password: %d", code)
-	}
-	if code, body := post(t, admin, e.srv.URL+"/console/staff/aud/role", url.Values{"role": {"staff"}}); code != 200 || !strings.Contains(body, "aud is now staff") {
-		t.Fatalf("role change: %d", code)
-	}
-	if code, _ := post(t, admin, e.srv.URL+"/console/staff/root/disable", nil); code != http.StatusBadRequest {
-		t.Fatalf("disabling oneself: %d", code)
-	}
-	code, body = get(t, admin, e.srv.URL+"/console/keys")
-	if code != 200 || !strings.Contains(body, "aead-keyset") || !strings.Contains(body, "file:") {
-		t.Fatalf("keys page: %d", code)
-	}
-	before := strings.Count(body, "aead-keyset")
-	code, body = post(t, admin, e.srv.URL+"/console/keys/rotate", nil)
-	if code != 200 || strings.Count(body, "aead-keyset") != before+1 {
-		t.Fatalf("rotate: %d", code)
-	}
-	if code, body := get(t, admin, e.srv.URL+"/console/quarantine"); code != 200 || !strings.Contains(body, "Nothing is in the quarantine") {
-		t.Fatalf("quarantine page: %d", code)
-	}
-	if code, _ := get(t, admin, e.srv.URL+"/console/patients?mrn=MRN0012345"); code != http.StatusForbidden {
-		t.Fatalf("admins see no PHI: %d", code)
-	}
-	if code, body := post(t, admin, e.srv.URL+"/console/ledger/verify", nil); code != 200 || !strings.Contains(body, "OK: 42 entries") {
-		t.Fatalf("verify: %d", code)
-	}
-	// An auditor may verify but not manage accounts or keys.
-	e2 := newEnv(t)
-	auditor := signInHTTP(t, e2, "aud", "auditor passphrase")
-	for _, u := range []string{"/console/staff", "/console/keys", "/console/quarantine"} {
-		if code, _ := get(t, auditor, e2.srv.URL+u); code != http.StatusForbidden {
-			t.Fatalf("auditor on %s: %d", u, code)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		admin := signInHTTP(t, e, "root", "admin passphrase!")
+		if code, body := get(t, admin, e.srv.URL+"/console/staff"); code != 200 || !strings.Contains(body, "Ed Auditor") {
+			t.Fatalf("staff page: %d", code)
 		}
-	}
-	if code, _ := post(t, auditor, e2.srv.URL+"/console/ledger/verify", nil); code != 200 {
-		t.Fatalf("auditor verify: %d", code)
-	}
-	// Every admin action is in the trail.
-	e.rec.mu.Lock()
-	defer e.rec.mu.Unlock()
-	seen := map[string]bool{}
-	for _, ev := range e.rec.es {
-		seen[ev.Type.Code] = true
-	}
-	for _, w := range []string{"staff-create", "role-change", "key-rotate", "ledger-verify", "patient-view-denied"} {
-		if !seen[w] {
-			t.Errorf("no %s event", w)
+		code, body := post(t, admin, e.srv.URL+"/console/staff", url.Values{"username": {"ir"}, "name": {"Ivy Responder"}, "role": {"responder"},
+			"password": {"responder passphrase"}, "incident": {"INC-9"}, "expires": {"72h"}})
+		if code != 200 || !strings.Contains(body, "Created ir") || !strings.Contains(body, "responder for INC-9") {
+			t.Fatalf("create responder: %d %s", code, body)
 		}
-	}
-	denied := false
-	for _, ev := range e2.rec.es {
-		denied = denied || ev.Type.Code == "denied" && ev.Actor.ID == "aud"
-	}
-	if !denied {
-		t.Error("the auditor's refused pages were not recorded")
-	}
+		if code, _ := post(t, admin, e.srv.URL+"/console/staff", url.Values{"username": {"x"}, "role": {"staff"}, "password": {"short"}}); code != http.StatusBadRequest {
+			t.Fatalf("weak password: %d", code)
+		}
+		if code, body := post(t, admin, e.srv.URL+"/console/staff/aud/role", url.Values{"role": {"staff"}}); code != 200 || !strings.Contains(body, "aud is now staff") {
+			t.Fatalf("role change: %d", code)
+		}
+		if code, _ := post(t, admin, e.srv.URL+"/console/staff/root/disable", nil); code != http.StatusBadRequest {
+			t.Fatalf("disabling oneself: %d", code)
+		}
+		code, body = get(t, admin, e.srv.URL+"/console/keys")
+		if code != 200 || !strings.Contains(body, "aead-keyset") || !strings.Contains(body, "file:") {
+			t.Fatalf("keys page: %d", code)
+		}
+		before := strings.Count(body, "aead-keyset")
+		code, body = post(t, admin, e.srv.URL+"/console/keys/rotate", nil)
+		if code != 200 || strings.Count(body, "aead-keyset") != before+1 {
+			t.Fatalf("rotate: %d", code)
+		}
+		if code, body := get(t, admin, e.srv.URL+"/console/quarantine"); code != 200 || !strings.Contains(body, "Nothing is in the quarantine") {
+			t.Fatalf("quarantine page: %d", code)
+		}
+		if code, _ := get(t, admin, e.srv.URL+"/console/patients?mrn=MRN0012345"); code != http.StatusForbidden {
+			t.Fatalf("admins see no PHI: %d", code)
+		}
+		if code, body := post(t, admin, e.srv.URL+"/console/ledger/verify", nil); code != 200 || !strings.Contains(body, "OK: 42 entries") {
+			t.Fatalf("verify: %d", code)
+		}
+		// An auditor may verify but not manage accounts or keys.
+		dsn2 := filepath.Join(t.TempDir(), "c2.db")
+		if strings.HasPrefix(dsn, "postgres") {
+			dsn2 = storetest.Postgres(t)
+		}
+		e2 := newEnv(t, dsn2)
+		auditor := signInHTTP(t, e2, "aud", "auditor passphrase")
+		for _, u := range []string{"/console/staff", "/console/keys", "/console/quarantine"} {
+			if code, _ := get(t, auditor, e2.srv.URL+u); code != http.StatusForbidden {
+				t.Fatalf("auditor on %s: %d", u, code)
+			}
+		}
+		if code, _ := post(t, auditor, e2.srv.URL+"/console/ledger/verify", nil); code != 200 {
+			t.Fatalf("auditor verify: %d", code)
+		}
+		// Every admin action is in the trail.
+		e.rec.mu.Lock()
+		defer e.rec.mu.Unlock()
+		seen := map[string]bool{}
+		for _, ev := range e.rec.es {
+			seen[ev.Type.Code] = true
+		}
+		for _, w := range []string{"staff-create", "role-change", "key-rotate", "ledger-verify", "patient-view-denied"} {
+			if !seen[w] {
+				t.Errorf("no %s event", w)
+			}
+		}
+		denied := false
+		for _, ev := range e2.rec.es {
+			denied = denied || ev.Type.Code == "denied" && ev.Actor.ID == "aud"
+		}
+		if !denied {
+			t.Error("the auditor's refused pages were not recorded")
+		}
+	})
 }
 
 // TestPasskeyInChromium adds a passkey from a signed-in session with
@@ -536,7 +547,7 @@ func TestPasskeyInChromium(t *testing.T) {
 		t.Skip("Debian's chromium is not installed (.ci/run installs it)")
 	}
 	var base string
-	e := newEnvWith(t, func(c *console.Console, srvURL string, db *store.DB) {
+	e := newEnvWith(t, filepath.Join(t.TempDir(), "c.db"), func(c *console.Console, srvURL string, db *store.DB) {
 		// WebAuthn needs a host name, not an IP address: localhost.
 		base = strings.Replace(srvURL, "127.0.0.1", "localhost", 1)
 		pk, err := identity.NewPasskeys(db, "localhost", []string{base})

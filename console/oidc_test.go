@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -92,7 +93,7 @@ func (p *provider) signIn(claims map[string]any) {
 
 func TestSingleSignOn(t *testing.T) {
 	idp := newProvider(t)
-	e := newEnvWith(t, func(c *console.Console, base string, _ *store.DB) {
+	e := newEnvWith(t, filepath.Join(t.TempDir(), "c.db"), func(c *console.Console, base string, _ *store.DB) {
 		sso, err := console.NewOIDC(context.Background(), "Test IdP", idp.srv.URL, "labtrust", "s3cret", base+"/console/oidc/callback")
 		if err != nil {
 			t.Fatal(err)
