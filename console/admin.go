@@ -20,6 +20,9 @@ type Admin struct {
 	}
 	KEK        string // the key-encryption key's ID (a file fingerprint or a KMS URI)
 	Quarantine func(ctx context.Context) ([]store.QuarantineItem, error)
+	// Sources lists what feeds the ledger and the registry: configured
+	// sources and listeners.
+	Sources func(ctx context.Context) ([]Source, error)
 	// Verify checks the ledger's files (signatures, consistency, tiles) and
 	// says what it found.
 	Verify func(ctx context.Context) (string, error)
@@ -115,13 +118,25 @@ func (c *Console) keysRotate(w http.ResponseWriter, r *http.Request, st *identit
 		Message: "A new primary key is active. Older keys keep opening what they sealed; re-encrypt with labtrust keys reencrypt, then retire them."})
 }
 
+// Source is one input: a configured source name or a listener.
+type Source struct {
+	Name, Format, Detail string
+}
+
 func (c *Console) quarantinePage(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
 	items, err := c.Admin.Quarantine(r.Context())
 	if err != nil {
 		c.fail(w, err)
 		return
 	}
-	c.render(w, "quarantine", http.StatusOK, page{Title: "Sources and quarantine", Staff: st, Quarantined: items})
+	var sources []Source
+	if c.Admin.Sources != nil {
+		if sources, err = c.Admin.Sources(r.Context()); err != nil {
+			c.fail(w, err)
+			return
+		}
+	}
+	c.render(w, "quarantine", http.StatusOK, page{Title: "Sources and quarantine", Staff: st, Quarantined: items, Sources: sources})
 }
 
 func (c *Console) verify(w http.ResponseWriter, r *http.Request, st *identity.Staff) {

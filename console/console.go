@@ -151,6 +151,7 @@ type page struct {
 	Keys               []vault.KeyInfo
 	KEK                string
 	Quarantined        []store.QuarantineItem
+	Sources            []Source
 	Passkeys           bool // passkeys are on: load the script
 	HasPasskey         bool
 	// page-specific

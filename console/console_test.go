@@ -111,6 +111,9 @@ func newEnvWith(t *testing.T, dsn string, configure func(c *console.Console, bas
 			Quarantine: func(ctx context.Context) ([]store.QuarantineItem, error) {
 				return db.ListQuarantine(ctx, store.QuarantineFilter{Limit: 100})
 			},
+			Sources: func(context.Context) ([]console.Source, error) {
+				return []console.Source{{Name: "ehr", Format: "fhir", Detail: "ingest API"}}, nil
+			},
 			Verify: func(context.Context) (string, error) { return "OK: 42 entries, 3 checkpoints", nil }},
 		History: func(ctx context.Context, mrn string) ([]labtrust.Event, error) {
 			return []labtrust.Event{{Time: time.Date(2026, 10, 15, 14, 0, 0, 0, time.UTC), Source: "lis", Kind: labtrust.KindAccess,
@@ -489,7 +492,7 @@ func TestAdminPages(t *testing.T) {
 		if code != 200 || strings.Count(body, "aead-keyset") != before+1 {
 			t.Fatalf("rotate: %d", code)
 		}
-		if code, body := get(t, admin, e.srv.URL+"/console/quarantine"); code != 200 || !strings.Contains(body, "Nothing is in the quarantine") {
+		if code, body := get(t, admin, e.srv.URL+"/console/quarantine"); code != 200 || !strings.Contains(body, "Nothing is in the quarantine") || !strings.Contains(body, "<td>ehr</td>") {
 			t.Fatalf("quarantine page: %d", code)
 		}
 		if code, _ := get(t, admin, e.srv.URL+"/console/patients?mrn=MRN0012345"); code != http.StatusForbidden {

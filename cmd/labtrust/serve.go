@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -180,7 +181,32 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		stopPipeline()
 		return err
 	}
-	con, err := newConsole(a, sso, pk)
+	con, err := newConsole(a, sso, pk, func(context.Context) ([]console.Source, error) {
+		var out []console.Source
+		names := make([]string, 0, len(sources))
+		for n := range sources {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			src := sources[n]
+			d := "ingest API: POST /api/v1/events?source=" + n
+			if src.CSV != nil {
+				d += "; CSV columns mapped in labtrust.yaml"
+			}
+			out = append(out, console.Source{Name: n, Format: src.Format, Detail: d})
+		}
+		if o.syslogTLS != "" {
+			out = append(out, console.Source{Name: "syslog", Format: "RFC 5425 syslog over TLS (ATNA)", Detail: "listening on " + o.syslogTLS})
+		}
+		if o.syslogUDP != "" {
+			out = append(out, console.Source{Name: "syslog", Format: "RFC 5426 syslog over UDP", Detail: "listening on " + o.syslogUDP})
+		}
+		if o.hl7MLLP != "" {
+			out = append(out, console.Source{Name: "hl7", Format: "HL7 v2 ADT over MLLP (registry)", Detail: "listening on " + o.hl7MLLP})
+		}
+		return out, nil
+	})
 	if err != nil {
 		stopPipeline()
 		return err
@@ -337,14 +363,14 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 // syslogTLSConfig loads the configured certificate or makes a self-signed
 // one (kept in DATA/tls) so a demo works without a PKI.
 // newConsole wires the staff console to the data directory.
-func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys) (http.Handler, error) {
+func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(context.Context) ([]console.Source, error)) (http.Handler, error) {
 	reg := registry.New(a.db, a.keys)
 	id := identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil)
 	id.SetPasskeys(pk)
 	c := &console.Console{
 		PasskeysOn: pk != nil,
 		SSO:        sso,
-		Admin: &console.Admin{Keys: a.keys, KEK: a.kek.ID(),
+		Admin: &console.Admin{Keys: a.keys, KEK: a.kek.ID(), Sources: srcs,
 			Quarantine: func(ctx context.Context) ([]store.QuarantineItem, error) {
 				return a.db.ListQuarantine(ctx, store.QuarantineFilter{Status: store.QuarantinePending, Limit: 500})
 			},
