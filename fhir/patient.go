@@ -228,6 +228,10 @@ func address(a addressJSON) labtrust.Address {
 	return out
 }
 
+// PatientFormat is the Reject.Format of Patient rejects: not Format, so a
+// quarantined Patient is never retried as an AuditEvent.
+const PatientFormat = "fhir-patient"
+
 // ParsePatients reads FHIR R4 Patient resources from r (one resource, a
 // Bundle of them, or NDJSON) and hands each to sink: a PatientRecord, or a
 // Reject with the reason and the resource as Raw. Patient.link of type
@@ -238,17 +242,17 @@ func ParsePatients(ctx context.Context, source string, r io.Reader, sink labtrus
 		return fmt.Errorf("fhir: read: %w", err)
 	}
 	if len(data) > MaxDocument {
-		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: Format, Position: "resource", Reason: "input exceeds " + strconv.Itoa(MaxDocument) + " bytes", Raw: data[:MaxDocument]})
+		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: PatientFormat, Position: "resource", Reason: "input exceeds " + strconv.Itoa(MaxDocument) + " bytes", Raw: data[:MaxDocument]})
 	}
 	one := func(pos string, raw []byte) error {
 		var p patientJSON
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		if err := dec.Decode(&p); err != nil {
-			return sink.Reject(ctx, labtrust.Reject{Source: source, Format: Format, Position: pos, Reason: "not a FHIR Patient: " + jsonReason(err), Raw: bytes.Clone(raw)})
+			return sink.Reject(ctx, labtrust.Reject{Source: source, Format: PatientFormat, Position: pos, Reason: "not a FHIR Patient: " + jsonReason(err), Raw: bytes.Clone(raw)})
 		}
 		rec, reason := patientRecord(&p, source)
 		if reason != "" {
-			return sink.Reject(ctx, labtrust.Reject{Source: source, Format: Format, Position: pos, Reason: reason, Raw: bytes.Clone(raw)})
+			return sink.Reject(ctx, labtrust.Reject{Source: source, Format: PatientFormat, Position: pos, Reason: reason, Raw: bytes.Clone(raw)})
 		}
 		return sink.Patient(ctx, rec)
 	}
@@ -292,7 +296,7 @@ func ParsePatients(ctx context.Context, source string, r io.Reader, sink labtrus
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return sink.Reject(ctx, labtrust.Reject{Source: source, Format: Format, Position: "line " + strconv.Itoa(n+1), Reason: "line exceeds " + strconv.Itoa(MaxLine) + " bytes"})
+			return sink.Reject(ctx, labtrust.Reject{Source: source, Format: PatientFormat, Position: "line " + strconv.Itoa(n+1), Reason: "line exceeds " + strconv.Itoa(MaxLine) + " bytes"})
 		}
 		return err
 	}

@@ -13,6 +13,10 @@ import (
 	"github.com/labtrust/labtrust"
 )
 
+// CSVFormat is the Reject.Format of patient CSV rejects (not "csv", which
+// is the event CSV parser's).
+const CSVFormat = "csv-patient"
+
 // CSVColumns are the header names ParseCSV reads (case-insensitive; others
 // are ignored): the demo's patients.csv has them.
 var CSVColumns = []string{"mrn", "mrn_system", "given", "family", "sex", "birth_date", "address", "city", "state",
@@ -30,14 +34,14 @@ func ParseCSV(ctx context.Context, source string, r io.Reader, sink labtrust.Pat
 		return nil
 	}
 	if err != nil {
-		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: "csv", Position: "line 1", Reason: "header: " + csvReason(err)})
+		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: CSVFormat, Position: "line 1", Reason: "header: " + csvReason(err)})
 	}
 	col := map[string]int{}
 	for i, h := range header {
 		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
 	}
 	if _, ok := col["mrn"]; !ok {
-		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: "csv", Position: "line 1", Reason: `header: no "mrn" column`, Raw: encodeRow(header)})
+		return sink.Reject(ctx, labtrust.Reject{Source: source, Format: CSVFormat, Position: "line 1", Reason: `header: no "mrn" column`, Raw: encodeRow(header)})
 	}
 	for {
 		row, err := cr.Read()
@@ -49,7 +53,7 @@ func ParseCSV(ctx context.Context, source string, r io.Reader, sink labtrust.Pat
 			if !errors.As(err, &pe) {
 				return fmt.Errorf("registry: read CSV: %w", err)
 			}
-			if err := sink.Reject(ctx, labtrust.Reject{Source: source, Format: "csv", Position: "line " + strconv.Itoa(pe.Line), Reason: csvReason(err), Raw: encodeRow(header)}); err != nil {
+			if err := sink.Reject(ctx, labtrust.Reject{Source: source, Format: CSVFormat, Position: "line " + strconv.Itoa(pe.Line), Reason: csvReason(err), Raw: encodeRow(header)}); err != nil {
 				return err
 			}
 			continue
@@ -99,7 +103,7 @@ func ParseCSV(ctx context.Context, source string, r io.Reader, sink labtrust.Pat
 		}
 		var sinkErr error
 		if err := rec.Validate(); err != nil {
-			sinkErr = sink.Reject(ctx, labtrust.Reject{Source: source, Format: "csv", Position: pos, Reason: err.Error(), Raw: append(encodeRow(header), encodeRow(row)...)})
+			sinkErr = sink.Reject(ctx, labtrust.Reject{Source: source, Format: CSVFormat, Position: pos, Reason: err.Error(), Raw: append(encodeRow(header), encodeRow(row)...)})
 		} else {
 			sinkErr = sink.Patient(ctx, rec)
 		}

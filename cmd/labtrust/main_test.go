@@ -776,6 +776,14 @@ func TestPatientsImportFormats(t *testing.T) {
 	if out := mustRun(t, "patients", "show", "MRN00000003", "--data", data); !strings.Contains(out, "MRN00000003") {
 		t.Fatalf("csv patient: %s", out)
 	}
+	// The refused resource is quarantined as a Patient record, never to be
+	// retried as an audit event.
+	if out := mustRun(t, "quarantine", "list", "--data", data); !strings.Contains(out, "fhir-patient") {
+		t.Fatalf("quarantine: %s", out)
+	}
+	if code, _, errb := run(t, "quarantine", "retry", "1", "--data", data); code != 1 || !strings.Contains(errb, "patients import") {
+		t.Fatalf("retry of a patient record: exit %d %s", code, errb)
+	}
 	code, _, errb := run(t, "patients", "import", "--source", "x", filepath.Join(dir, "demo", "lab.json.bak"), "--data", data)
 	if code != 1 || !strings.Contains(errb, "format") {
 		t.Fatalf("unknown extension: exit %d %s", code, errb)

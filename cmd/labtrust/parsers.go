@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/labtrust/labtrust/hl7"
+	"github.com/labtrust/labtrust/registry"
 	"io"
 
 	"github.com/labtrust/labtrust"
@@ -41,6 +43,11 @@ func (p parsers) Parser(source, format string) (ingest.Parser, error) {
 		return func(ctx context.Context, source string, r io.Reader, sink labtrust.Sink) error {
 			return csvsrc.Parse(ctx, source, m, r, sink)
 		}, nil
+	}
+	switch format {
+	case hl7.Format, fhir.PatientFormat, registry.CSVFormat, "registry":
+		return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("quarantined patient records (%s) are not retried here yet", format),
+			Hint: "fix the source, then import the records again with labtrust patients import (quarantine show ID --raw gives the record)"}
 	}
 	return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown format %q", format), Hint: "use fhir, atna, syslog or csv"}
 }
