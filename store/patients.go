@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -220,6 +222,8 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 			fresh = append(fresh, i)
 		}
 	}
+	// In blind-index order, inserts walk the MRN index once.
+	slices.SortFunc(fresh, func(a, b int) int { return bytes.Compare(rows[a].Blind, rows[b].Blind) })
 	const cols = 9
 	for start := 0; start < len(fresh); start += per {
 		part := fresh[start:min(start+per, len(fresh))]
@@ -259,7 +263,12 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 	for _, i := range fresh {
 		isFresh[i] = true
 	}
-	var lookupArgs []any
+	type lookupRow struct {
+		kind  string
+		blind []byte
+		id    int64
+	}
+	var lookupRows []lookupRow
 	for i := range rows {
 		r := &rows[i]
 		id := ids[string(r.Blind)]
@@ -277,8 +286,19 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 			}
 		}
 		for _, l := range r.Lookups {
-			lookupArgs = append(lookupArgs, l.Kind, l.Blind, id)
+			lookupRows = append(lookupRows, lookupRow{l.Kind, l.Blind, id})
 		}
+	}
+	// In key order, the batch walks the lookup index once, left to right.
+	slices.SortFunc(lookupRows, func(a, b lookupRow) int {
+		if c := strings.Compare(a.kind, b.kind); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.blind, b.blind)
+	})
+	lookupArgs := make([]any, 0, 3*len(lookupRows))
+	for _, l := range lookupRows {
+		lookupArgs = append(lookupArgs, l.kind, l.blind, l.id)
 	}
 	for start := 0; start < len(lookupArgs); start += 3 * per {
 		part := lookupArgs[start:min(start+3*per, len(lookupArgs))]
