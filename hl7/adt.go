@@ -456,7 +456,7 @@ func ParseStream(ctx context.Context, source string, r io.Reader, sink labtrust.
 	if first[0] == startBlock {
 		fr := NewFrameReader(br, 0)
 		for {
-			msg, raw, err := fr.Next()
+			_, raw, err := fr.Next()
 			if err == io.EOF {
 				return nil
 			}
@@ -466,7 +466,6 @@ func ParseStream(ctx context.Context, source string, r io.Reader, sink labtrust.
 			if err := handle(bytes.Clone(raw), err); err != nil {
 				return err
 			}
-			_ = msg
 		}
 	}
 	// A file: segments end with \r, \n or \r\n, and each MSH starts a

@@ -411,7 +411,11 @@ func (s *Service) Login(ctx context.Context, username, password, remote string) 
 	if err != nil {
 		return "", nil, err
 	}
-	s.recordNet(ctx, username, remote, "login", labtrust.OutcomeSuccess, map[bool]string{true: "signed in", false: "password accepted; second factor next"}[mfaDone])
+	detail := "signed in"
+	if !mfaDone {
+		detail = "password accepted; second factor next"
+	}
+	s.recordNet(ctx, username, remote, "login", labtrust.OutcomeSuccess, detail)
 	if v.Role.NeedsMFA() && !v.MFA {
 		return token, v, ErrMFARequired
 	}
@@ -444,7 +448,11 @@ func (s *Service) LoginExternal(ctx context.Context, username, provider string, 
 	if err != nil {
 		return "", nil, err
 	}
-	s.recordNet(ctx, username, remote, "login-sso", labtrust.OutcomeSuccess, "via "+provider+map[bool]string{true: "; signed in", false: "; second factor next"}[full])
+	detail := "via " + provider + "; signed in"
+	if !full {
+		detail = "via " + provider + "; second factor next"
+	}
+	s.recordNet(ctx, username, remote, "login-sso", labtrust.OutcomeSuccess, detail)
 	if !full && !v.MFA {
 		return token, v, ErrMFARequired
 	}
@@ -616,22 +624,23 @@ func (s *Service) Record(ctx context.Context, username, what string, action labt
 }
 
 func (s *Service) record(ctx context.Context, username, what string, action labtrust.Action, outcome labtrust.Outcome, detail string) {
-	s.recordNet(ctx, username, "", what, outcome, detail, action)
+	s.emit(ctx, username, "", what, action, outcome, detail)
 }
 
-// recordNet appends a staff event. The ledger is the audit trail, so a
-// failure to record is not silent: it is returned by Recorder and logged
-// there; identity itself goes on, because refusing a sign-in when the
-// ledger is slow would lock staff out during an incident.
-func (s *Service) recordNet(ctx context.Context, username, remote, what string, outcome labtrust.Outcome, detail string, action ...labtrust.Action) {
+// recordNet records a sign-in step from the client address remote.
+func (s *Service) recordNet(ctx context.Context, username, remote, what string, outcome labtrust.Outcome, detail string) {
+	s.emit(ctx, username, remote, what, labtrust.ActionExecute, outcome, detail)
+}
+
+// emit appends a staff event. The ledger is the audit trail, so a failure
+// to record is not silent: the Recorder logs it; identity itself goes on,
+// because refusing a sign-in when the ledger is slow would lock staff out
+// during an incident.
+func (s *Service) emit(ctx context.Context, username, remote, what string, action labtrust.Action, outcome labtrust.Outcome, detail string) {
 	if s.rec == nil {
 		return
 	}
-	a := labtrust.ActionExecute
-	if len(action) > 0 {
-		a = action[0]
-	}
-	e := labtrust.Event{Time: s.now(), Source: "labtrust", Kind: labtrust.KindStaff, Action: a, Outcome: outcome,
+	e := labtrust.Event{Time: s.now(), Source: "labtrust", Kind: labtrust.KindStaff, Action: action, Outcome: outcome,
 		Type:    labtrust.Code{System: "https://labtrust.example/staff-action", Code: what},
 		Actor:   labtrust.Actor{ID: username, UserType: "person"},
 		Network: remote}

@@ -330,15 +330,25 @@ func (r *Registry) Get(ctx context.Context, id string) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	for hops := 0; row.MergedInto != 0; hops++ {
-		if hops > 64 {
-			return nil, errors.New("registry: merge chain too long")
-		}
-		if row, err = r.st.PatientByID(ctx, row.MergedInto); err != nil {
-			return nil, err
-		}
+	if row, err = r.survivor(ctx, row); err != nil {
+		return nil, err
 	}
 	return r.open(ctx, row)
+}
+
+// survivor follows merges from row to the record that absorbed it, with a
+// bound so damaged rows cannot loop.
+func (r *Registry) survivor(ctx context.Context, row store.PatientRow) (store.PatientRow, error) {
+	for hops := 0; row.MergedInto != 0; hops++ {
+		if hops > 64 {
+			return row, errors.New("registry: merge chain too long")
+		}
+		var err error
+		if row, err = r.st.PatientByID(ctx, row.MergedInto); err != nil {
+			return row, err
+		}
+	}
+	return row, nil
 }
 
 // ByID returns a registry entry by its row ID (after a lookup).
@@ -414,10 +424,8 @@ func (r *Registry) Blinds(ctx context.Context, id string) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for row.MergedInto != 0 {
-		if row, err = r.st.PatientByID(ctx, row.MergedInto); err != nil {
-			return nil, err
-		}
+	if row, err = r.survivor(ctx, row); err != nil {
+		return nil, err
 	}
 	out := [][]byte{row.Blind}
 	merged, err := r.st.MergedPatients(ctx, row.ID)
@@ -437,10 +445,8 @@ func (r *Registry) Forget(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	for row.MergedInto != 0 {
-		if row, err = r.st.PatientByID(ctx, row.MergedInto); err != nil {
-			return err
-		}
+	if row, err = r.survivor(ctx, row); err != nil {
+		return err
 	}
 	if row.Forgotten {
 		return ErrForgotten

@@ -152,3 +152,34 @@ func TestRegistry(t *testing.T) {
 		}
 	})
 }
+
+// TestMergeBackAndForth: merging A into B, then B into A, leaves A the
+// survivor with B merged into it, not a loop.
+func TestMergeBackAndForth(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		pat := func(id string) labtrust.Patient {
+			return labtrust.Patient{ID: labtrust.PatientRef{System: "LAB", ID: id}, Name: labtrust.HumanName{Family: "X" + id}}
+		}
+		merge := func(into, from string) labtrust.PatientRecord {
+			return labtrust.PatientRecord{Source: "t", Patient: pat(into), MergedFrom: &labtrust.PatientRef{System: "LAB", ID: from}}
+		}
+		if err := f.reg.Import(ctx, []labtrust.PatientRecord{{Source: "t", Patient: pat("A")}, {Source: "t", Patient: pat("B")}, merge("B", "A"), merge("A", "B")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"A", "B"} {
+			e, err := f.reg.Get(ctx, id)
+			if err != nil || e.Patient.ID.ID != "A" {
+				t.Fatalf("Get(%s) = %+v %v", id, e, err)
+			}
+		}
+		blinds, err := f.reg.Blinds(ctx, "B")
+		if err != nil || len(blinds) != 2 || !bytes.Equal(blinds[0], f.keys.Blind("A")) {
+			t.Fatalf("Blinds(B) = %d %v", len(blinds), err)
+		}
+		if err := f.reg.Forget(ctx, "B"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

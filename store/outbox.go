@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -48,7 +47,7 @@ func (d *DB) DeleteOutbox(ctx context.Context, ids []int64) error {
 	for i, id := range ids {
 		args[i] = id
 	}
-	q := `DELETE FROM event_outbox WHERE id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
+	q := `DELETE FROM event_outbox WHERE id IN (?` + repeatArg(len(ids)-1) + `)`
 	if _, err := d.db.ExecContext(ctx, d.q(q), args...); err != nil {
 		return fmt.Errorf("store: delete queued events: %w", mapErr(err))
 	}

@@ -352,7 +352,13 @@ func (d *DB) MergePatient(ctx context.Context, from, into []byte, source string,
 	if fromID == intoID {
 		return fmt.Errorf("store: merge: a record cannot merge into itself: %w", labtrust.ErrConflict)
 	}
-	if _, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET merged_into = ? WHERE merged_into = ?`), intoID, fromID); err != nil {
+	// The survivor is merged into nothing (a merge the other way round
+	// earlier is undone by this one), and records merged into the merged
+	// one follow to the survivor: no chain can loop.
+	if _, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET merged_into = NULL WHERE id = ?`), intoID); err != nil {
+		return fmt.Errorf("store: merge: %w", mapErr(err))
+	}
+	if _, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET merged_into = ? WHERE merged_into = ? AND id <> ?`), intoID, fromID, intoID); err != nil {
 		return fmt.Errorf("store: merge: %w", mapErr(err))
 	}
 	if err := tx.Commit(); err != nil {
