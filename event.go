@@ -260,6 +260,11 @@ type Entry struct {
 	Index uint64
 	Event Event
 	Links []Link
+	// Erased, when set, says the entry's body was erased (a patient it
+	// named was forgotten) at that time: Event is then only the residue
+	// (see Erase) and Links are gone, so the entry no longer opens its
+	// commitment. It is not part of the canonical bytes.
+	Erased time.Time
 }
 
 // canonical is the fixed-order JSON shape of an Entry. Field names are in

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/labtrust/labtrust"
 )
@@ -57,6 +58,35 @@ func FuzzUnmarshalCanonical(f *testing.F) {
 		}
 		if j, err := jcs(b); err == nil && !bytes.Equal(j, b) {
 			t.Fatalf("accepted bytes are not RFC 8785:\n in: %q\njcs: %q", b, j)
+		}
+	})
+}
+
+// FuzzUnmarshalStored reads erasure records: whatever it accepts names no
+// patient and no object.
+func FuzzUnmarshalStored(f *testing.F) {
+	for _, en := range []*labtrust.Entry{richEntry(), minimalEntry()} {
+		b, err := labtrust.Erase(en, time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(bytes.Replace(b, []byte(`"erasedAt"`), []byte(`"erasedat"`), 1))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		en, err := labtrust.UnmarshalStored(labtrust.ErasedNonce(), b)
+		if err != nil {
+			return
+		}
+		if en.Erased.IsZero() || len(en.Event.Patients)+len(en.Event.Objects)+len(en.Links) != 0 || en.Event.SourceRef != "" {
+			t.Fatalf("accepted an erasure that names data: %+v", en)
+		}
+		again, err := labtrust.Erase(en, en.Erased)
+		if err != nil {
+			t.Fatalf("accepted erasure does not re-encode: %v", err)
+		}
+		if en2, err := labtrust.UnmarshalStored(labtrust.ErasedNonce(), again); err != nil || !reflect.DeepEqual(en, en2) {
+			t.Fatalf("re-encoded erasure reads back differently: %v", err)
 		}
 	})
 }

@@ -82,7 +82,8 @@ func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, 
 					}
 					for _, wt := range j.wants {
 						rec := recs[wt.idx-j.first]
-						if labtrust.Commit(rec.Nonce, rec.Canonical) != wt.c {
+						erased := labtrust.IsErased(rec.Nonce)
+						if !erased && labtrust.Commit(rec.Nonce, rec.Canonical) != wt.c {
 							return fmt.Errorf("entry %d: stored body does not match its commitment", wt.idx)
 						}
 						// Proofs authenticate tiles by hashing them; the
@@ -90,6 +91,21 @@ func Build(ctx context.Context, ev Events, pr Prover, keys Keys, origin string, 
 						proof, err := pr.Proof(ctx, wt.idx)
 						if err != nil {
 							return fmt.Errorf("entry %d: proof: %w", wt.idx, err)
+						}
+						if erased {
+							// It also named a patient since forgotten:
+							// the report keeps its place in the chain.
+							en, err := labtrust.UnmarshalStored(rec.Nonce, rec.Canonical)
+							if err != nil {
+								return fmt.Errorf("entry %d: %w", wt.idx, err)
+							}
+							residue, err := en.MarshalCanonical()
+							if err != nil {
+								return fmt.Errorf("entry %d: %w", wt.idx, err)
+							}
+							j.out = append(j.out, Entry{Index: wt.idx, Canonical: string(residue), Proof: string(proof),
+								Erased: en.Erased.Format(labtrust.TimeLayout), Commitment: base64.StdEncoding.EncodeToString(wt.c[:])})
+							continue
 						}
 						j.out = append(j.out, Entry{Index: wt.idx, Nonce: base64.StdEncoding.EncodeToString(rec.Nonce),
 							Canonical: string(rec.Canonical), Proof: string(proof)})

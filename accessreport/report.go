@@ -14,6 +14,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/ledger"
@@ -40,11 +41,19 @@ type Report struct {
 }
 
 // Entry is one ledger entry with what opens and proves it.
+//
+// An erased entry (it also named a patient who was since forgotten) has no
+// nonce: Erased holds the time of erasure, Commitment its ledger entry,
+// which the proof includes and the patient's next entry links to, and
+// Canonical the residue the lab kept (who did what, when): the lab's
+// statement, which no longer opens the commitment.
 type Entry struct {
-	Index     uint64 `json:"index"`
-	Nonce     string `json:"nonce"`     // base64
-	Canonical string `json:"canonical"` // the exact canonical bytes (JSON text)
-	Proof     string `json:"proof"`     // C2SP tlog-proof
+	Index      uint64 `json:"index"`
+	Nonce      string `json:"nonce,omitempty"`      // base64
+	Canonical  string `json:"canonical"`            // the exact canonical bytes (JSON text)
+	Proof      string `json:"proof"`                // C2SP tlog-proof
+	Erased     string `json:"erased,omitempty"`     // time of erasure (labtrust.TimeLayout)
+	Commitment string `json:"commitment,omitempty"` // base64, erased entries only
 }
 
 // Write encodes the report as indented JSON.
@@ -76,7 +85,11 @@ func Read(rd io.Reader) (*Report, error) {
 
 // Verified is what verification established.
 type Verified struct {
-	Entries        []*labtrust.Entry
+	Entries []*labtrust.Entry
+	// Erased are the residues of erased entries: their inclusion is
+	// proved and the patient's chain passes through them, but what they
+	// say is the lab's word.
+	Erased         []*labtrust.Entry
 	CheckpointSize uint64
 }
 
@@ -130,13 +143,30 @@ func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
 		c  [32]byte
 	}
 	var ents []opened
+	erased := map[uint64][32]byte{}
 	for _, e := range r.Entries {
-		nonce, err := base64.StdEncoding.DecodeString(e.Nonce)
-		if err != nil || len(nonce) != labtrust.NonceSize {
-			add(e.Index, "nonce is not %d bytes of base64", labtrust.NonceSize)
-			continue
+		var c [32]byte
+		var at time.Time
+		if e.Erased != "" {
+			var err error
+			if at, err = time.Parse(labtrust.TimeLayout, e.Erased); err != nil {
+				add(e.Index, "erasure time: %v", err)
+				continue
+			}
+			cb, err := base64.StdEncoding.DecodeString(e.Commitment)
+			if err != nil || len(cb) != len(c) || e.Nonce != "" {
+				add(e.Index, "an erased entry needs a %d-byte base64 commitment and no nonce", len(c))
+				continue
+			}
+			c = [32]byte(cb)
+		} else {
+			nonce, err := base64.StdEncoding.DecodeString(e.Nonce)
+			if err != nil || len(nonce) != labtrust.NonceSize || e.Commitment != "" {
+				add(e.Index, "nonce is not %d bytes of base64", labtrust.NonceSize)
+				continue
+			}
+			c = labtrust.Commit(nonce, []byte(e.Canonical))
 		}
-		c := labtrust.Commit(nonce, []byte(e.Canonical))
 		pr, err := ledger.ParseProof([]byte(e.Proof))
 		if err != nil {
 			add(e.Index, "proof: %v", err)
@@ -163,6 +193,20 @@ func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
 			add(e.Index, "entry says it is index %d", en.Index)
 			continue
 		}
+		if e.Erased != "" {
+			if len(en.Event.Patients)+len(en.Event.Objects)+len(en.Links) > 0 || en.Event.SourceRef != "" {
+				add(e.Index, "an erased entry's residue names patients or objects")
+				continue
+			}
+			if _, dup := erased[e.Index]; dup {
+				add(e.Index, "entry appears more than once in the report")
+				continue
+			}
+			en.Erased = at
+			erased[e.Index] = c
+			out.Erased = append(out.Erased, en)
+			continue
+		}
 		ents = append(ents, opened{en, c})
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].en.Index < ents[j].en.Index })
@@ -172,7 +216,7 @@ func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
 	prevs := make([]*opened, len(ids))
 	for i := range ents {
 		o := &ents[i]
-		if i > 0 && o.en.Index == ents[i-1].en.Index {
+		if _, dup := erased[o.en.Index]; dup || i > 0 && o.en.Index == ents[i-1].en.Index {
 			add(o.en.Index, "entry appears more than once in the report")
 			continue
 		}
@@ -184,7 +228,13 @@ func Verify(r *Report, verifier note.Verifier) (*Verified, error) {
 			}
 			named = true
 			prev := prevs[k]
+			// A link to an erased entry of the report continues the
+			// chain; what came before that entry cannot be checked
+			// through it any more.
+			ec, viaErased := erased[link.PrevIndex]
+			viaErased = viaErased && link.HasPrev && ec == link.PrevHash && (prev == nil || link.PrevIndex > prev.en.Index)
 			switch {
+			case viaErased:
 			case prev == nil && link.HasPrev:
 				add(o.en.Index, "gap: the patient's earlier entry %d is missing from the report", link.PrevIndex)
 			case prev != nil && !link.HasPrev:

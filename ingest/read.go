@@ -43,6 +43,8 @@ type PatientFramer interface {
 
 // PatientEvents returns, in ledger order, every stored event naming any of
 // the blind indexes (a patient and the records merged into them), opened.
+// An entry that also named a forgotten patient comes as its residue, with
+// Erased set.
 func PatientEvents(ctx context.Context, st PatientFramer, keys frame.Opener, blinds [][]byte) ([]labtrust.Entry, error) {
 	var out []labtrust.Entry
 	seen := map[uint64]bool{}
@@ -58,7 +60,8 @@ func PatientEvents(ctx context.Context, st PatientFramer, keys frame.Opener, bli
 					continue
 				}
 				seen[idx] = true
-				en, err := labtrust.UnmarshalCanonical(recs[idx-f.First].Canonical)
+				rec := recs[idx-f.First]
+				en, err := labtrust.UnmarshalStored(rec.Nonce, rec.Canonical)
 				if err != nil {
 					return fmt.Errorf("entry %d: %w", idx, err)
 				}

@@ -31,7 +31,7 @@ type Store interface {
 	PatientKeys(ctx context.Context, blinds [][]byte) (map[string][]byte, error)
 	UpsertPatients(ctx context.Context, rows []store.PatientRow) error
 	MergePatient(ctx context.Context, from, into []byte, source string, at time.Time) error
-	ForgetPatient(ctx context.Context, id int64, at time.Time) error
+	ForgetPatient(ctx context.Context, id int64, at time.Time, merged ...int64) error
 }
 
 // Keys are the vault's: blind indexes and per-record keys.
@@ -439,17 +439,31 @@ func (r *Registry) Blinds(ctx context.Context, id string) ([][]byte, error) {
 }
 
 // Forget crypto-shreds the patient with the MRN id (the surviving record
-// if it was merged): their record and its key are deleted.
-func (r *Registry) Forget(ctx context.Context, id string) error {
+// if it was merged) and every record merged into them: their records and
+// keys are deleted. It returns their blind indexes, so the caller can
+// erase the stored events that name them (ingest.Erase); for a patient
+// forgotten before, it returns them with ErrForgotten, because events may
+// have arrived since.
+func (r *Registry) Forget(ctx context.Context, id string) ([][]byte, error) {
 	row, err := r.st.PatientByBlind(ctx, r.keys.Blinder()(id))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if row, err = r.survivor(ctx, row); err != nil {
-		return err
+		return nil, err
+	}
+	blinds := [][]byte{row.Blind}
+	merged, err := r.st.MergedPatients(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(merged))
+	for i, m := range merged {
+		blinds = append(blinds, m.Blind)
+		ids[i] = m.ID
 	}
 	if row.Forgotten {
-		return ErrForgotten
+		return blinds, ErrForgotten
 	}
-	return r.st.ForgetPatient(ctx, row.ID, r.now())
+	return blinds, r.st.ForgetPatient(ctx, row.ID, r.now(), ids...)
 }

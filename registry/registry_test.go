@@ -131,8 +131,16 @@ func TestRegistry(t *testing.T) {
 			}
 		}
 		// Forgetting shreds the record; the MRN cannot come back silently.
-		if err := f.reg.Forget(ctx, "MRN0099999"); err != nil {
-			t.Fatal(err)
+		forgot, err := f.reg.Forget(ctx, "MRN0099999")
+		if err != nil || len(forgot) != 2 || !bytes.Equal(forgot[0], f.keys.Blind("MRN0012345")) || !bytes.Equal(forgot[1], f.keys.Blind("MRN0099999")) {
+			t.Fatalf("forget: %d blinds, %v", len(forgot), err)
+		}
+		// The merged record is shredded too, and forgetting again says so.
+		if mrow, _ := f.db.PatientByBlind(ctx, f.keys.Blind("MRN0099999")); mrow.Key != nil || mrow.Record != nil || !mrow.Forgotten {
+			t.Fatalf("merged record after forget: %+v", mrow)
+		}
+		if again, err := f.reg.Forget(ctx, "MRN0012345"); !errors.Is(err, registry.ErrForgotten) || len(again) != 2 {
+			t.Fatalf("forgetting again: %d %v", len(again), err)
 		}
 		if _, err := f.reg.Get(ctx, "MRN0012345"); !errors.Is(err, registry.ErrForgotten) {
 			t.Fatalf("after forget: %v", err)
@@ -178,8 +186,13 @@ func TestMergeBackAndForth(t *testing.T) {
 		if err != nil || len(blinds) != 2 || !bytes.Equal(blinds[0], f.keys.Blind("A")) {
 			t.Fatalf("Blinds(B) = %d %v", len(blinds), err)
 		}
-		if err := f.reg.Forget(ctx, "B"); err != nil {
+		if _, err := f.reg.Forget(ctx, "B"); err != nil {
 			t.Fatal(err)
+		}
+		for _, id := range []string{"A", "B"} {
+			if row, _ := f.db.PatientByBlind(ctx, f.keys.Blind(id)); row.Record != nil || !row.Forgotten {
+				t.Fatalf("%s after forgetting the merged patient: %+v", id, row)
+			}
 		}
 	})
 }

@@ -377,6 +377,62 @@ func (d *DB) PatientFrames(ctx context.Context, b []byte, fn func(f *Frame, idxs
 	return nil
 }
 
+// DeletePatientIndex drops the patient-index rows of blind index b for
+// the given entries (what an erasure erased): the entries no longer lead
+// to the forgotten patient's blind index, while rows for entries stored
+// since stay for the next erasure to find.
+func (d *DB) DeletePatientIndex(ctx context.Context, b []byte, idxs []uint64) (int64, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: begin patient-index delete: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, d.q(`DELETE FROM event_patients WHERE bucket = ? AND patient = ? AND idx = ?`))
+	if err != nil {
+		return 0, fmt.Errorf("store: patient-index delete: %w", mapErr(err))
+	}
+	defer st.Close()
+	var n int64
+	for _, idx := range idxs {
+		res, err := st.ExecContext(ctx, int64(idx>>BucketShift), b, int64(idx))
+		if err != nil {
+			return 0, fmt.Errorf("store: patient-index delete at %d: %w", idx, mapErr(err))
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: commit patient-index delete: %w", mapErr(err))
+	}
+	return n, nil
+}
+
+// Scrub makes what was deleted or overwritten hard to recover from the
+// database files: SQLite (which runs with secure_delete, so freed content
+// is zeroed) checkpoints and truncates its write-ahead log, which may still
+// hold old page images; PostgreSQL vacuums the event tables so dead row
+// versions are reclaimed (their bytes stay on disk until reused: they are
+// sealed, and retiring the key that sealed them makes them unreadable).
+func (d *DB) Scrub(ctx context.Context) error {
+	if d.dialect == Postgres {
+		for _, t := range []string{"event_frames", "event_patients", "quarantine", "patients", "patient_lookup"} {
+			if _, err := d.db.ExecContext(ctx, `VACUUM `+t); err != nil {
+				return fmt.Errorf("store: vacuum %s: %w", t, mapErr(err))
+			}
+		}
+		return nil
+	}
+	var busy, logFrames, done int
+	if err := d.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+		return fmt.Errorf("store: checkpoint the write-ahead log: %w", mapErr(err))
+	}
+	if busy != 0 {
+		return &labtrust.Error{Code: "busy", Message: "the write-ahead log could not be truncated: a reader held it",
+			Hint: "run the command again; it is safe to repeat"}
+	}
+	return nil
+}
+
 // patientIndices returns the indices of the patient's entries, ascending.
 func (d *DB) patientIndices(ctx context.Context, b []byte) ([]uint64, error) {
 	next, err := d.NextIndex(ctx)

@@ -367,25 +367,27 @@ func (d *DB) MergePatient(ctx context.Context, from, into []byte, source string,
 	return nil
 }
 
-// ForgetPatient crypto-shreds a patient: the sealed record and its key are
-// deleted and the lookups dropped; the row stays (blind index and the time)
-// so the MRN cannot be silently re-registered and the forgetting is on
-// record.
-func (d *DB) ForgetPatient(ctx context.Context, id int64, at time.Time) error {
+// ForgetPatient crypto-shreds a patient and the records merged into them
+// (merged): the sealed records and their keys are deleted and the lookups
+// dropped; the rows stay (blind index and the time) so the MRNs cannot be
+// silently re-registered and the forgetting is on record.
+func (d *DB) ForgetPatient(ctx context.Context, id int64, at time.Time, merged ...int64) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin forget: %w", mapErr(err))
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET key = NULL, record = NULL, state = '', language = '', minor = 0, deceased = 0, forgotten_at = ? WHERE id = ?`), at.UnixNano(), id)
-	if err != nil {
-		return fmt.Errorf("store: forget patient %d: %w", id, mapErr(err))
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("store: forget patient %d: %w", id, labtrust.ErrNotFound)
-	}
-	if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM patient_lookup WHERE patient = ?`), id); err != nil {
-		return fmt.Errorf("store: forget patient %d: %w", id, mapErr(err))
+	for k, pid := range append([]int64{id}, merged...) {
+		res, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET key = NULL, record = NULL, state = '', language = '', minor = 0, deceased = 0, forgotten_at = COALESCE(forgotten_at, ?) WHERE id = ?`), at.UnixNano(), pid)
+		if err != nil {
+			return fmt.Errorf("store: forget patient %d: %w", pid, mapErr(err))
+		}
+		if n, _ := res.RowsAffected(); n != 1 && k == 0 {
+			return fmt.Errorf("store: forget patient %d: %w", pid, labtrust.ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM patient_lookup WHERE patient = ?`), pid); err != nil {
+			return fmt.Errorf("store: forget patient %d: %w", pid, mapErr(err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit forget: %w", mapErr(err))

@@ -75,7 +75,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// keeping the newest index pages hot. Automatic WAL checkpoints are
 		// off: they would run inside a commit and stall acknowledgements for
 		// seconds; checkpointWAL does them in the background instead.
-		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=secure_delete(1)&_txlock=immediate"
 		d.db, err = sql.Open("sqlite", "file:"+dsn+q)
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)

@@ -72,6 +72,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "  #%d  %s  %-8s %-3s actor=%s role=%s site=%s source=%s\n", e.Index,
 				ev.Time.Format("2006-01-02 15:04:05Z"), ev.Kind, ev.Action, ev.Actor.ID, ev.Actor.Role, ev.Actor.Site, ev.Source)
 		}
+		if len(res.Erased) > 0 {
+			fmt.Fprintf(stdout, "%d entries erased (each also named a patient since forgotten): their inclusion is proved, their content is the lab's word\n", len(res.Erased))
+			for _, e := range res.Erased {
+				ev := e.Event
+				fmt.Fprintf(stdout, "  #%d  %s  %-8s %-3s actor=%s source=%s  erased %s\n", e.Index,
+					ev.Time.Format("2006-01-02 15:04:05Z"), ev.Kind, ev.Action, ev.Actor.ID, ev.Source, e.Erased.Format("2006-01-02"))
+			}
+		}
 	}
 	return 0
 }

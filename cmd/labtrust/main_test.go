@@ -713,6 +713,27 @@ func TestMergedHistoryFollowsSurvivor(t *testing.T) {
 		if _, err := accessreport.Verify(rep, v); err == nil || !strings.Contains(err.Error(), "gap") {
 			t.Fatalf("a missing merged entry was not noticed: %v", err)
 		}
+
+		// Forgetting the patient (by the merged MRN) shreds both records and
+		// erases the four events; the ledger and the store still verify.
+		if code, _, errb := run(t, with("patients", "forget", "MRN0099999")...); code == 0 || !strings.Contains(errb, "--yes") {
+			t.Fatalf("forget without --yes: %d %s", code, errb)
+		}
+		if out := mustRun(t, with("patients", "forget", "MRN0099999", "--yes")...); !strings.Contains(out, "2 registry record(s)") || !strings.Contains(out, "4 stored events erased") {
+			t.Fatalf("forget: %s", out)
+		}
+		if out := mustRun(t, with("verify", "--quiet")...); !strings.HasPrefix(out, "OK") || !strings.Contains(out, "4 entries were erased") {
+			t.Fatalf("verify after forget: %s", out)
+		}
+		if code, _, errb := run(t, with("proof", "--patient", "MRN0012345", "--out", report)...); code == 0 || !strings.Contains(errb, "forgotten") {
+			t.Fatalf("a report for a forgotten patient: %d %s", code, errb)
+		}
+		if code, _, errb := run(t, with("patients", "show", "MRN0012345")...); code == 0 || !strings.Contains(errb, "forgotten") {
+			t.Fatalf("show after forget: %d %s", code, errb)
+		}
+		if out := mustRun(t, with("patients", "forget", "MRN0012345", "--yes")...); !strings.Contains(out, "already forgotten; 0 events") {
+			t.Fatalf("forget again: %s", out)
+		}
 	})
 }
 

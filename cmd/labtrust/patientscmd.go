@@ -14,6 +14,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/fhir"
 	"github.com/labtrust/labtrust/hl7"
+	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/spf13/cobra"
 )
@@ -164,20 +165,45 @@ reason. Use - for stdin (with --format).`,
 	var yes bool
 	forget := &cobra.Command{
 		Use:   "forget MRN --yes",
-		Short: "Crypto-shred a patient's registry record (cannot be undone)",
-		Long: `forget deletes the patient's record and the key that sealed it, and drops their lookups. The
-MRN stays known as forgotten, so it is not silently registered again. The ledger still
-verifies: it holds commitments, not records.`,
+		Short: "Crypto-shred a patient: registry record, key, and the stored events naming them",
+		Long: `forget deletes the patient's registry record and the key that sealed it (and those of every
+record merged into them), drops their lookups, and erases every stored event that names them:
+each such entry's body is replaced by an erasure record that keeps only what the lab's audit
+trail of its own staff needs (when, which source, what action by whom, from where, with what
+outcome) and nothing about the patient. The MRN stays known as forgotten, so it is not
+silently registered again. The ledger still verifies: it holds commitments, and without the
+erased nonces they lead to no one.
+
+Running forget again for a forgotten MRN erases events that arrived since. Copies outside the
+store (backups, PostgreSQL's dead row versions until they are reused) stay sealed under the
+data key: rotate, re-encrypt and retire the old key to make them unreadable too.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !yes {
 				return &labtrust.Error{Code: "invalid", Message: "forgetting cannot be undone", Hint: "add --yes"}
 			}
 			return withApp(cmd, g, openOpts{}, func(a *app) error {
-				if err := registry.New(a.db, a.keys).Forget(cmd.Context(), args[0]); err != nil {
+				ctx := cmd.Context()
+				blinds, err := registry.New(a.db, a.keys).Forget(ctx, args[0])
+				again := errors.Is(err, registry.ErrForgotten)
+				if err != nil && !again {
 					return patientErr(err)
 				}
-				fmt.Fprintln(g.stdout, "forgotten: the record and its key are deleted")
+				rep, err := ingest.Erase(ctx, a.db, a.keys, blinds, time.Now())
+				detail := fmt.Sprintf("%d records, %d events erased", len(blinds), rep.Entries)
+				if err != nil {
+					detail += " before an error"
+				}
+				recordAction(ctx, a, "patient-forget", labtrust.ActionDelete, detail)
+				if err != nil {
+					return err
+				}
+				if again {
+					fmt.Fprintf(g.stdout, "already forgotten; %d events that arrived since erased\n", rep.Entries)
+					return nil
+				}
+				fmt.Fprintf(g.stdout, "forgotten: %d registry record(s) and their keys deleted, %d stored events erased (%d frames re-sealed)\n",
+					len(blinds), rep.Entries, rep.Frames)
 				return nil
 			})
 		},

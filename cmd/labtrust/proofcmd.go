@@ -66,7 +66,9 @@ The report holds the patient's own PHI: it is written with mode 0600 and belongs
 				if ref.System == "" {
 					ref.System = e.Patient.ID.System
 				}
-			case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
+			case errors.Is(err, registry.ErrForgotten):
+				return patientErr(err) // their events were erased with them
+			case errors.Is(err, labtrust.ErrNotFound):
 			default:
 				return err
 			}

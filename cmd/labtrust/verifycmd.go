@@ -74,7 +74,8 @@ type verifyResult struct {
 	Entries        uint64   `json:"entries"`
 	Tiles          int      `json:"tiles"`
 	StoreChecked   bool     `json:"storeChecked"`
-	StoreAhead     uint64   `json:"storeAhead"` // stored events not yet under a checkpoint
+	StoreAhead     uint64   `json:"storeAhead"`  // stored events not yet under a checkpoint
+	StoreErased    uint64   `json:"storeErased"` // entries erased when a patient they named was forgotten
 	Problems       []string `json:"problems"`
 	Seconds        float64  `json:"seconds"`
 	EventsPerSec   float64  `json:"eventsPerSecond"`
@@ -89,6 +90,9 @@ func (r *verifyResult) print(g *globalOpts) {
 		status, r.Origin, r.CheckpointSize, r.Checkpoints, r.Entries, r.Tiles, r.Seconds, r.EventsPerSec)
 	if r.StoreChecked {
 		fmt.Fprintf(g.stdout, "store: every event body opens and matches its ledger entry\n")
+		if r.StoreErased > 0 {
+			fmt.Fprintf(g.stdout, "store: %d entries were erased when a patient they named was forgotten (their commitments stay in the ledger)\n", r.StoreErased)
+		}
 		if r.StoreAhead > 0 {
 			fmt.Fprintf(g.stdout, "store: %d newer events are stored but not yet under a checkpoint (the next start of the server checkpoints them)\n", r.StoreAhead)
 		}
@@ -145,6 +149,7 @@ func verifyAll(ctx context.Context, g *globalOpts, a *app, withStore, quiet bool
 		default:
 			res.StoreAhead = next - rep.Checkpoint.Size
 		}
+		res.StoreErased = sc.erased
 	}
 	res.OK = len(res.Problems) == 0
 	res.Seconds = time.Since(start).Seconds()
@@ -162,13 +167,15 @@ type storeCheck struct {
 	cancel  context.CancelFunc
 	cur     []checked
 	done    bool
+	erased  uint64 // erasure records met (read by the ledger's single check goroutine)
 	wg      sync.WaitGroup
 }
 
 type checked struct {
-	idx uint64
-	c   [32]byte
-	err error
+	idx    uint64
+	c      [32]byte
+	erased bool
+	err    error
 }
 
 const storeChunk = 8192
@@ -251,6 +258,17 @@ func openFrame(a *app, rd *frame.Reader, f *store.Frame, from, to uint64, res []
 	for idx := lo; idx < hi; idx++ {
 		c := checked{idx: idx}
 		rec, row := recs[idx-f.First], &f.Rows[idx-f.First]
+		if labtrust.IsErased(rec.Nonce) {
+			// Its patient was forgotten: the body no longer opens the
+			// commitment, but it must be a well-formed erasure record, and
+			// the row's commitment must still be the ledger's entry.
+			c.c, c.erased = row.Commitment, true
+			if _, err := labtrust.UnmarshalStored(rec.Nonce, rec.Canonical); err != nil {
+				c.err = fmt.Errorf("store event %d: %v", idx, err)
+			}
+			res = append(res, c)
+			continue
+		}
 		c.c = labtrust.Commit(rec.Nonce, rec.Canonical)
 		if c.c != row.Commitment {
 			c.err = fmt.Errorf("store event %d: body hashes to %s but the row's commitment is %s", idx, hex.EncodeToString(c.c[:8]), hex.EncodeToString(row.Commitment[:8]))
@@ -280,6 +298,9 @@ func (sc *storeCheck) check(i uint64, entry []byte) error {
 	sc.cur = sc.cur[1:]
 	if c.err != nil {
 		return c.err
+	}
+	if c.erased {
+		sc.erased++
 	}
 	if !bytes.Equal(c.c[:], entry) {
 		return fmt.Errorf("store event %d: body hashes to %s but the ledger entry is %s", i, hex.EncodeToString(c.c[:8]), hex.EncodeToString(entry[:min(8, len(entry))]))
