@@ -33,7 +33,7 @@ var _ labtrust.PatientSink = (*Sink)(nil)
 
 func (s *Sink) Patient(ctx context.Context, r labtrust.PatientRecord) error {
 	s.buf = append(s.buf, r)
-	if len(s.buf) >= max(s.Batch, 1000) {
+	if len(s.buf) >= max(s.Batch, 5000) {
 		return s.flushRecords(ctx)
 	}
 	return nil

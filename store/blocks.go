@@ -133,7 +133,7 @@ func (d *DB) execValues(ctx context.Context, tx *sql.Tx, head string, width int,
 			q.WriteString(tuple)
 		}
 		q.WriteString(tail)
-		st, err := d.stmt(ctx, q.String())
+		st, err := d.stmt(ctx, d.q(q.String()))
 		if err != nil {
 			return err
 		}
@@ -142,6 +142,16 @@ func (d *DB) execValues(ctx context.Context, tx *sql.Tx, head string, width int,
 		}
 	}
 	return nil
+}
+
+// txStmt returns the kept prepared statement for query (written with ?
+// placeholders) bound to tx.
+func (d *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, err := d.stmt(ctx, d.q(query))
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
 }
 
 // stmt returns the prepared statement for query, preparing it on first use.

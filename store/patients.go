@@ -138,7 +138,11 @@ func (d *DB) PatientKeys(ctx context.Context, blinds [][]byte) (map[string][]byt
 		for i, b := range part {
 			args[i] = b
 		}
-		rows, err := d.db.QueryContext(ctx, d.q(q), args...)
+		st, err := d.stmt(ctx, d.q(q))
+		if err != nil {
+			return nil, fmt.Errorf("store: read patient keys: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: read patient keys: %w", mapErr(err))
 		}
@@ -186,8 +190,11 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 		for i := range part {
 			args[i] = part[i].Blind
 		}
-		q := d.q(`SELECT id, blind, forgotten_at FROM patients WHERE blind IN (?` + repeatArg(len(part)-1) + `)`)
-		res, err := tx.QueryContext(ctx, q, args...)
+		st, err := d.txStmt(ctx, tx, `SELECT id, blind, forgotten_at FROM patients WHERE blind IN (?`+repeatArg(len(part)-1)+`)`)
+		if err != nil {
+			return fmt.Errorf("store: read patients: %w", err)
+		}
+		res, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("store: read patients: %w", mapErr(err))
 		}
@@ -239,7 +246,11 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 			args = append(args, r.Blind, r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), r.Source, r.UpdatedAt.UnixNano())
 		}
 		q.WriteString(` RETURNING id, blind`)
-		res, err := tx.QueryContext(ctx, d.q(q.String()), args...)
+		st, err := d.txStmt(ctx, tx, q.String())
+		if err != nil {
+			return fmt.Errorf("store: insert patients: %w", err)
+		}
+		res, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("store: insert patients: %w", mapErr(err))
 		}
@@ -277,11 +288,18 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 			continue
 		}
 		if !isFresh[i] {
-			if _, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET key = ?, record = ?, state = ?, language = ?, minor = ?, deceased = ?, source = ?, updated_at = ? WHERE id = ?`),
-				r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), r.Source, r.UpdatedAt.UnixNano(), id); err != nil {
+			upd, err := d.txStmt(ctx, tx, `UPDATE patients SET key = ?, record = ?, state = ?, language = ?, minor = ?, deceased = ?, source = ?, updated_at = ? WHERE id = ?`)
+			if err != nil {
+				return fmt.Errorf("store: update patient %d: %w", id, err)
+			}
+			del, err := d.txStmt(ctx, tx, `DELETE FROM patient_lookup WHERE patient = ?`)
+			if err != nil {
+				return fmt.Errorf("store: update patient %d: %w", id, err)
+			}
+			if _, err := upd.ExecContext(ctx, r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), r.Source, r.UpdatedAt.UnixNano(), id); err != nil {
 				return fmt.Errorf("store: update patient %d: %w", id, mapErr(err))
 			}
-			if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM patient_lookup WHERE patient = ?`), id); err != nil {
+			if _, err := del.ExecContext(ctx, id); err != nil {
 				return fmt.Errorf("store: update patient %d: %w", id, mapErr(err))
 			}
 		}
@@ -300,20 +318,8 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 	for _, l := range lookupRows {
 		lookupArgs = append(lookupArgs, l.kind, l.blind, l.id)
 	}
-	for start := 0; start < len(lookupArgs); start += 3 * per {
-		part := lookupArgs[start:min(start+3*per, len(lookupArgs))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO patient_lookup (kind, blind, patient) VALUES `)
-		for k := 0; k < len(part)/3; k++ {
-			if k > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(`(?,?,?)`)
-		}
-		q.WriteString(` ON CONFLICT DO NOTHING`)
-		if _, err := tx.ExecContext(ctx, d.q(q.String()), part...); err != nil {
-			return fmt.Errorf("store: patient lookups: %w", mapErr(err))
-		}
+	if err := d.execValues(ctx, tx, `INSERT INTO patient_lookup (kind, blind, patient) VALUES `, 3, lookupArgs, ` ON CONFLICT DO NOTHING`); err != nil {
+		return fmt.Errorf("store: patient lookups: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit patients: %w", mapErr(err))
