@@ -3,9 +3,11 @@ package registry_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/labtrust/labtrust"
@@ -193,6 +195,39 @@ func TestMergeBackAndForth(t *testing.T) {
 			if row, _ := f.db.PatientByBlind(ctx, f.keys.Blind(id)); row.Record != nil || !row.Forgotten {
 				t.Fatalf("%s after forgetting the merged patient: %+v", id, row)
 			}
+		}
+	})
+}
+
+// TestRetry: a quarantined ADT message that reads now is imported; a
+// record the registry refused stays refused while the reason holds.
+func TestRetry(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		raw, err := os.ReadFile(filepath.Join("..", "hl7", "testdata", "a01.hl7"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, reason, err := f.reg.Retry(ctx, "adt", hl7.Format, raw, hl7.ParseStream)
+		if err != nil || n != 1 || reason != "" {
+			t.Fatalf("retry of a good message: %d %q %v", n, reason, err)
+		}
+		if e, err := f.reg.Get(ctx, "MRN0012345"); err != nil || e.Patient.Name.Family == "" {
+			t.Fatalf("not imported: %v", err)
+		}
+		_, reason, err = f.reg.Retry(ctx, "adt", hl7.Format, []byte("MSH|^~\\&|A|B|C|D|202610011200||ADT^A08|CTL2|P|2.5\rPID|1||^^^LAB^MR\r"), hl7.ParseStream)
+		if err != nil || !strings.HasPrefix(reason, "on retry: ") || !strings.Contains(reason, "PID-3") {
+			t.Fatalf("a message without an MRN: %q %v", reason, err)
+		}
+		if _, err := f.reg.Forget(ctx, "MRN0012345"); err != nil {
+			t.Fatal(err)
+		}
+		recs := adt(t, "a01.hl7")
+		refused, _ := json.Marshal(recs[0])
+		_, reason, err = f.reg.Retry(ctx, "adt", registry.RefusedFormat, refused, nil)
+		if err != nil || !strings.Contains(reason, "forgotten") {
+			t.Fatalf("a forgotten MRN coming back: %q %v", reason, err)
 		}
 	})
 }

@@ -1,10 +1,12 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/labtrust/labtrust"
 )
@@ -98,7 +100,7 @@ func (s *Sink) importBatch(ctx context.Context, batch []labtrust.PatientRecord) 
 			s.Imported++
 		case errors.Is(err, labtrust.ErrConflict) || errors.As(err, &ve):
 			raw, _ := json.Marshal(r)
-			s.refused = append(s.refused, labtrust.Reject{Source: r.Source, Format: "registry", Position: "message " + r.ControlID,
+			s.refused = append(s.refused, labtrust.Reject{Source: r.Source, Format: RefusedFormat, Position: "message " + r.ControlID,
 				Reason: "the registry refused the record: " + err.Error(), Raw: raw})
 		default:
 			return err
@@ -140,4 +142,61 @@ func (d *Direct) Reject(ctx context.Context, r labtrust.Reject) error {
 		return err
 	}
 	return d.Sink.flushRejects(ctx)
+}
+
+// Parser reads patient records of one format (hl7.ParseStream,
+// fhir.ParsePatients, ParseCSV).
+type Parser func(ctx context.Context, source string, r io.Reader, sink labtrust.PatientSink) error
+
+// RefusedFormat is the quarantine format of a record that parsed but that
+// the registry refused (a forgotten MRN coming back, say): its raw bytes
+// are the record as JSON.
+const RefusedFormat = "registry"
+
+type collected struct {
+	recs    []labtrust.PatientRecord
+	rejects []labtrust.Reject
+}
+
+func (c *collected) Patient(_ context.Context, r labtrust.PatientRecord) error {
+	c.recs = append(c.recs, r)
+	return nil
+}
+
+func (c *collected) Reject(_ context.Context, r labtrust.Reject) error {
+	c.rejects = append(c.rejects, r)
+	return nil
+}
+
+// Retry imports a quarantined patient record again (after the source was
+// fixed, or the registry's state changed): raw is what was quarantined,
+// read with parse (nil for RefusedFormat). It returns how many records it
+// imported, or why the record is still refused; err is for failures of
+// the registry itself.
+func (r *Registry) Retry(ctx context.Context, source, format string, raw []byte, parse Parser) (imported int, reason string, err error) {
+	var c collected
+	if format == RefusedFormat {
+		var rec labtrust.PatientRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return 0, "the quarantined record is not a patient record any more: " + err.Error(), nil
+		}
+		c.recs = append(c.recs, rec)
+	} else if err := parse(ctx, source, bytes.NewReader(raw), &c); err != nil {
+		return 0, "", fmt.Errorf("registry: reparse: %w", err)
+	}
+	switch {
+	case len(c.rejects) > 0:
+		return 0, "on retry: " + c.rejects[0].Reason, nil
+	case len(c.recs) == 0:
+		return 0, "the record holds no patient", nil
+	}
+	err = r.Import(ctx, c.recs)
+	var ve *labtrust.ValidationError
+	if errors.Is(err, labtrust.ErrConflict) || errors.As(err, &ve) {
+		return 0, "on retry: the registry refused the record: " + err.Error(), nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return len(c.recs), "", nil
 }

@@ -33,14 +33,17 @@ type Quarantine interface {
 
 // Server wires the handlers. All fields are required except Log.
 type Server struct {
-	Pipeline  *ingest.Pipeline
-	Store     Quarantine
-	Parsers   ingest.Parsers
-	Formats   func(source string) (format string, ok bool) // a configured source's format
-	Token     string                                       // bearer token for /api/v1
-	LedgerDir string
-	Gatherer  prometheus.Gatherer
-	Log       *slog.Logger
+	Pipeline *ingest.Pipeline
+	Store    Quarantine
+	Parsers  ingest.Parsers
+	Formats  func(source string) (format string, ok bool) // a configured source's format
+	// RetryPatient retries a quarantined patient record into the registry;
+	// it returns nil for an item that is not one.
+	RetryPatient func(ctx context.Context, id int64) (any, error)
+	Token        string // bearer token for /api/v1
+	LedgerDir    string
+	Gatherer     prometheus.Gatherer
+	Log          *slog.Logger
 	// MaxBody bounds one ingest request (default 256 MiB).
 	MaxBody int64
 	// Console, if set, serves the staff console under /console/.
@@ -346,6 +349,17 @@ func (s *Server) retryQuarantine(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, &labtrust.Error{Code: "invalid", Message: "id must be a number"})
 		return
+	}
+	if s.RetryPatient != nil {
+		res, err := s.RetryPatient(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if res != nil {
+			writeJSON(w, http.StatusOK, res)
+			return
+		}
 	}
 	res, err := s.Pipeline.Retry(r.Context(), s.Store, s.Parsers, id)
 	if err != nil {

@@ -44,10 +44,26 @@ func (p parsers) Parser(source, format string) (ingest.Parser, error) {
 			return csvsrc.Parse(ctx, source, m, r, sink)
 		}, nil
 	}
-	switch format {
-	case hl7.Format, fhir.PatientFormat, registry.CSVFormat, "registry":
-		return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("quarantined patient records (%s) are not retried here yet", format),
-			Hint: "fix the source, then import the records again with labtrust patients import (quarantine show ID --raw gives the record)"}
+	if _, ok := patientParser(format); ok {
+		// Patient records go to the registry, not the ledger.
+		return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("%s records are patient records, not audit events", format),
+			Hint: "retry them with labtrust quarantine retry, which imports them into the registry"}
 	}
 	return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown format %q", format), Hint: "use fhir, atna, syslog or csv"}
+}
+
+// patientParser returns the registry parser for a quarantined patient
+// record's format, and whether the format is one.
+func patientParser(format string) (registry.Parser, bool) {
+	switch format {
+	case hl7.Format:
+		return hl7.ParseStream, true
+	case fhir.PatientFormat:
+		return fhir.ParsePatients, true
+	case registry.CSVFormat:
+		return registry.ParseCSV, true
+	case registry.RefusedFormat:
+		return nil, true
+	}
+	return nil, false
 }

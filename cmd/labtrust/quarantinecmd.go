@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/spf13/cobra"
 )
@@ -125,6 +127,18 @@ labtrust.yaml, say) and retry: the record is parsed again and, if it now reads, 
 			return withPipeline(a, func() error {
 				ok, still := 0, 0
 				for _, id := range ids {
+					if pr, err := retryPatient(ctx, a, id); err != nil {
+						return err
+					} else if pr != nil {
+						if pr.Ingested {
+							ok++
+							fmt.Fprintf(g.stdout, "%d: imported %d patient record(s) into the registry\n", id, pr.Imported)
+						} else {
+							still++
+							fmt.Fprintf(g.stdout, "%d: still rejected: %s\n", id, pr.Reason)
+						}
+						continue
+					}
 					res, err := a.pipe.Retry(ctx, a.db, parsers{sources}, id)
 					if err != nil {
 						return err
@@ -146,4 +160,43 @@ labtrust.yaml, say) and retry: the record is parsed again and, if it now reads, 
 	retry.Flags().StringVar(&source, "source", "", "with --all: only this source")
 	cmd.AddCommand(list, show, retry)
 	return cmd
+}
+
+// patientRetry is what retrying a quarantined patient record did.
+type patientRetry struct {
+	ID       int64  `json:"id"`
+	Imported int    `json:"patientsImported"`
+	Ingested bool   `json:"ingested"` // into the registry
+	Reason   string `json:"reason,omitempty"`
+}
+
+// retryPatient retries quarantined item id if it is a patient record
+// (HL7 v2 ADT, FHIR Patient, registry CSV, or a record the registry
+// refused), importing it into the registry. It returns nil if the item is
+// not one.
+func retryPatient(ctx context.Context, a *app, id int64) (*patientRetry, error) {
+	it, err := a.db.GetQuarantine(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	parse, ok := patientParser(it.Format)
+	if !ok {
+		return nil, nil
+	}
+	if it.Status != store.QuarantinePending {
+		return nil, &labtrust.Error{Code: "not_pending", Message: fmt.Sprintf("quarantine item %d is %s, not pending", id, it.Status)}
+	}
+	raw, err := a.pipe.OpenQuarantined(it)
+	if err != nil {
+		return nil, fmt.Errorf("open quarantine item %d: %w", id, err)
+	}
+	n, reason, err := registry.New(a.db, a.keys).Retry(ctx, it.Source, it.Format, raw, parse)
+	if err != nil {
+		return nil, err
+	}
+	res := &patientRetry{ID: id, Imported: n, Ingested: reason == "", Reason: reason}
+	if err := a.db.RecordRetry(ctx, id, res.Ingested, reason); err != nil {
+		return nil, err
+	}
+	return res, nil
 }

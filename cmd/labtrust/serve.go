@@ -213,7 +213,14 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	}
 	srv := &server.Server{Pipeline: a.pipe, Store: a.db, Parsers: parsers{sources}, Token: token, Console: con,
 		LedgerDir: a.p.ledger(), Gatherer: a.reg, Log: a.log,
-		Formats: func(s string) (string, bool) { src, ok := sources[s]; return src.Format, ok }}
+		Formats: func(s string) (string, bool) { src, ok := sources[s]; return src.Format, ok },
+		RetryPatient: func(ctx context.Context, id int64) (any, error) {
+			pr, err := retryPatient(ctx, a, id)
+			if pr == nil {
+				return nil, err // not a typed nil: the server tells "not a patient record" by nil
+			}
+			return pr, err
+		}}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		stopPipeline()
