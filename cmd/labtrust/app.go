@@ -276,11 +276,23 @@ func (a *app) drainOutbox(ctx context.Context) error {
 		for i, r := range rows {
 			ids[i] = r.ID
 			var e labtrust.Event
-			if err := json.Unmarshal(r.Event, &e); err != nil || e.Validate() != nil {
+			b, err := a.keys.Open(nil, r.Event, outboxAAD)
+			if err != nil {
+				// Sealed under a key rotated in after this process
+				// loaded its keys (the rotation's own event, say).
+				if rerr := a.keys.Reload(ctx); rerr != nil {
+					return rerr
+				}
+				b, err = a.keys.Open(nil, r.Event, outboxAAD)
+			}
+			if err == nil {
+				err = json.Unmarshal(b, &e)
+			}
+			if err != nil || e.Validate() != nil {
 				// Not an event any more (a changed format): keep it in
 				// the quarantine rather than lose or retry it forever.
 				if _, qerr := a.pipe.Quarantine(ctx, []labtrust.Reject{{Source: "labtrust", Format: "outbox", Position: "outbox " + strconv.FormatInt(r.ID, 10),
-					Reason: "a queued staff event does not decode", Raw: r.Event}}); qerr != nil {
+					Reason: "a queued staff event does not open or decode", Raw: r.Event}}); qerr != nil {
 					return qerr
 				}
 				continue

@@ -150,8 +150,10 @@ func TestCLIEndToEnd(t *testing.T) {
 		}
 
 		// Verify, prove, and check the proof offline.
+		// 5,500 events, the two retried rows, and the raw view of a
+		// quarantined record (a staff action, so in the ledger).
 		out = mustRun(t, with("verify", "--quiet")...)
-		if !strings.HasPrefix(out, "OK: ") || !strings.Contains(out, "5502 entries") {
+		if !strings.HasPrefix(out, "OK: ") || !strings.Contains(out, "5503 entries") {
 			t.Fatalf("verify: %s", out)
 		}
 		report := filepath.Join(dir, "report.json")
@@ -715,14 +717,15 @@ func TestMergedHistoryFollowsSurvivor(t *testing.T) {
 		}
 
 		// Forgetting the patient (by the merged MRN) shreds both records and
-		// erases the four events; the ledger and the store still verify.
+		// erases the four events and the report's export (queued, then
+		// taken into the ledger first); the ledger and the store still verify.
 		if code, _, errb := run(t, with("patients", "forget", "MRN0099999")...); code == 0 || !strings.Contains(errb, "--yes") {
 			t.Fatalf("forget without --yes: %d %s", code, errb)
 		}
-		if out := mustRun(t, with("patients", "forget", "MRN0099999", "--yes")...); !strings.Contains(out, "2 registry record(s)") || !strings.Contains(out, "4 stored events erased") {
+		if out := mustRun(t, with("patients", "forget", "MRN0099999", "--yes")...); !strings.Contains(out, "2 registry record(s)") || !strings.Contains(out, "5 stored events erased") {
 			t.Fatalf("forget: %s", out)
 		}
-		if out := mustRun(t, with("verify", "--quiet")...); !strings.HasPrefix(out, "OK") || !strings.Contains(out, "4 entries were erased") {
+		if out := mustRun(t, with("verify", "--quiet")...); !strings.HasPrefix(out, "OK") || !strings.Contains(out, "5 entries were erased") {
 			t.Fatalf("verify after forget: %s", out)
 		}
 		if code, _, errb := run(t, with("proof", "--patient", "MRN0012345", "--out", report)...); code == 0 || !strings.Contains(errb, "forgotten") {

@@ -91,6 +91,7 @@ reason. Use - for stdin (with --format).`,
 						return err
 					}
 					took := time.Since(start)
+					recordAction(ctx, a, "patient-import", labtrust.ActionCreate, fmt.Sprintf("source %s: %d imported, %d quarantined", source, sink.Imported, sink.Quarantined))
 					fmt.Fprintf(g.stdout, "imported %d patient records, quarantined %d, in %v (%.0f/s)\n", sink.Imported, sink.Quarantined,
 						took.Round(time.Millisecond), float64(sink.Imported)/took.Seconds())
 					return nil
@@ -112,6 +113,7 @@ reason. Use - for stdin (with --format).`,
 				if err != nil {
 					return patientErr(err)
 				}
+				recordPatientAccess(cmd.Context(), a, "patient-view", e.Patient.ID)
 				printPatient(g.stdout, e)
 				return nil
 			})
@@ -149,6 +151,9 @@ reason. Use - for stdin (with --format).`,
 					fmt.Fprintln(g.stdout, "no patient matches")
 				}
 				for _, e := range es {
+					recordPatientAccess(ctx, a, "patient-find", e.Patient.ID)
+				}
+				for _, e := range es {
 					printPatient(g.stdout, e)
 					fmt.Fprintln(g.stdout)
 				}
@@ -182,8 +187,16 @@ data key: rotate, re-encrypt and retire the old key to make them unreadable too.
 			if !yes {
 				return &labtrust.Error{Code: "invalid", Message: "forgetting cannot be undone", Hint: "add --yes"}
 			}
-			return withApp(cmd, g, openOpts{}, func(a *app) error {
+			return withWriterIfFree(cmd, g, func(a *app) error {
 				ctx := cmd.Context()
+				if a.pipe == nil {
+					// Accesses queued beside the server (a CLI view, say)
+					// may name the patient: let them reach the store
+					// first, so they are erased too.
+					if err := waitOutbox(ctx, a, 15*time.Second); err != nil {
+						return err
+					}
+				}
 				blinds, err := registry.New(a.db, a.keys).Forget(ctx, args[0])
 				again := errors.Is(err, registry.ErrForgotten)
 				if err != nil && !again {

@@ -90,6 +90,9 @@ The report holds the patient's own PHI: it is written with mode 0600 and belongs
 			if err := rep.Write(w); err != nil {
 				return err
 			}
+			if len(rep.Entries) > 0 {
+				recordPatientAccess(ctx, a, "access-report-export", ref)
+			}
 			if out != "-" {
 				cp, _ := rd.Checkpoint()
 				fmt.Fprintf(g.stderr, "wrote %d entries (checkpoint size %d, %d newer pending) to %s in %v\n",

@@ -79,6 +79,7 @@ labtrust.yaml, say) and retry: the record is parsed again and, if it now reads, 
 					if err != nil {
 						return err
 					}
+					recordAction(cmd.Context(), a, "quarantine-raw-view", labtrust.ActionRead, fmt.Sprintf("item %d", id))
 					fmt.Fprintf(g.stdout, "raw (%d bytes):\n", len(b))
 					g.stdout.Write(b)
 					fmt.Fprintln(g.stdout)

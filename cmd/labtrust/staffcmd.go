@@ -32,6 +32,9 @@ func (r ledgerRecorder) Record(ctx context.Context, e labtrust.Event) error {
 // server drains them within a second; otherwise the next writer does).
 type outboxRecorder struct{ a *app }
 
+// outboxAAD binds a queued event's seal to the outbox.
+var outboxAAD = []byte("labtrust outbox v1")
+
 func (r outboxRecorder) Record(ctx context.Context, e labtrust.Event) error {
 	if err := e.Validate(); err != nil {
 		return err
@@ -40,7 +43,12 @@ func (r outboxRecorder) Record(ctx context.Context, e labtrust.Event) error {
 	if err != nil {
 		return err
 	}
-	if err := r.a.db.AddOutbox(ctx, b, time.Now()); err != nil {
+	// A queued access names its patient: sealed like every body at rest.
+	sealed, err := r.a.keys.Seal(ctx, nil, b, outboxAAD)
+	if err != nil {
+		return fmt.Errorf("seal a queued staff action: %w", err)
+	}
+	if err := r.a.db.AddOutbox(ctx, sealed, time.Now()); err != nil {
 		r.a.log.Error("queue a staff action for the ledger", "err", err)
 		return err
 	}
@@ -62,10 +70,26 @@ func recordAction(ctx context.Context, a *app, what string, action labtrust.Acti
 	identity.New(a.db, a.keys, recorder(a), identity.Config{}, nil).Record(ctx, operator(), what, action, labtrust.OutcomeSuccess, detail)
 }
 
+// recordPatientAccess puts an operator's CLI access to a patient's data
+// (a view, a search hit, an exported report) in the ledger, naming the
+// patient, so it shows in their access history like any other access.
+func recordPatientAccess(ctx context.Context, a *app, what string, p labtrust.PatientRef) {
+	identity.New(a.db, a.keys, recorder(a), identity.Config{}, nil).RecordAccess(ctx, operator(), "", what, p, labtrust.OutcomeSuccess)
+}
+
 // withIdentity runs fn with the identity service. It takes the ledger's
 // writer role if it is free, so staff actions are in the ledger when the
 // command returns; beside a running server it queues them instead.
 func withIdentity(cmd *cobra.Command, g *globalOpts, fn func(ctx context.Context, s *identity.Service) error) error {
+	return withWriterIfFree(cmd, g, func(a *app) error {
+		return fn(cmd.Context(), identity.New(a.db, a.keys, recorder(a), identity.Config{}, nil))
+	})
+}
+
+// withWriterIfFree runs fn as the ledger's writer (the pipeline running,
+// the outbox drained before and after) when no server holds that role, and
+// otherwise beside the server, whose writer drains what fn queues.
+func withWriterIfFree(cmd *cobra.Command, g *globalOpts, fn func(a *app) error) error {
 	sources, err := resolve(cmd, g)
 	if err != nil {
 		return err
@@ -81,12 +105,31 @@ func withIdentity(cmd *cobra.Command, g *globalOpts, fn func(ctx context.Context
 			return err
 		}
 		defer a.Close()
-		return fn(ctx, identity.New(a.db, a.keys, outboxRecorder{a}, identity.Config{}, nil))
+		return fn(a)
 	}
 	defer a.Close()
-	return withPipeline(a, func() error {
-		return fn(ctx, identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil))
-	})
+	return withPipeline(a, func() error { return fn(a) })
+}
+
+// waitOutbox waits, beside a running server, until its writer has taken
+// every queued event into the ledger (it drains every second).
+func waitOutbox(ctx context.Context, a *app, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		rows, err := a.db.Outbox(ctx, 1)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return &labtrust.Error{Code: "busy", Message: "queued staff actions are still waiting for the ledger's writer",
+				Hint: "check that the server is running, or stop it and run the command again"}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // operator names who runs a CLI command, for the ledger.
