@@ -1,0 +1,250 @@
+package sigma
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Match is a rule that fired: a detection rule on one event, or a
+// correlation rule on the events its window held.
+type Match struct {
+	Rule  *Rule
+	Time  time.Time
+	Ref   uint64            // the event's Doc.Ref (detection rules)
+	Refs  []uint64          // the events behind a correlation
+	Group map[string]string // a correlation's group-by values
+}
+
+// Ruleset is a loaded, checked set of rules, ready to evaluate. It is not
+// safe for concurrent Eval calls (correlations keep state); one goroutine
+// evaluates the stream.
+type Ruleset struct {
+	rules  []*Rule // detection rules
+	corrs  []*corrState
+	byLS   map[Logsource][]*Rule // detection rules that apply, per event logsource
+	feeds  map[*Rule][]feed      // detection rule -> correlations it feeds
+	silent map[*Rule]bool        // rules that only feed correlations (generate: false)
+	all    []*Rule
+	// scratch, reused across events
+	s, done []bool
+	lastGC  time.Time
+	mu      sync.Mutex
+}
+
+type feed struct {
+	c *corrState
+	k int
+}
+
+// New checks a set of rules as a whole (unique ids and names, correlation
+// references) and indexes them.
+func New(rules []*Rule, s *Schema) (*Ruleset, error) {
+	rs := &Ruleset{byLS: map[Logsource][]*Rule{}, feeds: map[*Rule][]feed{}, silent: map[*Rule]bool{}, all: rules}
+	var errs Errors
+	byRef := map[string]*Rule{}
+	for _, r := range rules {
+		for _, key := range []string{r.ID, r.Name} {
+			if key == "" {
+				continue
+			}
+			if prev, dup := byRef[key]; dup {
+				errs = append(errs, &Error{File: r.File, Line: r.Line, Msg: fmt.Sprintf("%q is also the id or name of the rule at %s:%d", key, prev.File, prev.Line)})
+				continue
+			}
+			byRef[key] = r
+		}
+		if r.corr == nil {
+			rs.rules = append(rs.rules, r)
+		}
+	}
+	for _, r := range rules {
+		if r.corr == nil {
+			continue
+		}
+		c := &corrState{rule: r, groups: map[string]*window{}}
+		ok := true
+		for _, ref := range r.corr.Rules {
+			target := byRef[ref]
+			switch {
+			case target == nil:
+				errs = append(errs, &Error{File: r.File, Line: r.corr.line, Msg: fmt.Sprintf("correlation refers to rule %q, which is not loaded", ref)})
+				ok = false
+				continue
+			case target.corr != nil:
+				errs = append(errs, &Error{File: r.File, Line: r.corr.line, Msg: fmt.Sprintf("correlation refers to %q, another correlation: chains are not supported", ref)})
+				ok = false
+				continue
+			}
+			c.refs = append(c.refs, target)
+		}
+		if !ok {
+			continue
+		}
+		// Each referred rule's fields for the group-by entries (aliases
+		// map a name to a different field per rule) and the counted field.
+		for k, target := range c.refs {
+			ref := r.corr.Rules[k]
+			fieldOf := func(name string) (int, error) {
+				if al, ok := r.corr.aliases[name]; ok {
+					fname, ok := al[ref]
+					if !ok {
+						fname, ok = al[target.ID]
+					}
+					if !ok {
+						return -1, fmt.Errorf("alias %q has no field for rule %q", name, ref)
+					}
+					name = fname
+				}
+				f, ok := s.Field(name)
+				if !ok {
+					return -1, fmt.Errorf("%q is not a field", name)
+				}
+				return f, nil
+			}
+			var gf []int
+			for _, g := range r.corr.GroupBy {
+				f, err := fieldOf(g)
+				if err != nil {
+					errs = append(errs, &Error{File: r.File, Line: r.corr.line, Msg: "group-by: " + err.Error()})
+					ok = false
+				}
+				gf = append(gf, f)
+			}
+			c.group = append(c.group, gf)
+			if r.corr.Type == "value_count" {
+				f, err := fieldOf(r.corr.Field)
+				if err != nil {
+					errs = append(errs, &Error{File: r.File, Line: r.corr.line, Msg: "condition field: " + err.Error()})
+					ok = false
+				}
+				c.field = append(c.field, f)
+			}
+		}
+		if !ok {
+			continue
+		}
+		rs.corrs = append(rs.corrs, c)
+		for k, target := range c.refs {
+			rs.feeds[target] = append(rs.feeds[target], feed{c, k})
+			if !r.corr.Generate {
+				rs.silent[target] = true
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return rs, nil
+}
+
+// Rules returns every rule, detection and correlation.
+func (rs *Ruleset) Rules() []*Rule { return rs.all }
+
+// applicable returns the detection rules whose logsource covers ls,
+// computed once per distinct logsource.
+func (rs *Ruleset) applicable(ls Logsource) []*Rule {
+	if rules, ok := rs.byLS[ls]; ok {
+		return rules
+	}
+	var out []*Rule
+	for _, r := range rs.rules {
+		if r.Logsource.covers(ls) {
+			out = append(out, r)
+		}
+	}
+	rs.byLS[ls] = out
+	return out
+}
+
+// Eval evaluates every applicable rule on d and calls emit for each match,
+// correlations included. Docs should come in about time order.
+func (rs *Ruleset) Eval(d *Doc, emit func(Match)) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, r := range rs.applicable(d.Logsource) {
+		if !rs.matchRule(r, d) {
+			continue
+		}
+		if !rs.silent[r] {
+			emit(Match{Rule: r, Time: d.Time, Ref: d.Ref})
+		}
+		for _, f := range rs.feeds[r] {
+			if m, ok := f.c.observe(f.k, d); ok {
+				emit(m)
+			}
+		}
+	}
+	// Idle correlation groups are dropped once per simulated minute.
+	if len(rs.corrs) > 0 && d.Time.Sub(rs.lastGC) > time.Minute {
+		for _, c := range rs.corrs {
+			c.expire(d.Time)
+		}
+		rs.lastGC = d.Time
+	}
+}
+
+// Match reports whether detection rule r matches d (no correlation state
+// is touched).
+func (rs *Ruleset) Match(r *Rule, d *Doc) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.matchRule(r, d)
+}
+
+func (rs *Ruleset) matchRule(r *Rule, d *Doc) bool {
+	if r.cond == nil {
+		return false
+	}
+	n := len(r.searches)
+	if cap(rs.s) < n {
+		rs.s, rs.done = make([]bool, n), make([]bool, n)
+	}
+	s, done := rs.s[:n], rs.done[:n]
+	clear(done)
+	return r.cond.eval(d, s, done, r)
+}
+
+// LoadDir reads every .yml and .yaml file under dir (recursively) and
+// checks the whole set. All problems are returned together, each with
+// its file and line.
+func LoadDir(dir string, s *Schema, o Options) (*Ruleset, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !e.IsDir() && (strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sigma: read rules: %w", err)
+	}
+	sort.Strings(files)
+	var rules []*Rule
+	var errs Errors
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("sigma: %w", err)
+		}
+		rel, _ := filepath.Rel(dir, f)
+		rs, err := Parse(rel, b, s, o)
+		rules = append(rules, rs...)
+		if e, ok := err.(Errors); ok {
+			errs = append(errs, e...)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return New(rules, s)
+}
