@@ -91,7 +91,7 @@ func (d *Doc) Reset() {
 }
 
 // Add appends a value to field f (a number from the schema). Empty values
-// are kept: "field: ”" matches them.
+// are kept: a rule asking for an empty value matches them.
 func (d *Doc) Add(f int, v string) {
 	d.vals[f] = append(d.vals[f], v)
 	d.low[f] = append(d.low[f], strings.ToLower(v))
