@@ -252,7 +252,7 @@ func (c *corrState) observe(k int, d *Doc) (Match, bool) {
 	if !fired {
 		return Match{}, false
 	}
-	m := Match{Rule: c.rule, Time: d.Time, Group: group}
+	m := Match{Rule: c.rule, Time: d.Time, First: w.hits[0].t, Group: group}
 	for _, x := range w.hits {
 		m.Refs = append(m.Refs, x.ref)
 	}

@@ -14,7 +14,8 @@ import (
 // correlation rule on the events its window held.
 type Match struct {
 	Rule  *Rule
-	Time  time.Time
+	Time  time.Time         // the (last) event's time
+	First time.Time         // a correlation's first event's time (else Time)
 	Ref   uint64            // the event's Doc.Ref (detection rules)
 	Refs  []uint64          // the events behind a correlation
 	Group map[string]string // a correlation's group-by values
@@ -171,7 +172,7 @@ func (rs *Ruleset) Eval(d *Doc, emit func(Match)) {
 			continue
 		}
 		if !rs.silent[r] {
-			emit(Match{Rule: r, Time: d.Time, Ref: d.Ref})
+			emit(Match{Rule: r, Time: d.Time, First: d.Time, Ref: d.Ref})
 		}
 		for _, f := range rs.feeds[r] {
 			if m, ok := f.c.observe(f.k, d); ok {

@@ -1,0 +1,224 @@
+package detect_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/detect"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/sigma"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/store/storetest"
+	"github.com/labtrust/labtrust/vault"
+	"golang.org/x/mod/sumdb/note"
+)
+
+var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+func login(min int, user, network string, ok bool) labtrust.Event {
+	e := labtrust.Event{Time: t0.Add(time.Duration(min) * time.Minute), Source: "ad", Kind: labtrust.KindSecurity,
+		Type:   labtrust.Code{System: "http://dicom.nema.org/resources/ontology/DCM", Code: "110114", Display: "User Authentication"},
+		Action: labtrust.ActionExecute, Actor: labtrust.Actor{ID: user}, Network: network}
+	if !ok {
+		e.Outcome = labtrust.OutcomeMinorFailure
+	}
+	return e
+}
+
+func export(min int, user, mrn string) labtrust.Event {
+	return labtrust.Event{Time: t0.Add(time.Duration(min) * time.Minute), Source: "lis", Kind: labtrust.KindAccess,
+		Type:   labtrust.Code{System: "http://dicom.nema.org/resources/ontology/DCM", Code: "110106", Display: "Export"},
+		Action: labtrust.ActionRead, Actor: labtrust.Actor{ID: user, Role: "billing"},
+		Patients: []labtrust.PatientRef{{ID: mrn}}, Objects: []labtrust.Object{{Type: "Query", Query: "Patient/$export?name=" + mrn}}}
+}
+
+func TestBuiltinPack(t *testing.T) {
+	rs, err := detect.Load("", sigma.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rs.Rules()); n < 10 {
+		t.Fatalf("%d built-in rules", n)
+	}
+	e, err := detect.Open("", sigma.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []labtrust.Alert
+	var evs []labtrust.Event
+	for i := 0; i < 5; i++ {
+		evs = append(evs, login(i, "ana", "10.0.0.5", false)) // one account guessed at
+	}
+	for i, u := range []string{"u1", "u2", "u3", "u4", "u5"} {
+		evs = append(evs, login(20+i, u, "203.0.113.9", false)) // one address, many accounts
+	}
+	evs = append(evs, login(30, "bob", "10.0.0.6", true))
+	for i := 0; i < 5; i++ {
+		evs = append(evs, export(40+i, "cy", fmt.Sprintf("MRN%03d", i)))
+	}
+	for i, ev := range evs {
+		e.Eval(&labtrust.Entry{Index: uint64(i), Event: ev}, func(a labtrust.Alert) { got = append(got, a) })
+	}
+	titles := map[string]labtrust.Alert{}
+	for _, a := range got {
+		titles[a.Rule] = a
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d alerts: %+v", len(got), got)
+	}
+	burst, spray, exp := titles["failed_signin_burst"], titles["password_spraying"], titles["export_burst"]
+	if burst.Actor != "ana" || burst.Count != 5 || burst.Severity != "medium" || len(burst.Entries) != 5 || burst.Entries[0] != 0 {
+		t.Errorf("burst: %+v", burst)
+	}
+	if spray.Severity != "high" || !strings.Contains(spray.Explanation, "network 203.0.113.9") || spray.Count != 5 {
+		t.Errorf("spraying: %+v", spray)
+	}
+	if exp.Actor != "cy" || exp.Severity != "high" {
+		t.Errorf("export burst: %+v", exp)
+	}
+	// No patient identifier or query text reaches an alert.
+	for _, a := range got {
+		if strings.Contains(a.Explanation, "MRN") || strings.Contains(a.Key, "MRN") {
+			t.Errorf("PHI in alert %q: %s", a.Title, a.Explanation)
+		}
+	}
+}
+
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	good := "title: night reads\nlogsource: {product: labtrust, category: access}\ndetection:\n  sel: {time|hour|lt: 5}\n  condition: sel\nlevel: low\n"
+	os.WriteFile(filepath.Join(dir, "night.yml"), []byte(good), 0o600)
+	e, err := detect.Open(dir, sigma.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(e.Rules())
+	// A broken edit is reported with its line and the rules in use stay.
+	time.Sleep(10 * time.Millisecond)
+	os.WriteFile(filepath.Join(dir, "night.yml"), []byte(strings.Replace(good, "time|hour", "tme|hour", 1)), 0o600)
+	if _, err := e.Reload(); err == nil || !strings.Contains(err.Error(), "night.yml:4:") || !strings.Contains(err.Error(), `unknown field "tme"`) {
+		t.Fatalf("broken rule: %v", err)
+	}
+	if len(e.Rules()) != n {
+		t.Fatal("a broken reload dropped the running rules")
+	}
+	os.WriteFile(filepath.Join(dir, "night.yml"), []byte(good+"---\n"+strings.Replace(good, "night reads", "night reads 2", 1)), 0o600)
+	if changed, err := e.Reload(); err != nil || !changed || len(e.Rules()) != n+1 {
+		t.Fatalf("fixed reload: %v %v %d", changed, err, len(e.Rules()))
+	}
+	if changed, _ := e.Reload(); changed {
+		t.Fatal("reloaded without a change")
+	}
+}
+
+type fixture struct {
+	db   *store.DB
+	keys *vault.Keyring
+	pipe *ingest.Pipeline
+	stop func()
+}
+
+func open(t *testing.T, dsn string) *fixture {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := vault.LoadOrCreateFileKEK(filepath.Join(dir, "kek.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := vault.Open(ctx, kek, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, _, _ := ledger.NewKey("test")
+	signer, _ := note.NewSigner(skey)
+	lg, err := ledger.Open(ctx, filepath.Join(dir, "ledger"), "test", signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := ingest.New(ctx, ingest.Config{CheckpointInterval: 20 * time.Millisecond}, db, lg, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pipe.Run(runCtx) }()
+	f := &fixture{db: db, keys: keys, pipe: pipe}
+	f.stop = func() { cancel(); <-done; lg.Close(); db.Close() }
+	t.Cleanup(f.stop)
+	return f
+}
+
+// TestRunner follows a real store: alerts are stored once, repeats within
+// the window update the open alert, the cursor survives, and triage moves
+// an alert.
+func TestRunner(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		var evs []labtrust.Event
+		for i := 0; i < 10; i++ {
+			evs = append(evs, login(i, "ana", "10.0.0.5", false))
+		}
+		if _, err := f.pipe.Submit(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		e, err := detect.Open("", sigma.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var notified []labtrust.Alert
+		r := &detect.Runner{Engine: e, Store: f.db, Keys: f.keys, Notify: func(_ context.Context, a labtrust.Alert) { notified = append(notified, a) }}
+		n, err := r.Step(ctx, 10)
+		if err != nil || n != 10 {
+			t.Fatalf("step: %d %v", n, err)
+		}
+		alerts, err := f.db.ListAlerts(ctx, store.AlertFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ten failures: the burst rule fires twice (at 5 and 10), both
+		// folded into one open alert.
+		if len(alerts) != 1 || alerts[0].Count != 10 || len(alerts[0].Entries) != 10 || alerts[0].Status != labtrust.AlertNew || len(notified) != 1 {
+			t.Fatalf("alerts %+v, notified %d", alerts, len(notified))
+		}
+		if c, _ := f.db.DetectCursor(ctx, "sigma"); c != 10 {
+			t.Fatalf("cursor %d", c)
+		}
+		if n, _ := r.Step(ctx, 10); n != 0 {
+			t.Fatalf("a second step read %d entries again", n)
+		}
+		// Triage: explained-benign with a reason; the next burst is a new alert.
+		if err := f.db.SetAlertStatus(ctx, alerts[0].ID, labtrust.AlertBenign, "locked-out user, reset at help desk", "sec-officer"); err != nil {
+			t.Fatal(err)
+		}
+		evs = evs[:0]
+		for i := 0; i < 5; i++ {
+			evs = append(evs, login(11+i, "ana", "10.0.0.5", false))
+		}
+		if _, err := f.pipe.Submit(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Step(ctx, 15); err != nil {
+			t.Fatal(err)
+		}
+		alerts, _ = f.db.ListAlerts(ctx, store.AlertFilter{})
+		if len(alerts) != 2 || alerts[0].Status != labtrust.AlertNew || alerts[1].Reason == "" || alerts[1].UpdatedBy != "sec-officer" {
+			t.Fatalf("after triage: %+v", alerts)
+		}
+		got, err := f.db.GetAlert(ctx, alerts[1].ID)
+		if err != nil || got.Status != labtrust.AlertBenign {
+			t.Fatalf("get: %+v %v", got, err)
+		}
+	})
+}

@@ -1,0 +1,240 @@
+package detect
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/sigma"
+)
+
+//go:embed rules/*.yml
+var builtin embed.FS
+
+// Engine evaluates the built-in rule pack and a directory of the lab's own
+// rules over entries, and turns matches into alerts. Reload picks up
+// changed rule files; a set that does not load leaves the running rules in
+// place and reports every problem.
+type Engine struct {
+	dir  string
+	opts sigma.Options
+
+	mu    sync.Mutex
+	rs    *sigma.Ruleset
+	stamp string
+	doc   *sigma.Doc
+}
+
+// Open loads the built-in pack and the .yml/.yaml files under dir (which
+// may be empty or missing).
+func Open(dir string, o sigma.Options) (*Engine, error) {
+	e := &Engine{dir: dir, opts: o, doc: Schema.NewDoc()}
+	if _, err := e.Reload(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Load reads and checks the built-in pack and dir's rules.
+func Load(dir string, o sigma.Options) (*sigma.Ruleset, error) {
+	var rules []*sigma.Rule
+	var errs sigma.Errors
+	add := func(name string, b []byte) error {
+		rs, err := sigma.Parse(name, b, Schema, o)
+		rules = append(rules, rs...)
+		var es sigma.Errors
+		if errors.As(err, &es) {
+			errs = append(errs, es...)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+	names, _ := fs.Glob(builtin, "rules/*.yml")
+	for _, n := range names {
+		b, _ := builtin.ReadFile(n)
+		if err := add("builtin:"+strings.TrimPrefix(n, "rules/"), b); err != nil {
+			return nil, err
+		}
+	}
+	files, err := ruleFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("detect: %w", err)
+		}
+		if err := add(f, b); err != nil {
+			return nil, err
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return sigma.New(rules, Schema)
+}
+
+func ruleFiles(dir string) ([]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == dir {
+			return fs.SkipAll
+		}
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("detect: read rules in %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// fingerprint says whether the rule files changed: names, sizes, times.
+func fingerprint(dir string) string {
+	files, _ := ruleFiles(dir)
+	h := sha256.New()
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			fmt.Fprintf(h, "%s\x00%d\x00%d\n", f, st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Reload loads the rules again if their files changed. On an error the
+// rules in use stay.
+func (e *Engine) Reload() (bool, error) {
+	stamp := fingerprint(e.dir)
+	e.mu.Lock()
+	same := e.rs != nil && stamp == e.stamp
+	e.mu.Unlock()
+	if same {
+		return false, nil
+	}
+	rs, err := Load(e.dir, e.opts)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stamp = stamp // a broken set is reported once, not at every poll
+	if err != nil {
+		return false, err
+	}
+	e.rs = rs
+	return true, nil
+}
+
+// Rules returns the rules in use.
+func (e *Engine) Rules() []*sigma.Rule {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rs.Rules()
+}
+
+// Eval runs the rules on one entry and calls raise for each alert.
+// Entries should come in ledger order.
+func (e *Engine) Eval(en *labtrust.Entry, raise func(labtrust.Alert)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	Fill(e.doc, en)
+	e.rs.Eval(e.doc, func(m sigma.Match) { raise(alertOf(m, e.doc)) })
+}
+
+// phiFields are fields whose values never go into an alert's text or key
+// in clear.
+var phiFields = map[string]bool{"patient.id": true, "patient.system": true, "object.id": true, "object.query": true, "sourceRef": true}
+
+func alertOf(m sigma.Match, d *sigma.Doc) labtrust.Alert {
+	r := m.Rule
+	a := labtrust.Alert{Rule: ruleKey(r), Title: r.Title, Severity: r.Level, First: m.First, Last: m.Time, Count: 1}
+	if a.Severity == "" {
+		a.Severity = "medium"
+	}
+	var b strings.Builder
+	b.WriteString(r.Title)
+	if r.Description != "" {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimSpace(r.Description))
+	}
+	keyParts := []string{a.Rule}
+	if c := r.Correlation(); c != nil {
+		a.Entries, a.Count = m.Refs, len(m.Refs)
+		var groups []string
+		for _, g := range c.GroupBy {
+			v := m.Group[g]
+			if g == "actor.id" || g == "User" {
+				a.Actor = v
+			}
+			keyParts = append(keyParts, g+"="+v)
+			if phiFields[g] {
+				v = "(withheld)"
+			}
+			groups = append(groups, g+" "+v)
+		}
+		fmt.Fprintf(&b, " Seen: %d matching events within %s", len(m.Refs), c.Timespan)
+		if len(groups) > 0 {
+			fmt.Fprintf(&b, " for %s", strings.Join(groups, ", "))
+		}
+		fmt.Fprintf(&b, ", from %s to %s.", m.First.UTC().Format(time.RFC3339), m.Time.UTC().Format(time.RFC3339))
+	} else {
+		a.Entries = []uint64{m.Ref}
+		if v := d.Values(fActorID); len(v) > 0 {
+			a.Actor = v[0]
+		}
+		keyParts = append(keyParts, "actor="+a.Actor)
+		fmt.Fprintf(&b, " Seen: a %s event", first(d, fKind))
+		if a.Actor != "" {
+			fmt.Fprintf(&b, " by %s", a.Actor)
+			if role := first(d, fActorRole); role != "" {
+				fmt.Fprintf(&b, " (%s)", role)
+			}
+		}
+		if src := first(d, fSource); src != "" {
+			fmt.Fprintf(&b, " from source %s", src)
+		}
+		if n := first(d, fNetwork); n != "" {
+			fmt.Fprintf(&b, " at %s", n)
+		}
+		fmt.Fprintf(&b, " on %s.", m.Time.UTC().Format(time.RFC3339))
+	}
+	a.Explanation = b.String()
+	sum := sha256.Sum256([]byte(strings.Join(keyParts, "\x00")))
+	a.Key = hex.EncodeToString(sum[:16])
+	return a
+}
+
+func first(d *sigma.Doc, f int) string {
+	if v := d.Values(f); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func ruleKey(r *sigma.Rule) string {
+	switch {
+	case r.Name != "":
+		return r.Name
+	case r.ID != "":
+		return r.ID
+	}
+	return r.Title
+}

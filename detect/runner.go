@@ -1,0 +1,235 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/frame"
+	"github.com/labtrust/labtrust/store"
+)
+
+// Reader is the store's read side detection needs.
+type Reader interface {
+	NextIndex(ctx context.Context) (uint64, error)
+	Frames(ctx context.Context, from, to uint64, fn func(*store.Frame) error) error
+}
+
+// AlertStore keeps alerts and detection's place in the ledger.
+type AlertStore interface {
+	Reader
+	RaiseAlerts(ctx context.Context, alerts []labtrust.Alert, window time.Duration) ([]int64, []bool, error)
+	DetectCursor(ctx context.Context, name string) (uint64, error)
+	SetDetectCursor(ctx context.Context, name string, next uint64) error
+}
+
+// Scan opens the stored entries from <= index < to and calls fn with each,
+// in ledger order. Frames are read and decoded on every core; fn runs on
+// the caller's goroutine, one entry at a time.
+func Scan(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, fn func(*labtrust.Entry) error) error {
+	if from >= to {
+		return nil
+	}
+	const chunk = 4096
+	type part struct {
+		entries []labtrust.Entry
+		err     error
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := runtime.GOMAXPROCS(0)
+	order := make(chan chan part, workers*2)
+	jobs := make(chan struct {
+		from, to uint64
+		out      chan part
+	})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rd frame.Reader
+			for j := range jobs {
+				var p part
+				p.err = st.Frames(ctx, j.from, j.to, func(f *store.Frame) error {
+					recs, err := rd.Open(keys, f.First, len(f.Rows), f.Body)
+					if err != nil {
+						return err
+					}
+					for i := range recs {
+						idx := f.First + uint64(i)
+						if idx < j.from || idx >= j.to {
+							continue
+						}
+						en, err := labtrust.UnmarshalStored(recs[i].Nonce, recs[i].Canonical)
+						if err != nil {
+							return fmt.Errorf("entry %d: %w", idx, err)
+						}
+						p.entries = append(p.entries, *en)
+					}
+					return nil
+				})
+				j.out <- p
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		defer close(order)
+		for lo := from; lo < to; lo += chunk {
+			out := make(chan part, 1)
+			select {
+			case order <- out:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- struct {
+				from, to uint64
+				out      chan part
+			}{lo, min(lo+chunk, to), out}:
+			case <-ctx.Done():
+				out <- part{err: ctx.Err()} // its reader is waiting for it
+				return
+			}
+		}
+	}()
+	var err error
+	for out := range order {
+		p := <-out
+		if err != nil {
+			continue
+		}
+		if p.err != nil {
+			err = fmt.Errorf("detect: read the store: %w", p.err)
+			cancel()
+			continue
+		}
+		for i := range p.entries {
+			if e := fn(&p.entries[i]); e != nil {
+				err = e
+				cancel()
+				break
+			}
+		}
+	}
+	wg.Wait()
+	if perr := parent.Err(); perr != nil {
+		return perr // stopped before the end: the caller must not move on
+	}
+	return err
+}
+
+// Runner follows the ledger: it evaluates every new entry, stores the
+// alerts (grouping repeats within the suppression window), and records
+// how far it got, so a restart resumes there.
+type Runner struct {
+	Engine *Engine
+	Store  AlertStore
+	Keys   frame.Opener
+	// Window is the suppression window: a match whose key has an open
+	// alert seen within it updates that alert (default one hour).
+	Window time.Duration
+	// Notify, if set, is called with each newly raised alert (not with
+	// updates of open ones).
+	Notify func(ctx context.Context, a labtrust.Alert)
+	Logger *slog.Logger
+	// Name keys the cursor (default "sigma").
+	Name string
+}
+
+func (r *Runner) name() string {
+	if r.Name == "" {
+		return "sigma"
+	}
+	return r.Name
+}
+
+// Step evaluates the entries from the cursor up to upTo (exclusive),
+// stores what they raise and moves the cursor. It returns how many
+// entries it read.
+func (r *Runner) Step(ctx context.Context, upTo uint64) (int, error) {
+	from, err := r.Store.DetectCursor(ctx, r.name())
+	if err != nil || from >= upTo {
+		return 0, err
+	}
+	// Bounded steps keep alerts flowing during a long catch-up.
+	to := min(upTo, from+64*1024)
+	var alerts []labtrust.Alert
+	n := 0
+	err = Scan(ctx, r.Store, r.Keys, from, to, func(en *labtrust.Entry) error {
+		n++
+		r.Engine.Eval(en, func(a labtrust.Alert) { alerts = append(alerts, a) })
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	if len(alerts) > 0 {
+		window := r.Window
+		if window <= 0 {
+			window = time.Hour
+		}
+		ids, fresh, err := r.Store.RaiseAlerts(ctx, alerts, window)
+		if err != nil {
+			return n, err
+		}
+		for i := range alerts {
+			alerts[i].ID = ids[i]
+			if fresh[i] && r.Notify != nil {
+				r.Notify(ctx, alerts[i])
+			}
+		}
+	}
+	// The cursor moves after the alerts are stored: a crash in between
+	// raises them again, which the open alert absorbs.
+	return n, r.Store.SetDetectCursor(ctx, r.name(), to)
+}
+
+// Run steps whenever committed (the pipeline's committed size) grows,
+// polling every interval, and reloads changed rules every reload.
+func (r *Runner) Run(ctx context.Context, committed func() uint64, interval, reload time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	lastReload := time.Now()
+	for {
+		for {
+			n, err := r.Step(ctx, committed())
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				r.log().Error("detection step failed", "err", err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		if reload > 0 && time.Since(lastReload) >= reload {
+			lastReload = time.Now()
+			if changed, err := r.Engine.Reload(); err != nil {
+				r.log().Error("rules did not reload; the previous rules stay in use", "err", err)
+			} else if changed {
+				r.log().Info("rules reloaded", "rules", len(r.Engine.Rules()))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
