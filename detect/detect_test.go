@@ -77,7 +77,7 @@ func TestBuiltinPack(t *testing.T) {
 	if burst.Actor != "ana" || burst.Count != 5 || burst.Severity != "medium" || len(burst.Entries) != 5 || burst.Entries[0] != 0 {
 		t.Errorf("burst: %+v", burst)
 	}
-	if spray.Severity != "high" || !strings.Contains(spray.Explanation, "network 203.0.113.9") || spray.Count != 5 {
+	if spray.Severity != "high" || !strings.Contains(spray.Explanation, "network 203.0.113.9") || !strings.Contains(spray.Explanation, "within 10m for") || spray.Count != 5 {
 		t.Errorf("spraying: %+v", spray)
 	}
 	if exp.Actor != "cy" || exp.Severity != "high" {

@@ -190,7 +190,7 @@ func alertOf(m sigma.Match, d *sigma.Doc) labtrust.Alert {
 			}
 			groups = append(groups, g+" "+v)
 		}
-		fmt.Fprintf(&b, " Seen: %d matching events within %s", len(m.Refs), c.Timespan)
+		fmt.Fprintf(&b, " Seen: %d matching events within %s", len(m.Refs), span(c.Timespan))
 		if len(groups) > 0 {
 			fmt.Fprintf(&b, " for %s", strings.Join(groups, ", "))
 		}
@@ -237,4 +237,16 @@ func ruleKey(r *sigma.Rule) string {
 		return r.ID
 	}
 	return r.Title
+}
+
+// span writes a timespan as a rule would ("10m", "1h30m").
+func span(d time.Duration) string {
+	s := d.String() // "10m0s", "1h0m0s", "1h30m0s", "30s"
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

@@ -39,6 +39,7 @@ func (p paths) token() string      { return filepath.Join(p.dir, "api.token") }
 func (p paths) demo() string       { return filepath.Join(p.dir, "demo") }
 func (p paths) tlsDir() string     { return filepath.Join(p.dir, "tls") }
 func (p paths) configFile() string { return config.DefaultPath(p.dir) }
+func (p paths) rules() string      { return filepath.Join(p.dir, "rules") }
 
 // app is an opened data directory: store, keys, ledger and pipeline.
 type app struct {

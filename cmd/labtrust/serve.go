@@ -25,12 +25,14 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/config"
 	"github.com/labtrust/labtrust/console"
+	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/hl7"
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/server"
+	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/syslog"
 	"github.com/spf13/cobra"
@@ -55,6 +57,8 @@ type serveOpts struct {
 	oidcClient   string
 	oidcSecret   string
 	oidcName     string
+	rules        string
+	alertWebhook string
 	ready        func(addr string) // tests learn the bound address
 }
 
@@ -99,6 +103,8 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM) for syslog")
 	f.StringVar(&o.apiToken, "api-token", "", "API bearer token (default: DATA/api.token, created on first run); prefer LABTRUST_API_TOKEN_FILE")
 	f.DurationVar(&o.cpInterval, "checkpoint-interval", 400*time.Millisecond, "how often to sign a checkpoint while events arrive")
+	f.StringVar(&o.rules, "rules", "", "Sigma rules directory, beside the built-in pack (default DATA/rules; reloaded when it changes)")
+	f.StringVar(&o.alertWebhook, "alert-webhook", "", "POST each new alert as JSON to this URL (no PHI in it)")
 	f.BoolVar(&o.demo, "demo", false, "generate and ingest a synthetic demo lab if the data directory is empty")
 	f.IntVar(&o.demoPatients, "demo-patients", 2000, "patients in the demo lab")
 	f.Int64Var(&o.demoEvents, "demo-events", 20000, "events in the demo lab")
@@ -151,6 +157,37 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 			stopPipeline()
 			return err
 		}
+	}
+
+	// Detection follows the ledger from where it stopped (the demo's
+	// events included) and reloads changed rules.
+	rulesDir := o.rules
+	if rulesDir == "" {
+		rulesDir = a.p.rules()
+	}
+	eng, err := detect.Open(rulesDir, sigma.Options{})
+	if err != nil {
+		stopPipeline()
+		return fmt.Errorf("detection rules: %w", err)
+	}
+	runner := &detect.Runner{Engine: eng, Store: a.db, Keys: a.keys, Logger: a.log}
+	if o.alertWebhook != "" {
+		hook := &detect.Webhook{URL: o.alertWebhook}
+		runner.Notify = func(ctx context.Context, al labtrust.Alert) {
+			if err := hook.Send(ctx, al); err != nil {
+				a.log.Error("notify on-call of an alert", "alert", al.ID, "err", err)
+			}
+		}
+	}
+	detectDone := make(chan error, 1)
+	go func() {
+		detectDone <- runner.Run(runCtx, func() uint64 { return a.pipe.Status().Committed }, 20*time.Millisecond, 5*time.Second)
+	}()
+	stopIngest := stopPipeline
+	stopPipeline = func() error {
+		err := stopIngest() // cancels runCtx, which stops detection too
+		<-detectDone
+		return err
 	}
 
 	var sso *console.OIDC

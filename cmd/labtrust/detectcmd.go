@@ -1,0 +1,259 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/detect"
+	"github.com/labtrust/labtrust/sigma"
+	"github.com/labtrust/labtrust/store"
+	"github.com/spf13/cobra"
+)
+
+func newDetect(g *globalOpts) *cobra.Command {
+	var rulesDir string
+	cmd := &cobra.Command{
+		Use:   "detect",
+		Short: "Check Sigma rules and replay them over stored events",
+		Long: `Detection runs Sigma rules (the SigmaHQ specification v2, correlations included) over every
+event in the ledger as it arrives, in the server. The rules are a built-in pack plus the
+.yml/.yaml files under DATA/rules (or --rules); the server reloads them when they change.
+The fields rules can use are listed by "labtrust detect fields".`,
+	}
+	cmd.PersistentFlags().StringVar(&rulesDir, "rules", "", "rules directory (default DATA/rules)")
+	dir := func() string {
+		if rulesDir != "" {
+			return rulesDir
+		}
+		return paths{g.data}.rules()
+	}
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Load the rules and report every problem with its file and line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rs, err := detect.Load(dir(), sigma.Options{})
+			var es sigma.Errors
+			if errors.As(err, &es) {
+				for _, e := range es {
+					fmt.Fprintln(g.stdout, e.Error())
+				}
+				return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("%d problem(s) in the rules", len(es)), Hint: "fix each at the file and line given"}
+			}
+			if err != nil {
+				return err
+			}
+			builtin, corr := 0, 0
+			for _, r := range rs.Rules() {
+				if strings.HasPrefix(r.File, "builtin:") {
+					builtin++
+				}
+				if r.Correlation() != nil {
+					corr++
+				}
+			}
+			fmt.Fprintf(g.stdout, "OK: %d rules (%d built-in, %d from %s), %d of them correlations\n", len(rs.Rules()), builtin, len(rs.Rules())-builtin, dir(), corr)
+			return nil
+		},
+	}
+	fields := &cobra.Command{
+		Use:   "fields",
+		Short: "List the event fields Sigma rules can use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(g.stdout, "logsource: product %s, category = the event's kind (access, security, staff, report), service = its source\n", detect.Product)
+			for _, f := range detect.FieldNames() {
+				fmt.Fprintln(g.stdout, "  "+f)
+			}
+			return nil
+		},
+	}
+	var from, to uint64
+	var only string
+	var quiet, asJSON bool
+	replay := &cobra.Command{
+		Use:   "replay",
+		Short: "Backtest the rules over stored events: how often each would have fired",
+		Long: `replay evaluates the rules over the stored events from --from to --to (default: all) and
+prints, per rule, how many alerts it would have raised, without storing any. Use it to try
+a new rule against history before putting it in the rules directory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				e, err := detect.Open(dir(), sigma.Options{})
+				if err != nil {
+					return err
+				}
+				next, err := a.db.NextIndex(ctx)
+				if err != nil {
+					return err
+				}
+				if to == 0 || to > next {
+					to = next
+				}
+				bar, prog := newBar(g, int64(to-from), "replay", quiet || asJSON)
+				counts := map[string]int{}
+				titles := map[string]string{}
+				start := time.Now()
+				n := 0
+				err = detect.Scan(ctx, a.db, a.keys, from, to, func(en *labtrust.Entry) error {
+					n++
+					e.Eval(en, func(al labtrust.Alert) {
+						if only == "" || al.Rule == only {
+							counts[al.Rule]++
+							titles[al.Rule] = al.Title
+						}
+					})
+					if prog != nil && n%8192 == 0 {
+						prog(int64(n), 0)
+					}
+					return nil
+				})
+				if bar != nil {
+					bar.Finish()
+				}
+				if err != nil {
+					return err
+				}
+				took := time.Since(start)
+				recordAction(ctx, a, "detect-replay", labtrust.ActionExecute, fmt.Sprintf("entries %d to %d", from, to))
+				if asJSON {
+					return json.NewEncoder(g.stdout).Encode(map[string]any{"events": n, "seconds": took.Seconds(), "alerts": counts})
+				}
+				rules := make([]string, 0, len(counts))
+				for r := range counts {
+					rules = append(rules, r)
+				}
+				sort.Slice(rules, func(i, j int) bool { return counts[rules[i]] > counts[rules[j]] })
+				tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ALERTS\tRULE\tTITLE")
+				for _, r := range rules {
+					fmt.Fprintf(tw, "%d\t%s\t%s\n", counts[r], r, titles[r])
+				}
+				tw.Flush()
+				fmt.Fprintf(g.stdout, "%d events replayed in %v (%.0f events/s), %d rules\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), len(e.Rules()))
+				return nil
+			})
+		},
+	}
+	replay.Flags().Uint64Var(&from, "from", 0, "first ledger index")
+	replay.Flags().Uint64Var(&to, "to", 0, "end ledger index (exclusive; default: everything stored)")
+	replay.Flags().StringVar(&only, "rule", "", "count only this rule (name or id)")
+	replay.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+	replay.Flags().BoolVar(&asJSON, "json", false, "JSON output")
+	cmd.AddCommand(check, fields, replay)
+	return cmd
+}
+
+func newAlerts(g *globalOpts) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "List alerts and triage them",
+		Long: `Alerts are what detection raised: the rule, its severity, an explanation and the ledger
+entries behind it. Triage moves an alert from new to investigating, then to benign
+(explained, with the reason) or confirmed. Each triage step is recorded in the ledger.`,
+	}
+	var status string
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List alerts, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if status != "" && !labtrust.AlertStatus(status).Valid() {
+				return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown status %q", status), Hint: "new, investigating, benign or confirmed"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				as, err := a.db.ListAlerts(cmd.Context(), store.AlertFilter{Status: labtrust.AlertStatus(status), Limit: limit})
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSEVERITY\tSTATUS\tLAST SEEN\tCOUNT\tACTOR\tTITLE")
+				for _, al := range as {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", al.ID, al.Severity, al.Status, al.Last.Format("2006-01-02 15:04Z"), al.Count, al.Actor, al.Title)
+				}
+				tw.Flush()
+				if len(as) == 0 {
+					fmt.Fprintln(g.stdout, "no alerts")
+				}
+				return nil
+			})
+		},
+	}
+	list.Flags().StringVar(&status, "status", "", "only alerts in this state (new, investigating, benign, confirmed)")
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one alert with its explanation and ledger entries",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: labtrust alerts list"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				al, err := a.db.GetAlert(cmd.Context(), id)
+				if err != nil {
+					return alertErr(err)
+				}
+				fmt.Fprintf(g.stdout, "alert %d: %s\nrule:      %s\nseverity:  %s\nstatus:    %s\n", al.ID, al.Title, al.Rule, al.Severity, al.Status)
+				if al.Reason != "" {
+					fmt.Fprintf(g.stdout, "reason:    %s (by %s)\n", al.Reason, al.UpdatedBy)
+				}
+				fmt.Fprintf(g.stdout, "seen:      %s to %s, %d time(s)\nwhy:       %s\n", al.First.Format(time.RFC3339), al.Last.Format(time.RFC3339), al.Count, al.Explanation)
+				idx := make([]string, len(al.Entries))
+				for i, e := range al.Entries {
+					idx[i] = strconv.FormatUint(e, 10)
+				}
+				fmt.Fprintf(g.stdout, "entries:   %s\n", strings.Join(idx, " "))
+				return nil
+			})
+		},
+	}
+	var reason string
+	set := &cobra.Command{
+		Use:   "set ID STATUS [--reason TEXT]",
+		Short: "Move an alert through triage (investigating, benign, confirmed)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return &labtrust.Error{Code: "invalid", Message: "ID must be a number"}
+			}
+			st := labtrust.AlertStatus(args[1])
+			if !st.Valid() {
+				return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown status %q", args[1]), Hint: "new, investigating, benign or confirmed"}
+			}
+			if st == labtrust.AlertBenign && strings.TrimSpace(reason) == "" {
+				return &labtrust.Error{Code: "invalid", Message: "an alert explained as benign needs the explanation", Hint: `--reason "covering for a colleague on the night shift"`}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				if err := a.db.SetAlertStatus(cmd.Context(), id, st, reason, operator()); err != nil {
+					return alertErr(err)
+				}
+				recordAction(cmd.Context(), a, "alert-triage", labtrust.ActionUpdate, fmt.Sprintf("alert %d: %s", id, st))
+				fmt.Fprintf(g.stdout, "alert %d is %s\n", id, st)
+				return nil
+			})
+		},
+	}
+	set.Flags().StringVar(&reason, "reason", "", "why (required for benign)")
+	cmd.AddCommand(list, show, set)
+	return cmd
+}
+
+func alertErr(err error) error {
+	if errors.Is(err, labtrust.ErrNotFound) {
+		return &labtrust.Error{Code: "not_found", Message: "no alert has that ID", Hint: "see IDs with: labtrust alerts list", Err: err}
+	}
+	return err
+}
