@@ -442,3 +442,20 @@ func BenchmarkCommit(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+func BenchmarkDecodeStored(b *testing.B) {
+	en := richEntry()
+	canon, err := en.MarshalCanonical()
+	if err != nil {
+		b.Fatal(err)
+	}
+	nonce := make([]byte, labtrust.NonceSize)
+	nonce[0] = 1
+	b.SetBytes(int64(len(canon)))
+	for i := 0; i < b.N; i++ {
+		if _, err := labtrust.DecodeStored(nonce, canon); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

@@ -51,10 +51,22 @@ func Erase(en *Entry, at time.Time) ([]byte, error) {
 }
 
 // UnmarshalStored decodes a stored body: the entry its canonical bytes
-// hold, or, for an erasure record, the residue with Erased set.
+// hold, or, for an erasure record, the residue with Erased set. It checks
+// that the bytes are exactly canonical, as a verifier must.
 func UnmarshalStored(nonce, body []byte) (*Entry, error) {
+	return unmarshalStored(nonce, body, UnmarshalCanonical)
+}
+
+// DecodeStored is UnmarshalStored without the check that the bytes are in
+// canonical form, for bodies the store's AEAD already authenticated as
+// ones labtrust wrote (detection, the console): several times faster.
+func DecodeStored(nonce, body []byte) (*Entry, error) {
+	return unmarshalStored(nonce, body, decodeCanonical)
+}
+
+func unmarshalStored(nonce, body []byte, decode func([]byte) (*Entry, error)) (*Entry, error) {
 	if !IsErased(nonce) {
-		return UnmarshalCanonical(body)
+		return decode(body)
 	}
 	var d erasureDoc
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -66,7 +78,7 @@ func UnmarshalStored(nonce, body []byte) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("erasure record: time: %w", err)
 	}
-	en, err := UnmarshalCanonical(d.Residue)
+	en, err := decode(d.Residue)
 	if err != nil {
 		return nil, fmt.Errorf("erasure record: %w", err)
 	}

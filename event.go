@@ -7,8 +7,6 @@ package labtrust
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -392,54 +390,13 @@ func unescapeLineSeparators(b []byte) []byte {
 // bytes that do not re-encode to themselves, so a stored body cannot carry
 // extra or reordered fields unnoticed.
 func UnmarshalCanonical(b []byte) (*Entry, error) {
-	var c canonicalEntry
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("canonical entry: %w", err)
-	}
-	if c.V != CanonicalVersion {
-		return nil, fmt.Errorf("canonical entry: unknown version %d", c.V)
-	}
-	t, err := time.Parse(TimeLayout, c.Time)
+	en, err := decodeCanonical(b)
 	if err != nil {
-		return nil, fmt.Errorf("canonical entry: time: %w", err)
-	}
-	en := &Entry{Index: c.Index, Event: Event{
-		Time: t, Source: c.Source, Kind: Kind(c.Kind), Action: Action(c.Action), Outcome: Outcome(c.Outcome),
-		Actor: Actor{AltID: c.Actor.AltID, ID: c.Actor.ID, Name: c.Actor.Name, Role: c.Actor.Role,
-			Site: c.Actor.Site, UserType: c.Actor.Type},
-		Network: c.Network, SourceRef: c.SourceRef,
-	}}
-	if c.Type != nil {
-		en.Event.Type = Code{System: c.Type.System, Code: c.Type.Code, Display: c.Type.Display}
-	}
-	for _, x := range c.Subtype {
-		en.Event.Subtype = append(en.Event.Subtype, Code{System: x.System, Code: x.Code, Display: x.Display})
-	}
-	for _, x := range c.Purpose {
-		en.Event.Purpose = append(en.Event.Purpose, Code{System: x.System, Code: x.Code, Display: x.Display})
-	}
-	for _, p := range c.Patients {
-		en.Event.Patients = append(en.Event.Patients, PatientRef{System: p.System, ID: p.ID})
-	}
-	for _, o := range c.Objects {
-		en.Event.Objects = append(en.Event.Objects, Object{Type: o.Type, ID: o.ID, Role: o.Role, Query: o.Query})
-	}
-	for _, l := range c.Links {
-		ln := Link{Patient: l.Patient, HasPrev: l.HasPrev, PrevIndex: l.PrevIndex}
-		if l.HasPrev {
-			h, err := hex.DecodeString(l.PrevHash)
-			if err != nil || len(h) != 32 {
-				return nil, fmt.Errorf("canonical entry: link prevHash is not 64 hex digits")
-			}
-			copy(ln.PrevHash[:], h)
-		}
-		en.Links = append(en.Links, ln)
+		return nil, err
 	}
 	again, err := en.MarshalCanonical()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("canonical entry: %w", err)
 	}
 	if !bytes.Equal(again, b) {
 		return nil, fmt.Errorf("canonical entry: bytes are not in canonical form")

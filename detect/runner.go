@@ -66,7 +66,7 @@ func Scan(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, fn
 						if idx < j.from || idx >= j.to {
 							continue
 						}
-						en, err := labtrust.UnmarshalStored(recs[i].Nonce, recs[i].Canonical)
+						en, err := labtrust.DecodeStored(recs[i].Nonce, recs[i].Canonical)
 						if err != nil {
 							return fmt.Errorf("entry %d: %w", idx, err)
 						}

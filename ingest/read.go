@@ -61,7 +61,7 @@ func PatientEvents(ctx context.Context, st PatientFramer, keys frame.Opener, bli
 				}
 				seen[idx] = true
 				rec := recs[idx-f.First]
-				en, err := labtrust.UnmarshalStored(rec.Nonce, rec.Canonical)
+				en, err := labtrust.DecodeStored(rec.Nonce, rec.Canonical)
 				if err != nil {
 					return fmt.Errorf("entry %d: %w", idx, err)
 				}

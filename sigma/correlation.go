@@ -167,6 +167,7 @@ type corrState struct {
 	group  [][]int // per referred rule, the field of each group-by entry
 	field  []int   // value_count: per referred rule, the counted field
 	groups map[string]*window
+	key    []byte // scratch
 }
 
 type hit struct {
@@ -177,57 +178,56 @@ type hit struct {
 }
 
 type window struct {
-	hits []hit
-	last time.Time
+	hits     []hit
+	last     time.Time
+	distinct map[string]int // value_count: values in the window, with their counts
 }
 
 // observe records that referred rule k matched d, and returns a match if
 // the correlation now holds for d's group.
 func (c *corrState) observe(k int, d *Doc) (Match, bool) {
 	corr := c.rule.corr
-	var key strings.Builder
-	group := map[string]string{}
+	key := c.key[:0]
 	for gi, f := range c.group[k] {
 		if gi > 0 {
-			key.WriteByte(0)
+			key = append(key, 0)
 		}
-		v := ""
 		if f >= 0 && len(d.vals[f]) > 0 {
-			v = d.vals[f][0]
+			key = append(key, d.vals[f][0]...)
 		}
-		key.WriteString(v)
-		group[corr.GroupBy[gi]] = v
 	}
-	w := c.groups[key.String()]
+	c.key = key
+	w := c.groups[string(key)] // no allocation for the lookup
 	if w == nil {
 		w = &window{}
-		c.groups[key.String()] = w
+		if corr.Type == "value_count" {
+			w.distinct = map[string]int{}
+		}
+		c.groups[string(key)] = w
 	}
 	h := hit{t: d.Time, rule: k, ref: d.Ref}
 	if c.field != nil && c.field[k] >= 0 && len(d.vals[c.field[k]]) > 0 {
 		h.val = d.low[c.field[k]][0]
 	}
 	w.hits = append(w.hits, h)
+	w.add(h, 1)
 	w.last = d.Time
 	// Drop what fell out of the window (events arrive about in order; a
 	// late one is kept if it is still inside).
 	cut := 0
 	for cut < len(w.hits) && d.Time.Sub(w.hits[cut].t) > corr.Timespan {
+		w.add(w.hits[cut], -1)
 		cut++
 	}
-	w.hits = w.hits[cut:]
+	if cut > 0 {
+		w.hits = append(w.hits[:0], w.hits[cut:]...)
+	}
 	fired := false
 	switch corr.Type {
 	case "event_count":
 		fired = compare(corr.Op, float64(len(w.hits)), corr.N)
 	case "value_count":
-		distinct := map[string]bool{}
-		for _, x := range w.hits {
-			if x.val != "" {
-				distinct[x.val] = true
-			}
-		}
-		fired = compare(corr.Op, float64(len(distinct)), corr.N)
+		fired = compare(corr.Op, float64(len(w.distinct)), corr.N)
 	case "temporal":
 		seen := make([]bool, len(c.refs))
 		n := 0
@@ -252,13 +252,34 @@ func (c *corrState) observe(k int, d *Doc) (Match, bool) {
 	if !fired {
 		return Match{}, false
 	}
+	group := map[string]string{}
+	for gi, f := range c.group[k] {
+		v := ""
+		if f >= 0 && len(d.vals[f]) > 0 {
+			v = d.vals[f][0]
+		}
+		group[corr.GroupBy[gi]] = v
+	}
 	m := Match{Rule: c.rule, Time: d.Time, First: w.hits[0].t, Group: group}
 	for _, x := range w.hits {
 		m.Refs = append(m.Refs, x.ref)
 	}
 	// The window starts again: the next alert needs a new set of events.
 	w.hits = w.hits[:0]
+	if w.distinct != nil {
+		clear(w.distinct)
+	}
 	return m, true
+}
+
+// add counts a hit's value in or out of the window's distinct values.
+func (w *window) add(h hit, n int) {
+	if w.distinct == nil || h.val == "" {
+		return
+	}
+	if w.distinct[h.val] += n; w.distinct[h.val] <= 0 {
+		delete(w.distinct, h.val)
+	}
 }
 
 func compare(op string, got, want float64) bool {

@@ -12,8 +12,10 @@
 package sigma
 
 import (
+	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Logsource is the Sigma logsource of a rule or an event.
@@ -74,6 +76,46 @@ type Doc struct {
 	// Ref is the caller's handle on the event (a ledger index, say),
 	// carried into matches.
 	Ref uint64
+
+	blob   []byte // every lowercase value, NUL-separated: keyword searches
+	blobOK bool
+	addrs  map[string]netip.Addr // values parsed as addresses, for cidr
+}
+
+// addr parses v as an IP address once per event, however many cidr
+// values test it.
+func (d *Doc) addr(v string) (netip.Addr, bool) {
+	if a, ok := d.addrs[v]; ok {
+		return a, a.IsValid()
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		a = netip.Addr{}
+	} else {
+		a = a.Unmap()
+	}
+	if d.addrs == nil {
+		d.addrs = map[string]netip.Addr{}
+	}
+	d.addrs[v] = a
+	return a, a.IsValid()
+}
+
+// keywordText returns all of the event's lowercase values joined by NUL
+// bytes, built once per event: a plain keyword is one substring search
+// in it instead of one per value.
+func (d *Doc) keywordText() string {
+	if !d.blobOK {
+		d.blob = d.blob[:0]
+		for _, vals := range d.low {
+			for _, v := range vals {
+				d.blob = append(d.blob, v...)
+				d.blob = append(d.blob, 0)
+			}
+		}
+		d.blobOK = true
+	}
+	return unsafe.String(unsafe.SliceData(d.blob), len(d.blob))
 }
 
 // NewDoc returns an empty Doc for the schema's fields.
@@ -88,6 +130,8 @@ func (d *Doc) Reset() {
 		d.low[i] = d.low[i][:0]
 	}
 	d.Time, d.Logsource, d.Ref = time.Time{}, Logsource{}, 0
+	d.blobOK = false
+	clear(d.addrs)
 }
 
 // Add appends a value to field f (a number from the schema). Empty values
@@ -95,6 +139,7 @@ func (d *Doc) Reset() {
 func (d *Doc) Add(f int, v string) {
 	d.vals[f] = append(d.vals[f], v)
 	d.low[f] = append(d.low[f], strings.ToLower(v))
+	d.blobOK = false
 }
 
 // Values returns field f's values.

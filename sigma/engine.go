@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"slices"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,12 +28,13 @@ type Match struct {
 type Ruleset struct {
 	rules  []*Rule // detection rules
 	corrs  []*corrState
-	byLS   map[Logsource][]*Rule // detection rules that apply, per event logsource
+	byLS   map[Logsource]*lsIndex // detection rules that apply, per event logsource
 	feeds  map[*Rule][]feed      // detection rule -> correlations it feeds
 	silent map[*Rule]bool        // rules that only feed correlations (generate: false)
 	all    []*Rule
 	// scratch, reused across events
 	s, done []bool
+	cand    []int
 	lastGC  time.Time
 	mu      sync.Mutex
 }
@@ -45,7 +47,7 @@ type feed struct {
 // New checks a set of rules as a whole (unique ids and names, correlation
 // references) and indexes them.
 func New(rules []*Rule, s *Schema) (*Ruleset, error) {
-	rs := &Ruleset{byLS: map[Logsource][]*Rule{}, feeds: map[*Rule][]feed{}, silent: map[*Rule]bool{}, all: rules}
+	rs := &Ruleset{byLS: map[Logsource]*lsIndex{}, feeds: map[*Rule][]feed{}, silent: map[*Rule]bool{}, all: rules}
 	var errs Errors
 	byRef := map[string]*Rule{}
 	for _, r := range rules {
@@ -146,20 +148,96 @@ func New(rules []*Rule, s *Schema) (*Ruleset, error) {
 // Rules returns every rule, detection and correlation.
 func (rs *Ruleset) Rules() []*Rule { return rs.all }
 
-// applicable returns the detection rules whose logsource covers ls,
-// computed once per distinct logsource.
-func (rs *Ruleset) applicable(ls Logsource) []*Rule {
-	if rules, ok := rs.byLS[ls]; ok {
-		return rules
+// lsIndex is the detection rules that apply to one event logsource,
+// indexed: a rule that can only match when a field has one of a few exact
+// values is looked up by those values instead of evaluated on every event.
+type lsIndex struct {
+	rules   []*Rule
+	always  []int                    // rules without such a requirement
+	byField map[int]map[string][]int // field -> lowercase value -> rules
+	fields  []int
+}
+
+// applicable returns the index of the detection rules whose logsource
+// covers ls, built once per distinct logsource.
+func (rs *Ruleset) applicable(ls Logsource) *lsIndex {
+	if ix, ok := rs.byLS[ls]; ok {
+		return ix
 	}
-	var out []*Rule
+	ix := &lsIndex{byField: map[int]map[string][]int{}}
 	for _, r := range rs.rules {
-		if r.Logsource.covers(ls) {
-			out = append(out, r)
+		if !r.Logsource.covers(ls) {
+			continue
+		}
+		k := len(ix.rules)
+		ix.rules = append(ix.rules, r)
+		f, vals, ok := required(r.cond, r)
+		if !ok {
+			ix.always = append(ix.always, k)
+			continue
+		}
+		m := ix.byField[f]
+		if m == nil {
+			m = map[string][]int{}
+			ix.byField[f] = m
+			ix.fields = append(ix.fields, f)
+		}
+		for _, v := range vals {
+			if l := m[v]; len(l) == 0 || l[len(l)-1] != k {
+				m[v] = append(l, k)
+			}
 		}
 	}
-	rs.byLS[ls] = out
-	return out
+	rs.byLS[ls] = ix
+	return ix
+}
+
+// required finds a field the condition needs to hold one of a few exact
+// (case-folded) values: an equality in a search that the condition ANDs
+// in. It reports false when there is none to rely on.
+func required(c cond, r *Rule) (int, []string, bool) {
+	switch c := c.(type) {
+	case condIdent:
+		s := r.searches[c]
+		if len(s.alts) != 1 {
+			return 0, nil, false
+		}
+		for _, fm := range s.alts[0] {
+			if vals, ok := exactValues(fm); ok {
+				return fm.field, vals, true
+			}
+		}
+	case condAnd:
+		for _, x := range c {
+			if f, v, ok := required(x, r); ok {
+				return f, v, true
+			}
+		}
+	case condOf:
+		if c.all {
+			for _, i := range c.idents {
+				if f, v, ok := required(condIdent(i), r); ok {
+					return f, v, true
+				}
+			}
+		}
+	}
+	return 0, nil, false
+}
+
+func exactValues(fm *fieldMatch) ([]string, bool) {
+	if fm.field < 0 || fm.all || fm.null || fm.exists != 0 || fm.ac != nil || len(fm.vals) == 0 {
+		return nil, false
+	}
+	out := make([]string, 0, len(fm.vals))
+	for _, vm := range fm.vals {
+		p, ok := vm.(*pattern)
+		if !ok || p.kind != patEq || p.cased {
+			return nil, false
+		}
+		out = append(out, p.lit)
+	}
+	return out, true
 }
 
 // Eval evaluates every applicable rule on d and calls emit for each match,
@@ -167,7 +245,21 @@ func (rs *Ruleset) applicable(ls Logsource) []*Rule {
 func (rs *Ruleset) Eval(d *Doc, emit func(Match)) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	for _, r := range rs.applicable(d.Logsource) {
+	ix := rs.applicable(d.Logsource)
+	cand := append(rs.cand[:0], ix.always...)
+	for _, f := range ix.fields {
+		m := ix.byField[f]
+		for _, v := range d.low[f] {
+			cand = append(cand, m[v]...)
+		}
+	}
+	if len(cand) > len(ix.always) {
+		slices.Sort(cand)
+		cand = slices.Compact(cand)
+	}
+	rs.cand = cand
+	for _, k := range cand {
+		r := ix.rules[k]
 		if !rs.matchRule(r, d) {
 			continue
 		}

@@ -20,6 +20,9 @@ type fieldMatch struct {
 	ac     *acMatcher // many plain "contains" values, one pass
 	null   bool       // a null value: matches a field that is absent or empty
 	exists int8       // the exists modifier: 1 must exist, -1 must not
+	// kwPlain: a keyword search whose values are all plain, case-folded
+	// substrings (vals holds *pattern of kind patContains).
+	kwPlain bool
 }
 
 func (m *fieldMatch) match(d *Doc) bool {
@@ -30,7 +33,21 @@ func (m *fieldMatch) match(d *Doc) bool {
 		return true
 	}
 	if m.field < 0 {
-		// Keywords: any value of any field.
+		// Keywords: any value of any field. Plain ones search the
+		// event's joined text (NUL between values, which no keyword
+		// holds, so none matches across two values).
+		if m.kwPlain {
+			text := d.keywordText()
+			if m.ac != nil && m.ac.ac.match(text) {
+				return true
+			}
+			for _, vm := range m.vals {
+				if p := vm.(*pattern); strings.Contains(text, p.lit) != m.all {
+					return !m.all
+				}
+			}
+			return m.all && len(m.vals) > 0
+		}
 		if m.all {
 			for _, vm := range m.vals {
 				found := false

@@ -197,6 +197,17 @@ func compileField(field int, mods modifierSet, vals []value, s *Schema, placehol
 			fm.vals = append(fm.vals, p)
 		}
 	}
+	if field < 0 && !mods.cased && !mods.neq && !fm.null {
+		fm.kwPlain = true
+		for _, vm := range fm.vals {
+			if p, ok := vm.(*pattern); !ok || p.kind != patContains || strings.IndexByte(p.lit, 0) >= 0 {
+				fm.kwPlain = false
+			}
+		}
+		if fm.ac != nil && mods.all {
+			fm.kwPlain = false
+		}
+	}
 	if mods.neq {
 		fm = &fieldMatch{field: field, vals: []valueMatcher{notAll{fm}}}
 	}
@@ -458,9 +469,9 @@ func (r reMatcher) match(_ *Doc, raw, _ string) bool { return r.re.MatchString(r
 
 type cidrMatcher struct{ p netip.Prefix }
 
-func (c cidrMatcher) match(_ *Doc, raw, _ string) bool {
-	a, err := netip.ParseAddr(raw)
-	return err == nil && c.p.Contains(a.Unmap())
+func (c cidrMatcher) match(d *Doc, raw, _ string) bool {
+	a, ok := d.addr(raw)
+	return ok && c.p.Contains(a)
 }
 
 // numEq matches a number: numerically when the value parses, else as text.

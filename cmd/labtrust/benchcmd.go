@@ -25,9 +25,11 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/accessreport"
 	"github.com/labtrust/labtrust/demo"
+	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/fhir"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/syslog"
 	"github.com/spf13/cobra"
 )
@@ -41,6 +43,7 @@ type benchOpts struct {
 	quiet    bool
 	asJSON   bool
 	cpuProf  string
+	genRules int
 }
 
 func newBench(g *globalOpts) *cobra.Command {
@@ -58,6 +61,8 @@ measures, in a fresh data directory (--data is ignored; --db selects PostgreSQL)
   checkpoint  the oldest un-checkpointed entry's age, sampled every 50 ms (max)
   verify      ledger + store verification, entries/s
   proof       the access report of the patient with the most entries
+  detect      replay of every stored event through the Sigma rules (built-in pack
+              plus --rules generated ones), events/s and alerts
   memory      peak resident set size of this process`,
 		Example: `  labtrust bench --events 10000000 --patients 1000000
   labtrust bench --events 2000000 --format syslog
@@ -79,6 +84,7 @@ measures, in a fresh data directory (--data is ignored; --db selects PostgreSQL)
 	f.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	f.BoolVar(&o.asJSON, "json", false, "print results as JSON")
 	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the ingest phase to this file")
+	f.IntVar(&o.genRules, "rules", 100, "generated Sigma rules the detection replay runs, beside the built-in pack")
 	return cmd
 }
 
@@ -102,6 +108,10 @@ type benchResult struct {
 	TopPatientEntries  int     `json:"topPatientEntries"`
 	TopPatientProofMs  float64 `json:"topPatientProofMs"`
 	LedgerVerifyPerSec float64 `json:"ledgerVerifyEntriesPerSecond"`
+	DetectRules        int     `json:"detectRules"`
+	DetectPerSec       float64 `json:"detectReplayEventsPerSecond"`
+	DetectSeconds      float64 `json:"detectReplaySeconds"`
+	DetectAlerts       int     `json:"detectAlerts"`
 	PeakRSSMiB         float64 `json:"peakRssMiB"`
 	CPUs               int     `json:"cpus"`
 }
@@ -348,6 +358,29 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	if res.ProofEntries != plantedEntries {
 		return fmt.Errorf("bench: the planted patient's report has %d entries, want %d", res.ProofEntries, plantedEntries)
 	}
+	// 5. Detection: every stored event through the rules.
+	rulesDir := filepath.Join(work, "rules")
+	if err := os.MkdirAll(rulesDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(rulesDir, "generated.yml"), []byte(detect.GenerateRules(o.genRules)), 0o600); err != nil {
+		return err
+	}
+	eng, err := detect.Open(rulesDir, sigma.Options{})
+	if err != nil {
+		return err
+	}
+	res.DetectRules = len(eng.Rules())
+	dstart := time.Now()
+	err = detect.Scan(ctx, a.db, a.keys, 0, uint64(res.Events), func(en *labtrust.Entry) error {
+		eng.Eval(en, func(labtrust.Alert) { res.DetectAlerts++ })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	res.DetectSeconds = time.Since(dstart).Seconds()
+	res.DetectPerSec = float64(res.Events) / res.DetectSeconds
 	res.PeakRSSMiB = peakRSSMiB()
 
 	if o.asJSON {
@@ -363,6 +396,7 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	fmt.Fprintf(g.stdout, "  verify            %10.0f entries/s (ledger + store), %.0f entries/s (ledger files only)\n", res.VerifyPerSec, res.LedgerVerifyPerSec)
 	fmt.Fprintf(g.stdout, "  access report     %d entries with proofs in %.1f ms (busiest demo patient: %d in %.1f ms)\n",
 		res.ProofEntries, res.ProofMs, res.TopPatientEntries, res.TopPatientProofMs)
+	fmt.Fprintf(g.stdout, "  detect replay     %10.0f events/s (%.1f s, %d rules, %d alerts)\n", res.DetectPerSec, res.DetectSeconds, res.DetectRules, res.DetectAlerts)
 	fmt.Fprintf(g.stdout, "  peak RSS          %.0f MiB\n", res.PeakRSSMiB)
 	return nil
 }
