@@ -220,5 +220,25 @@ func TestRunner(t *testing.T) {
 		if err != nil || got.Status != labtrust.AlertBenign {
 			t.Fatalf("get: %+v %v", got, err)
 		}
+
+		// The parallel path raises what evaluating one entry at a time does.
+		var spray []labtrust.Event
+		for i := 0; i < 3000; i++ {
+			spray = append(spray, login(20+i/100, fmt.Sprintf("user%d", i%40), fmt.Sprintf("10.9.%d.1", i%7), i%3 != 0))
+		}
+		if _, err := f.pipe.Submit(ctx, spray); err != nil {
+			t.Fatal(err)
+		}
+		var seq, par []string
+		one, _ := detect.Open("", sigma.Options{})
+		detect.Scan(ctx, f.db, f.keys, 0, 3015, func(en *labtrust.Entry) error {
+			one.Eval(en, func(a labtrust.Alert) { seq = append(seq, fmt.Sprint(a.Rule, a.Key, a.Entries)) })
+			return nil
+		})
+		two, _ := detect.Open("", sigma.Options{})
+		n, err = two.Process(ctx, f.db, f.keys, 0, 3015, func(a labtrust.Alert) { par = append(par, fmt.Sprint(a.Rule, a.Key, a.Entries)) })
+		if err != nil || n != 3015 || len(seq) < 10 || strings.Join(seq, "\n") != strings.Join(par, "\n") {
+			t.Fatalf("Process read %d (%v): %d alerts, Eval %d", n, err, len(par), len(seq))
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -12,9 +13,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/sigma"
 )
 
@@ -249,4 +252,40 @@ func span(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+// evaluation is one entry's detection-rule matches, found by a worker.
+type evaluation struct {
+	doc     *sigma.Doc
+	matched []*sigma.Rule
+}
+
+// Process evaluates the stored entries from <= index < to: workers on
+// every core read, decode and match them against the detection rules, and
+// the matches go, in ledger order, through the correlations; raise gets
+// each alert. It returns how many entries it read.
+func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, raise func(labtrust.Alert)) (int, error) {
+	e.mu.Lock()
+	rs := e.rs
+	e.mu.Unlock()
+	var n atomic.Int64
+	err := scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (evaluation, bool) {
+		m := rs.NewMatcher()
+		doc := Schema.NewDoc()
+		return func(en *labtrust.Entry) (evaluation, bool) {
+			n.Add(1)
+			Fill(doc, en)
+			matched := m.Match(doc, nil)
+			if len(matched) == 0 {
+				return evaluation{}, false
+			}
+			ev := evaluation{doc: doc, matched: matched}
+			doc = Schema.NewDoc() // the kept one now belongs to ev
+			return ev, true
+		}
+	}, func(ev evaluation) error {
+		rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
+		return nil
+	})
+	return int(n.Load()), err
 }

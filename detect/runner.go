@@ -31,13 +31,23 @@ type AlertStore interface {
 // in ledger order. Frames are read and decoded on every core; fn runs on
 // the caller's goroutine, one entry at a time.
 func Scan(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, fn func(*labtrust.Entry) error) error {
+	return scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (labtrust.Entry, bool) {
+		return func(en *labtrust.Entry) (labtrust.Entry, bool) { return *en, true }
+	}, func(en labtrust.Entry) error { return fn(&en) })
+}
+
+// scan reads and decodes the entries from <= index < to on every core;
+// each worker also runs its own work on them (newWork makes one per
+// worker) and keeps what it returns true for, and consume gets the kept
+// items in ledger order, on the caller's goroutine.
+func scan[T any](ctx context.Context, st Reader, keys frame.Opener, from, to uint64, newWork func() func(*labtrust.Entry) (T, bool), consume func(T) error) error {
 	if from >= to {
 		return nil
 	}
 	const chunk = 4096
 	type part struct {
-		entries []labtrust.Entry
-		err     error
+		items []T
+		err   error
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -54,6 +64,7 @@ func Scan(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, fn
 		go func() {
 			defer wg.Done()
 			var rd frame.Reader
+			work := newWork()
 			for j := range jobs {
 				var p part
 				p.err = st.Frames(ctx, j.from, j.to, func(f *store.Frame) error {
@@ -70,7 +81,9 @@ func Scan(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, fn
 						if err != nil {
 							return fmt.Errorf("entry %d: %w", idx, err)
 						}
-						p.entries = append(p.entries, *en)
+						if item, keep := work(en); keep {
+							p.items = append(p.items, item)
+						}
 					}
 					return nil
 				})
@@ -110,8 +123,8 @@ func Scan(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, fn
 			cancel()
 			continue
 		}
-		for i := range p.entries {
-			if e := fn(&p.entries[i]); e != nil {
+		for i := range p.items {
+			if e := consume(p.items[i]); e != nil {
 				err = e
 				cancel()
 				break
@@ -161,12 +174,7 @@ func (r *Runner) Step(ctx context.Context, upTo uint64) (int, error) {
 	// Bounded steps keep alerts flowing during a long catch-up.
 	to := min(upTo, from+64*1024)
 	var alerts []labtrust.Alert
-	n := 0
-	err = Scan(ctx, r.Store, r.Keys, from, to, func(en *labtrust.Entry) error {
-		n++
-		r.Engine.Eval(en, func(a labtrust.Alert) { alerts = append(alerts, a) })
-		return nil
-	})
+	n, err := r.Engine.Process(ctx, r.Store, r.Keys, from, to, func(a labtrust.Alert) { alerts = append(alerts, a) })
 	if err != nil {
 		return n, err
 	}

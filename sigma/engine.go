@@ -33,10 +33,11 @@ type Ruleset struct {
 	silent map[*Rule]bool        // rules that only feed correlations (generate: false)
 	all    []*Rule
 	// scratch, reused across events
-	s, done []bool
-	cand    []int
+	m       *Matcher
+	matched []*Rule
 	lastGC  time.Time
 	mu      sync.Mutex
+	lsMu    sync.RWMutex // guards byLS, which Matchers fill as they meet logsources
 }
 
 type feed struct {
@@ -161,10 +162,18 @@ type lsIndex struct {
 // applicable returns the index of the detection rules whose logsource
 // covers ls, built once per distinct logsource.
 func (rs *Ruleset) applicable(ls Logsource) *lsIndex {
+	rs.lsMu.RLock()
+	ix, ok := rs.byLS[ls]
+	rs.lsMu.RUnlock()
+	if ok {
+		return ix
+	}
+	rs.lsMu.Lock()
+	defer rs.lsMu.Unlock()
 	if ix, ok := rs.byLS[ls]; ok {
 		return ix
 	}
-	ix := &lsIndex{byField: map[int]map[string][]int{}}
+	ix = &lsIndex{byField: map[int]map[string][]int{}}
 	for _, r := range rs.rules {
 		if !r.Logsource.covers(ls) {
 			continue
@@ -240,29 +249,77 @@ func exactValues(fm *fieldMatch) ([]string, bool) {
 	return out, true
 }
 
-// Eval evaluates every applicable rule on d and calls emit for each match,
-// correlations included. Docs should come in about time order.
-func (rs *Ruleset) Eval(d *Doc, emit func(Match)) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	ix := rs.applicable(d.Logsource)
-	cand := append(rs.cand[:0], ix.always...)
+// Matcher evaluates detection rules on Docs without touching correlation
+// state, so several can run at once (one per goroutine); Observe then
+// feeds what they matched, in event order, to the correlations.
+type Matcher struct {
+	rs      *Ruleset
+	s, done []bool
+	cand    []int
+}
+
+// NewMatcher returns a Matcher for this ruleset.
+func (rs *Ruleset) NewMatcher() *Matcher { return &Matcher{rs: rs} }
+
+// Match appends to dst the detection rules that match d, in rule order.
+func (m *Matcher) Match(d *Doc, dst []*Rule) []*Rule {
+	ix := m.rs.applicable(d.Logsource)
+	cand := append(m.cand[:0], ix.always...)
 	for _, f := range ix.fields {
-		m := ix.byField[f]
+		bf := ix.byField[f]
 		for _, v := range d.low[f] {
-			cand = append(cand, m[v]...)
+			cand = append(cand, bf[v]...)
 		}
 	}
 	if len(cand) > len(ix.always) {
 		slices.Sort(cand)
 		cand = slices.Compact(cand)
 	}
-	rs.cand = cand
+	m.cand = cand
 	for _, k := range cand {
-		r := ix.rules[k]
-		if !rs.matchRule(r, d) {
-			continue
+		if r := ix.rules[k]; m.matchRule(r, d) {
+			dst = append(dst, r)
 		}
+	}
+	return dst
+}
+
+func (m *Matcher) matchRule(r *Rule, d *Doc) bool {
+	if r.cond == nil {
+		return false
+	}
+	n := len(r.searches)
+	if cap(m.s) < n {
+		m.s, m.done = make([]bool, n), make([]bool, n)
+	}
+	s, done := m.s[:n], m.done[:n]
+	clear(done)
+	return r.cond.eval(d, s, done, r)
+}
+
+// Eval evaluates every applicable rule on d and calls emit for each match,
+// correlations included. Docs should come in about time order.
+func (rs *Ruleset) Eval(d *Doc, emit func(Match)) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.m == nil {
+		rs.m = rs.NewMatcher()
+	}
+	rs.matched = rs.m.Match(d, rs.matched[:0])
+	rs.observe(d, rs.matched, emit)
+}
+
+// Observe takes the detection rules a Matcher found on d: it emits the
+// ones that alert on their own and feeds the correlations. Calls must come
+// in event order, from one goroutine at a time.
+func (rs *Ruleset) Observe(d *Doc, matched []*Rule, emit func(Match)) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.observe(d, matched, emit)
+}
+
+func (rs *Ruleset) observe(d *Doc, matched []*Rule, emit func(Match)) {
+	for _, r := range matched {
 		if !rs.silent[r] {
 			emit(Match{Rule: r, Time: d.Time, First: d.Time, Ref: d.Ref})
 		}
@@ -281,26 +338,6 @@ func (rs *Ruleset) Eval(d *Doc, emit func(Match)) {
 	}
 }
 
-// Match reports whether detection rule r matches d (no correlation state
-// is touched).
-func (rs *Ruleset) Match(r *Rule, d *Doc) bool {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.matchRule(r, d)
-}
-
-func (rs *Ruleset) matchRule(r *Rule, d *Doc) bool {
-	if r.cond == nil {
-		return false
-	}
-	n := len(r.searches)
-	if cap(rs.s) < n {
-		rs.s, rs.done = make([]bool, n), make([]bool, n)
-	}
-	s, done := rs.s[:n], rs.done[:n]
-	clear(done)
-	return r.cond.eval(d, s, done, r)
-}
 
 // LoadDir reads every .yml and .yaml file under dir (recursively) and
 // checks the whole set. All problems are returned together, each with

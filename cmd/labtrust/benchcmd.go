@@ -372,11 +372,7 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	}
 	res.DetectRules = len(eng.Rules())
 	dstart := time.Now()
-	err = detect.Scan(ctx, a.db, a.keys, 0, uint64(res.Events), func(en *labtrust.Entry) error {
-		eng.Eval(en, func(labtrust.Alert) { res.DetectAlerts++ })
-		return nil
-	})
-	if err != nil {
+	if _, err := eng.Process(ctx, a.db, a.keys, 0, uint64(res.Events), func(labtrust.Alert) { res.DetectAlerts++ }); err != nil {
 		return err
 	}
 	res.DetectSeconds = time.Since(dstart).Seconds()

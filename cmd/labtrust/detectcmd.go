@@ -103,20 +103,21 @@ a new rule against history before putting it in the rules directory.`,
 				counts := map[string]int{}
 				titles := map[string]string{}
 				start := time.Now()
+				// In steps, so the progress bar moves.
 				n := 0
-				err = detect.Scan(ctx, a.db, a.keys, from, to, func(en *labtrust.Entry) error {
-					n++
-					e.Eval(en, func(al labtrust.Alert) {
+				for lo := from; lo < to && err == nil; lo += 256 * 1024 {
+					var k int
+					k, err = e.Process(ctx, a.db, a.keys, lo, min(lo+256*1024, to), func(al labtrust.Alert) {
 						if only == "" || al.Rule == only {
 							counts[al.Rule]++
 							titles[al.Rule] = al.Title
 						}
 					})
-					if prog != nil && n%8192 == 0 {
+					n += k
+					if prog != nil {
 						prog(int64(n), 0)
 					}
-					return nil
-				})
+				}
 				if bar != nil {
 					bar.Finish()
 				}
