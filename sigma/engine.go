@@ -2,9 +2,9 @@ package sigma
 
 import (
 	"fmt"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,8 +29,8 @@ type Ruleset struct {
 	rules  []*Rule // detection rules
 	corrs  []*corrState
 	byLS   map[Logsource]*lsIndex // detection rules that apply, per event logsource
-	feeds  map[*Rule][]feed      // detection rule -> correlations it feeds
-	silent map[*Rule]bool        // rules that only feed correlations (generate: false)
+	feeds  map[*Rule][]feed       // detection rule -> correlations it feeds
+	silent map[*Rule]bool         // rules that only feed correlations (generate: false)
 	all    []*Rule
 	// scratch, reused across events
 	m       *Matcher
@@ -337,7 +337,6 @@ func (rs *Ruleset) observe(d *Doc, matched []*Rule, emit func(Match)) {
 		rs.lastGC = d.Time
 	}
 }
-
 
 // LoadDir reads every .yml and .yaml file under dir (recursively) and
 // checks the whole set. All problems are returned together, each with
