@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -288,4 +289,37 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 		return nil
 	})
 	return int(n.Load()), err
+}
+
+// ProcessEntries evaluates entries already in memory (a batch the
+// pipeline just committed): matching on every core, correlations in
+// order.
+func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Alert)) {
+	e.mu.Lock()
+	rs := e.rs
+	e.mu.Unlock()
+	evals := make([]evaluation, len(entries))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/256))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			m := rs.NewMatcher()
+			doc := Schema.NewDoc()
+			for i := w; i < len(entries); i += workers {
+				Fill(doc, &entries[i])
+				if matched := m.Match(doc, nil); len(matched) > 0 {
+					evals[i] = evaluation{doc: doc, matched: matched}
+					doc = Schema.NewDoc()
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, ev := range evals {
+		if ev.doc != nil {
+			rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
+		}
+	}
 }

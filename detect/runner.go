@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -154,6 +155,102 @@ type Runner struct {
 	Logger *slog.Logger
 	// Name keys the cursor (default "sigma").
 	Name string
+
+	live     chan []labtrust.Entry
+	liveOnce sync.Once
+	lastLive time.Time // when the last live batch was handled
+
+	// Live and Stored count the entries evaluated from memory and read
+	// back from the store.
+	Live, Stored atomic.Int64
+	next     uint64 // the cursor, once read
+	haveNext bool
+}
+
+// Feed hands the runner a batch the pipeline just committed (wire it to
+// ingest.Config.OnCommit). It never blocks: when detection is behind, the
+// batch is dropped and read back from the store later.
+func (r *Runner) Feed(entries []labtrust.Entry) {
+	r.liveOnce.Do(func() { r.live = make(chan []labtrust.Entry, 16) })
+	select {
+	case r.live <- entries:
+	default:
+	}
+}
+
+// raise stores alerts and notifies the new ones.
+func (r *Runner) raise(ctx context.Context, alerts []labtrust.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	window := r.Window
+	if window <= 0 {
+		window = time.Hour
+	}
+	ids, fresh, err := r.Store.RaiseAlerts(ctx, alerts, window)
+	if err != nil {
+		return err
+	}
+	for i := range alerts {
+		alerts[i].ID = ids[i]
+		if fresh[i] && r.Notify != nil {
+			r.Notify(ctx, alerts[i])
+		}
+	}
+	return nil
+}
+
+// stepLive evaluates a batch from memory if it continues where detection
+// stands (after catching up from the store to its start).
+func (r *Runner) stepLive(ctx context.Context, batch []labtrust.Entry) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	first, end := batch[0].Index, batch[len(batch)-1].Index+1
+	for {
+		cur, err := r.cursor(ctx)
+		if err != nil {
+			return err
+		}
+		if cur >= end {
+			return nil // read from the store already
+		}
+		if cur >= first {
+			batch = batch[cur-first:]
+			break
+		}
+		if _, err := r.Step(ctx, first); err != nil {
+			return err
+		}
+	}
+	var alerts []labtrust.Alert
+	r.Engine.ProcessEntries(batch, func(a labtrust.Alert) { alerts = append(alerts, a) })
+	r.Live.Add(int64(len(batch)))
+	if err := r.raise(ctx, alerts); err != nil {
+		return err
+	}
+	r.lastLive = time.Now()
+	return r.setCursor(ctx, end)
+}
+
+func (r *Runner) cursor(ctx context.Context) (uint64, error) {
+	if !r.haveNext {
+		n, err := r.Store.DetectCursor(ctx, r.name())
+		if err != nil {
+			return 0, err
+		}
+		r.next, r.haveNext = n, true
+	}
+	return r.next, nil
+}
+
+func (r *Runner) setCursor(ctx context.Context, next uint64) error {
+	if err := r.Store.SetDetectCursor(ctx, r.name(), next); err != nil {
+		r.haveNext = false
+		return err
+	}
+	r.next, r.haveNext = next, true
+	return nil
 }
 
 func (r *Runner) name() string {
@@ -167,7 +264,7 @@ func (r *Runner) name() string {
 // stores what they raise and moves the cursor. It returns how many
 // entries it read.
 func (r *Runner) Step(ctx context.Context, upTo uint64) (int, error) {
-	from, err := r.Store.DetectCursor(ctx, r.name())
+	from, err := r.cursor(ctx)
 	if err != nil || from >= upTo {
 		return 0, err
 	}
@@ -175,38 +272,44 @@ func (r *Runner) Step(ctx context.Context, upTo uint64) (int, error) {
 	to := min(upTo, from+64*1024)
 	var alerts []labtrust.Alert
 	n, err := r.Engine.Process(ctx, r.Store, r.Keys, from, to, func(a labtrust.Alert) { alerts = append(alerts, a) })
+	r.Stored.Add(int64(n))
 	if err != nil {
 		return n, err
 	}
-	if len(alerts) > 0 {
-		window := r.Window
-		if window <= 0 {
-			window = time.Hour
-		}
-		ids, fresh, err := r.Store.RaiseAlerts(ctx, alerts, window)
-		if err != nil {
-			return n, err
-		}
-		for i := range alerts {
-			alerts[i].ID = ids[i]
-			if fresh[i] && r.Notify != nil {
-				r.Notify(ctx, alerts[i])
-			}
-		}
+	if err := r.raise(ctx, alerts); err != nil {
+		return n, err
 	}
 	// The cursor moves after the alerts are stored: a crash in between
 	// raises them again, which the open alert absorbs.
-	return n, r.Store.SetDetectCursor(ctx, r.name(), to)
+	return n, r.setCursor(ctx, to)
 }
 
 // Run steps whenever committed (the pipeline's committed size) grows,
 // polling every interval, and reloads changed rules every reload.
 func (r *Runner) Run(ctx context.Context, committed func() uint64, interval, reload time.Duration) error {
+	r.liveOnce.Do(func() { r.live = make(chan []labtrust.Entry, 16) })
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	lastReload := time.Now()
 	for {
-		for {
+		// Batches fed live go first: no store read, no decoding.
+		for drained := false; !drained; {
+			select {
+			case batch := <-r.live:
+				if err := r.stepLive(ctx, batch); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					r.log().Error("detection step failed", "err", err)
+				}
+			default:
+				drained = true
+			}
+		}
+		// The store is read for what did not come live: a backlog at
+		// start, batches dropped while detection was behind (the next live
+		// batch catches up to itself), or a pipeline that does not feed.
+		for time.Since(r.lastLive) > 250*time.Millisecond {
 			n, err := r.Step(ctx, committed())
 			if err != nil {
 				if ctx.Err() != nil {
@@ -230,6 +333,10 @@ func (r *Runner) Run(ctx context.Context, committed func() uint64, interval, rel
 		select {
 		case <-ctx.Done():
 			return nil
+		case batch := <-r.live:
+			if err := r.stepLive(ctx, batch); err != nil && ctx.Err() == nil {
+				r.log().Error("detection step failed", "err", err)
+			}
 		case <-t.C:
 		}
 	}

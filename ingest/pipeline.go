@@ -79,6 +79,12 @@ type Config struct {
 	// request with its size and its submission-to-acknowledgement time
 	// (benchmarks use it for exact latency percentiles).
 	OnAck func(events int, latency time.Duration)
+	// OnCommit, if set, is called from the committer with each batch's
+	// entries once they are durable in the store and appended to the
+	// ledger, in index order: live detection reads them from memory
+	// instead of back from the store. It must not block (hand them off and
+	// return) and must not modify them.
+	OnCommit func(entries []labtrust.Entry)
 }
 
 // Result says what a Submit stored.
@@ -101,7 +107,8 @@ type prepared struct {
 	frames      []store.Frame
 	commitments [][]byte
 	sources     map[string]int
-	last        uint64 // one past the last index
+	last        uint64           // one past the last index
+	entries     []labtrust.Entry // kept only for OnCommit
 }
 
 type head struct {
@@ -548,6 +555,9 @@ func (p *Pipeline) prepare(ctx context.Context, batch []*request) (*prepared, er
 	p.evictHeads()
 	pb.last = idx
 	p.next = idx
+	if p.cfg.OnCommit != nil {
+		pb.entries = entries
+	}
 	return pb, nil
 }
 
@@ -723,6 +733,10 @@ func (p *Pipeline) commit(pb *prepared) {
 		for s, n := range pb.sources {
 			p.m.ingested.WithLabelValues(s).Add(float64(n))
 		}
+	}
+	if p.cfg.OnCommit != nil {
+		p.cfg.OnCommit(pb.entries)
+		pb.entries = nil
 	}
 	now := p.now()
 	for _, r := range pb.reqs {

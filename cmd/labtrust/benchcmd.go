@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,8 @@ type benchOpts struct {
 	asJSON   bool
 	cpuProf  string
 	genRules int
+	live     bool
+	rate     int
 }
 
 func newBench(g *globalOpts) *cobra.Command {
@@ -61,6 +64,8 @@ measures, in a fresh data directory (--data is ignored; --db selects PostgreSQL)
   checkpoint  the oldest un-checkpointed entry's age, sampled every 50 ms (max)
   verify      ledger + store verification, entries/s
   proof       the access report of the patient with the most entries
+  alerts      with --live-detect (the default), detection follows the ingest as in
+              serve: time from an entry's commit to the alert it raises (p50/p99)
   detect      replay of every stored event through the Sigma rules (built-in pack
               plus --rules generated ones), events/s and alerts
   memory      peak resident set size of this process`,
@@ -84,7 +89,9 @@ measures, in a fresh data directory (--data is ignored; --db selects PostgreSQL)
 	f.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	f.BoolVar(&o.asJSON, "json", false, "print results as JSON")
 	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the ingest phase to this file")
-	f.IntVar(&o.genRules, "rules", 100, "generated Sigma rules the detection replay runs, beside the built-in pack")
+	f.IntVar(&o.genRules, "rules", 100, "generated Sigma rules detection runs, beside the built-in pack")
+	f.IntVar(&o.rate, "rate", 0, "offer events at this rate (events/s; 0: as fast as ingest takes them), for latency at a given load")
+	f.BoolVar(&o.live, "live-detect", true, "run detection during ingest, as serve does (measures alert latency)")
 	return cmd
 }
 
@@ -112,6 +119,11 @@ type benchResult struct {
 	DetectPerSec       float64 `json:"detectReplayEventsPerSecond"`
 	DetectSeconds      float64 `json:"detectReplaySeconds"`
 	DetectAlerts       int     `json:"detectAlerts"`
+	LiveAlerts         int     `json:"liveAlerts"`
+	AlertP50Ms         float64 `json:"alertLatencyP50Ms"`
+	AlertP99Ms         float64 `json:"alertLatencyP99Ms"`
+	DetectCatchUpMs    float64 `json:"detectCatchUpMs"`
+	DetectLivePct      int     `json:"detectLivePercent"`
 	PeakRSSMiB         float64 `json:"peakRssMiB"`
 	CPUs               int     `json:"cpus"`
 }
@@ -192,7 +204,13 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 		lat = append(lat, d)
 		mu.Unlock()
 	}
-	a, err := openApp(ctx, &bg, nil, openOpts{writer: true, ingest: ingest.Config{OnAck: onAck}})
+	var feed atomic.Pointer[detect.Runner]
+	onCommit := func(es []labtrust.Entry) {
+		if r := feed.Load(); r != nil {
+			r.Feed(es)
+		}
+	}
+	a, err := openApp(ctx, &bg, nil, openOpts{writer: true, ingest: ingest.Config{OnAck: onAck, OnCommit: onCommit}})
 	if err != nil {
 		return err
 	}
@@ -203,6 +221,70 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- a.pipe.Run(runCtx) }()
+	// Detection rules: the built-in pack and --rules generated ones.
+	rulesDir := filepath.Join(work, "rules")
+	if err := os.MkdirAll(rulesDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(rulesDir, "generated.yml"), []byte(detect.GenerateRules(o.genRules)), 0o600); err != nil {
+		return err
+	}
+	// Live detection, as serve runs it. An alert's latency runs from the
+	// moment the pipeline's committed count first covered its last entry
+	// (sampled every 2 ms) to the moment the runner stored it.
+	type csample struct {
+		at        time.Time
+		committed uint64
+	}
+	var csMu sync.Mutex
+	var csamples []csample
+	var alertLat []time.Duration
+	detectStop := make(chan struct{})
+	detectDone := make(chan error, 1)
+	dctx, dcancel := context.WithCancel(context.Background())
+	defer dcancel()
+	var runner *detect.Runner
+	if o.live {
+		live, err := detect.Open(rulesDir, sigma.Options{})
+		if err != nil {
+			return err
+		}
+		runner = &detect.Runner{Engine: live, Store: a.db, Keys: a.keys, Logger: a.log, Name: "bench",
+			Notify: func(_ context.Context, al labtrust.Alert) {
+				now := time.Now()
+				last := slices.Max(al.Entries)
+				csMu.Lock()
+				defer csMu.Unlock()
+				res.LiveAlerts++
+				i := sort.Search(len(csamples), func(i int) bool { return csamples[i].committed > last })
+				if i < len(csamples) {
+					alertLat = append(alertLat, now.Sub(csamples[i].at))
+				}
+			}}
+		feed.Store(runner)
+		go func() {
+			detectDone <- runner.Run(dctx, func() uint64 { return a.pipe.Status().Committed }, 10*time.Millisecond, 0)
+		}()
+		go func() {
+			t := time.NewTicker(2 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-detectStop:
+					return
+				case now := <-t.C:
+					c := a.pipe.Status().Committed
+					csMu.Lock()
+					if n := len(csamples); n == 0 || csamples[n-1].committed != c {
+						csamples = append(csamples, csample{now, c})
+					}
+					csMu.Unlock()
+				}
+			}
+		}()
+	} else {
+		close(detectDone)
+	}
 	var maxLag atomic.Int64
 	sampleStop := make(chan struct{})
 	go func() {
@@ -276,7 +358,7 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	start := time.Now()
 	var ingErr error
 	if o.format == "fhir" {
-		ingErr = benchIngestFile(ctx, a, input, iprog)
+		ingErr = benchIngestFile(ctx, a, input, o.rate, iprog)
 	} else {
 		ingErr = benchSyslogTLS(ctx, a, input, o.events, iprog)
 	}
@@ -293,6 +375,34 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	// Checkpoint lag ends when the last checkpoint covers everything.
 	for a.pipe.Status().CheckpointSize < a.pipe.Status().Committed && ingErr == nil {
 		time.Sleep(10 * time.Millisecond)
+	}
+	// Detection has caught up when its cursor reaches the last commit.
+	if runner != nil {
+		target := a.pipe.Status().Committed
+		for ingErr == nil {
+			c, err := a.db.DetectCursor(ctx, "bench")
+			if err != nil {
+				ingErr = err
+			}
+			if c >= target {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		res.DetectCatchUpMs = float64(time.Since(start.Add(ingestDur)).Microseconds()) / 1000
+		if total := runner.Live.Load() + runner.Stored.Load(); total > 0 {
+			res.DetectLivePct = int(100 * runner.Live.Load() / total)
+		}
+		dcancel()
+		close(detectStop)
+		if err := <-detectDone; err != nil && ingErr == nil {
+			ingErr = err
+		}
+		slices.Sort(alertLat)
+		if n := len(alertLat); n > 0 {
+			res.AlertP50Ms = float64(alertLat[n/2].Microseconds()) / 1000
+			res.AlertP99Ms = float64(alertLat[n*99/100].Microseconds()) / 1000
+		}
 	}
 	close(sampleStop)
 	stop()
@@ -358,25 +468,22 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	if res.ProofEntries != plantedEntries {
 		return fmt.Errorf("bench: the planted patient's report has %d entries, want %d", res.ProofEntries, plantedEntries)
 	}
-	// 5. Detection: every stored event through the rules.
-	rulesDir := filepath.Join(work, "rules")
-	if err := os.MkdirAll(rulesDir, 0o700); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(rulesDir, "generated.yml"), []byte(detect.GenerateRules(o.genRules)), 0o600); err != nil {
-		return err
-	}
+	// 5. Detection replay: every stored event through the rules.
 	eng, err := detect.Open(rulesDir, sigma.Options{})
 	if err != nil {
 		return err
 	}
 	res.DetectRules = len(eng.Rules())
 	dstart := time.Now()
-	if _, err := eng.Process(ctx, a.db, a.keys, 0, uint64(res.Events), func(labtrust.Alert) { res.DetectAlerts++ }); err != nil {
+	stored, err := a.db.NextIndex(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := eng.Process(ctx, a.db, a.keys, 0, stored, func(labtrust.Alert) { res.DetectAlerts++ }); err != nil {
 		return err
 	}
 	res.DetectSeconds = time.Since(dstart).Seconds()
-	res.DetectPerSec = float64(res.Events) / res.DetectSeconds
+	res.DetectPerSec = float64(stored) / res.DetectSeconds
 	res.PeakRSSMiB = peakRSSMiB()
 
 	if o.asJSON {
@@ -392,6 +499,10 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	fmt.Fprintf(g.stdout, "  verify            %10.0f entries/s (ledger + store), %.0f entries/s (ledger files only)\n", res.VerifyPerSec, res.LedgerVerifyPerSec)
 	fmt.Fprintf(g.stdout, "  access report     %d entries with proofs in %.1f ms (busiest demo patient: %d in %.1f ms)\n",
 		res.ProofEntries, res.ProofMs, res.TopPatientEntries, res.TopPatientProofMs)
+	if o.live {
+		fmt.Fprintf(g.stdout, "  live alerts       %d new alerts; commit to alert p50 %.1f ms, p99 %.1f ms; caught up %.0f ms after the last event (%d%% of entries from memory)\n",
+			res.LiveAlerts, res.AlertP50Ms, res.AlertP99Ms, res.DetectCatchUpMs, res.DetectLivePct)
+	}
 	fmt.Fprintf(g.stdout, "  detect replay     %10.0f events/s (%.1f s, %d rules, %d alerts)\n", res.DetectPerSec, res.DetectSeconds, res.DetectRules, res.DetectAlerts)
 	fmt.Fprintf(g.stdout, "  peak RSS          %.0f MiB\n", res.PeakRSSMiB)
 	return nil
@@ -399,7 +510,7 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 
 // benchIngestFile parses the NDJSON file in two halves at once (one per
 // core), as two concurrent clients would send it.
-func benchIngestFile(ctx context.Context, a *app, path string, progress func(done, total int64)) error {
+func benchIngestFile(ctx context.Context, a *app, path string, rate int, progress func(done, total int64)) error {
 	data, err := os.Open(path)
 	if err != nil {
 		return err
@@ -419,10 +530,11 @@ func benchIngestFile(ctx context.Context, a *app, path string, progress func(don
 	parts := []*io.SectionReader{io.NewSectionReader(data, 0, mid), io.NewSectionReader(data, mid, st.Size()-mid)}
 	var done atomic.Int64
 	errs := make(chan error, len(parts))
+	start := time.Now()
 	for _, part := range parts {
 		go func() {
 			b := a.pipe.NewBatcher()
-			cs := &countSink{Batcher: b, done: &done, progress: progress}
+			cs := &countSink{Batcher: b, done: &done, progress: progress, rate: rate, start: start}
 			err := fhir.Parse(ctx, "ehr", bufio.NewReaderSize(part, 1<<20), cs)
 			sum, ferr := b.Flush(ctx)
 			if err == nil {
@@ -447,11 +559,20 @@ type countSink struct {
 	*ingest.Batcher
 	done     *atomic.Int64
 	progress func(done, total int64)
+	rate     int // events/s offered, 0 for as fast as possible
+	start    time.Time
 }
 
 func (c *countSink) Event(ctx context.Context, e labtrust.Event) error {
-	if n := c.done.Add(1); c.progress != nil && n%8192 == 0 {
+	n := c.done.Add(1)
+	if c.progress != nil && n%8192 == 0 {
 		c.progress(n, 0)
+	}
+	if c.rate > 0 && n%64 == 0 {
+		// Hold the offered rate: event n is due at start + n/rate.
+		if wait := time.Until(c.start.Add(time.Duration(float64(n) / float64(c.rate) * float64(time.Second)))); wait > 0 {
+			time.Sleep(wait)
+		}
 	}
 	return c.Batcher.Event(ctx, e)
 }

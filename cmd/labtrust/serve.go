@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -113,7 +114,14 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 }
 
 func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[string]config.Source) error {
-	a, err := openApp(ctx, g, sources, openOpts{writer: true, ingest: ingest.Config{CheckpointInterval: o.cpInterval}})
+	// Committed batches go straight to detection (once it runs).
+	var live atomic.Pointer[detect.Runner]
+	onCommit := func(es []labtrust.Entry) {
+		if r := live.Load(); r != nil {
+			r.Feed(es)
+		}
+	}
+	a, err := openApp(ctx, g, sources, openOpts{writer: true, ingest: ingest.Config{CheckpointInterval: o.cpInterval, OnCommit: onCommit}})
 	if err != nil {
 		return err
 	}
@@ -179,6 +187,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 			}
 		}
 	}
+	live.Store(runner)
 	detectDone := make(chan error, 1)
 	go func() {
 		detectDone <- runner.Run(runCtx, func() uint64 { return a.pipe.Status().Committed }, 20*time.Millisecond, 5*time.Second)
