@@ -163,8 +163,8 @@ type Runner struct {
 	// Live and Stored count the entries evaluated from memory and read
 	// back from the store.
 	Live, Stored atomic.Int64
-	next     uint64 // the cursor, once read
-	haveNext bool
+	next         uint64 // the cursor, once read
+	haveNext     bool
 }
 
 // Feed hands the runner a batch the pipeline just committed (wire it to
