@@ -125,7 +125,9 @@ type fixture struct {
 	stop func()
 }
 
-func open(t *testing.T, dsn string) *fixture {
+func open(t *testing.T, dsn string) *fixture { return openWith(t, dsn, nil) }
+
+func openWith(t *testing.T, dsn string, onCommit func([]labtrust.Entry)) *fixture {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := store.Open(ctx, dsn)
@@ -146,7 +148,7 @@ func open(t *testing.T, dsn string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pipe, err := ingest.New(ctx, ingest.Config{CheckpointInterval: 20 * time.Millisecond}, db, lg, keys)
+	pipe, err := ingest.New(ctx, ingest.Config{CheckpointInterval: 20 * time.Millisecond, OnCommit: onCommit}, db, lg, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +241,45 @@ func TestRunner(t *testing.T) {
 		n, err = two.Process(ctx, f.db, f.keys, 0, 3015, func(a labtrust.Alert) { par = append(par, fmt.Sprint(a.Rule, a.Key, a.Entries)) })
 		if err != nil || n != 3015 || len(seq) < 10 || strings.Join(seq, "\n") != strings.Join(par, "\n") {
 			t.Fatalf("Process read %d (%v): %d alerts, Eval %d", n, err, len(par), len(seq))
+		}
+	})
+}
+
+// TestLive: committed batches reach detection from memory; the alert is
+// raised without reading the store back.
+func TestLive(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		e, err := detect.Open("", sigma.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &detect.Runner{Engine: e}
+		f := openWith(t, dsn, r.Feed)
+		r.Store, r.Keys = f.db, f.keys
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- r.Run(runCtx, func() uint64 { return f.pipe.Status().Committed }, 5*time.Millisecond, 0) }()
+		defer func() { cancel(); <-done }()
+		for i := 0; i < 6; i++ {
+			if _, err := f.pipe.Submit(ctx, []labtrust.Event{login(i, "ana", "10.0.0.5", false)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			as, err := f.db.ListAlerts(ctx, store.AlertFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(as) == 1 && as[0].Rule == "failed_signin_burst" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no alert: %+v", as)
+			}
+		}
+		if r.Live.Load() < 5 || r.Stored.Load() != 0 {
+			t.Fatalf("%d entries from memory, %d from the store", r.Live.Load(), r.Stored.Load())
 		}
 	})
 }
