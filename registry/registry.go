@@ -51,6 +51,17 @@ type Registry struct {
 // New returns a registry over st, sealing with keys.
 func New(st Store, keys Keys) *Registry { return &Registry{st: st, keys: keys, now: time.Now} }
 
+// batchHinter is a store that knows its best import batch size.
+type batchHinter interface{ ImportBatch() int }
+
+// importBatch is how many records a Sink imports at once by default.
+func (r *Registry) importBatch() int {
+	if h, ok := r.st.(batchHinter); ok {
+		return h.ImportBatch()
+	}
+	return 1000
+}
+
 // ErrForgotten is returned for a patient whose record was crypto-shredded.
 var ErrForgotten = errors.New("registry: this patient was forgotten")
 

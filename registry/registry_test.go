@@ -26,7 +26,10 @@ type fixture struct {
 
 func open(t *testing.T, dsn string) *fixture { return openB(t, dsn) }
 
-func openB(t testing.TB, dsn string) *fixture {
+func openB(t testing.TB, dsn string) *fixture { return openAt(t, dsn, t.TempDir()) }
+
+// openAt keeps the KEK in dir, so a database can be opened again later.
+func openAt(t testing.TB, dsn, dir string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
@@ -34,7 +37,7 @@ func openB(t testing.TB, dsn string) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	kek, err := vault.LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "kek.key"))
+	kek, err := vault.LoadOrCreateFileKEK(filepath.Join(dir, "kek.key"))
 	if err != nil {
 		t.Fatal(err)
 	}

