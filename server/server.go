@@ -48,6 +48,10 @@ type Server struct {
 	MaxBody int64
 	// Console, if set, serves the staff console under /console/.
 	Console http.Handler
+	// Alerts, if set, serves /api/v1/alerts.
+	Alerts Alerts
+	// Record, if set, puts an API caller's action in the ledger.
+	Record func(ctx context.Context, by, what string, action labtrust.Action, detail string)
 }
 
 // Handler returns the routes.
@@ -66,6 +70,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/quarantine", s.auth(s.listQuarantine))
 	mux.HandleFunc("GET /api/v1/quarantine/{id}", s.auth(s.getQuarantine))
 	mux.HandleFunc("POST /api/v1/quarantine/{id}/retry", s.auth(s.retryQuarantine))
+	if s.Alerts != nil {
+		mux.HandleFunc("GET /api/v1/alerts", s.auth(s.listAlerts))
+		mux.HandleFunc("GET /api/v1/alerts/{id}", s.auth(s.getAlert))
+		mux.HandleFunc("POST /api/v1/alerts/{id}/status", s.auth(s.triageAlert))
+	}
 	mux.HandleFunc("GET /api/v1/ledger/checkpoint", s.checkpoint)
 	ledger := http.StripPrefix("/ledger/", noStoreErrors(http.FileServer(http.Dir(s.LedgerDir))))
 	mux.Handle("GET /ledger/checkpoint", ledger)

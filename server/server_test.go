@@ -156,6 +156,7 @@ type env struct {
 	parsers   *testParsers
 	logs      *syncBuffer
 	start     time.Time
+	recorded  []string // API callers' actions
 }
 
 // newEnv starts a server on a fresh store and ledger in dsn. cfg, if given,
@@ -204,7 +205,10 @@ func newEnv(t testing.TB, dsn string, maxBody int64, cfg ...func(*ingest.Config)
 	done := make(chan error, 1)
 	go func() { done <- e.pipe.Run(runCtx) }()
 	e.srv = &server.Server{Pipeline: e.pipe, Store: e.db, Parsers: e.parsers, Formats: e.parsers.format, Token: token,
-		LedgerDir: e.ledgerDir, Gatherer: reg, Log: log, MaxBody: maxBody}
+		LedgerDir: e.ledgerDir, Gatherer: reg, Log: log, MaxBody: maxBody, Alerts: e.db,
+		Record: func(_ context.Context, by, what string, _ labtrust.Action, detail string) {
+			e.recorded = append(e.recorded, by+" "+what+" "+detail)
+		}}
 	e.handler = e.srv.Handler()
 	hs := httptest.NewServer(e.handler)
 	e.url = hs.URL
@@ -1305,6 +1309,54 @@ func FuzzPostEvents(f *testing.F) {
 		if sum.Accepted == 0 && (sum.First != nil || sum.Last != nil) ||
 			sum.Accepted > 0 && (sum.First == nil || sum.Last == nil || *sum.Last-*sum.First+1 != uint64(sum.Accepted)) {
 			t.Fatalf("indices do not match the count: %+v", sum)
+		}
+	})
+}
+
+// TestAlertsAPI: list, filter, read and triage alerts with the API token;
+// triage is recorded.
+func TestAlertsAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, 0)
+		ctx := context.Background()
+		at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+		if _, _, err := e.db.RaiseAlerts(ctx, []labtrust.Alert{
+			{Rule: "password_spraying", Title: "Password spraying", Severity: "high", Explanation: "five accounts", Key: "k1", First: at, Last: at, Count: 5, Entries: []uint64{1, 2, 3}},
+			{Rule: "export_burst", Title: "Export burst", Severity: "high", Explanation: "six exports", Actor: "u9", Key: "k2", First: at, Last: at.Add(time.Minute), Count: 6, Entries: []uint64{7}},
+		}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.request(t, "GET", "/api/v1/alerts", nil, nil); r.status != http.StatusUnauthorized {
+			t.Fatalf("without a token: %d", r.status)
+		}
+		var list struct {
+			Alerts []labtrust.Alert `json:"alerts"`
+		}
+		r := e.api(t, "GET", "/api/v1/alerts", "", nil)
+		if err := json.Unmarshal(r.body, &list); err != nil || r.status != 200 || len(list.Alerts) != 2 || list.Alerts[0].Rule != "export_burst" {
+			t.Fatalf("list: %d %s", r.status, r.body)
+		}
+		r = e.api(t, "GET", "/api/v1/alerts?status=confirmed", "", nil)
+		if !strings.Contains(string(r.body), `"alerts": []`) {
+			t.Fatalf("filter: %s", r.body)
+		}
+		if r := e.api(t, "GET", "/api/v1/alerts?status=closed", "", nil); r.status != 400 {
+			t.Fatalf("bad status: %d", r.status)
+		}
+		id := list.Alerts[1].ID
+		if r := e.api(t, "POST", fmt.Sprintf("/api/v1/alerts/%d/status", id), "application/json", []byte(`{"status":"benign"}`)); r.status != 400 {
+			t.Fatalf("benign without reason: %d %s", r.status, r.body)
+		}
+		r = e.api(t, "POST", fmt.Sprintf("/api/v1/alerts/%d/status", id), "application/json", []byte(`{"status":"benign","reason":"red team exercise","by":"soar"}`))
+		var got labtrust.Alert
+		if err := json.Unmarshal(r.body, &got); err != nil || r.status != 200 || got.Status != labtrust.AlertBenign || got.UpdatedBy != "api:soar" || got.Reason != "red team exercise" {
+			t.Fatalf("triage: %d %s", r.status, r.body)
+		}
+		if len(e.recorded) != 1 || !strings.Contains(e.recorded[0], "alert-triage alert") {
+			t.Fatalf("recorded %v", e.recorded)
+		}
+		if r := e.api(t, "GET", "/api/v1/alerts/999", "", nil); r.status != 404 {
+			t.Fatalf("missing alert: %d", r.status)
 		}
 	})
 }
