@@ -259,7 +259,9 @@ func TestLive(t *testing.T) {
 		r.Store, r.Keys = f.db, f.keys
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- r.Run(runCtx, func() uint64 { return f.pipe.Status().Committed }, 5*time.Millisecond, 0) }()
+		go func() {
+			done <- r.Run(runCtx, func() uint64 { return f.pipe.Status().Committed }, 5*time.Millisecond, 0)
+		}()
 		defer func() { cancel(); <-done }()
 		for i := 0; i < 6; i++ {
 			if _, err := f.pipe.Submit(ctx, []labtrust.Event{login(i, "ana", "10.0.0.5", false)}); err != nil {

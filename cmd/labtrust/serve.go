@@ -260,7 +260,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	srv := &server.Server{Pipeline: a.pipe, Store: a.db, Parsers: parsers{sources}, Token: token, Console: con,
 		LedgerDir: a.p.ledger(), Gatherer: a.reg, Log: a.log,
 		Formats: func(s string) (string, bool) { src, ok := sources[s]; return src.Format, ok },
-		Alerts: a.db,
+		Alerts:  a.db,
 		Record: func(ctx context.Context, by, what string, action labtrust.Action, detail string) {
 			identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil).Record(ctx, by, what, action, labtrust.OutcomeSuccess, detail)
 		},
