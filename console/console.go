@@ -53,6 +53,8 @@ type Console struct {
 	SSO *OIDC
 	// Admin, if set, serves the staff, keys, quarantine and verify pages.
 	Admin *Admin
+	// Alerts, if set, serves the alert list and triage pages.
+	Alerts Alerts
 	Log   *slog.Logger
 
 	// LoginLimit is how many sign-in and code attempts one client address
@@ -79,7 +81,7 @@ func (c *Console) Handler() (http.Handler, error) {
 	}
 	c.limiter = newAttempts(c.LoginLimit, c.LoginWindow)
 	c.pages = map[string]*template.Template{}
-	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients", "staff", "keys", "quarantine"} {
+	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients", "staff", "keys", "quarantine", "alerts", "alert"} {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
@@ -122,6 +124,11 @@ func (c *Console) Handler() (http.Handler, error) {
 		mux.HandleFunc("GET /console/quarantine", c.require(identity.PermManageSources, c.quarantinePage))
 		mux.HandleFunc("POST /console/ledger/verify", c.require(identity.PermViewLedger, c.verify))
 	}
+	if c.Alerts != nil {
+		mux.HandleFunc("GET /console/alerts", c.require(identity.PermViewAlerts, c.alertsPage))
+		mux.HandleFunc("GET /console/alerts/{id}", c.require(identity.PermViewAlerts, c.alertPage))
+		mux.HandleFunc("POST /console/alerts/{id}/status", c.require(identity.PermTriageAlerts, c.alertTriage))
+	}
 	// Refuse cross-origin state-changing requests (CSRF), by the browser's
 	// Sec-Fetch-Site and Origin headers.
 	return headers(http.NewCrossOriginProtection().Handler(mux)), nil
@@ -161,6 +168,10 @@ type page struct {
 	MRN         string
 	Patient     *registry.Entry
 	History     []labtrust.Event
+	Alerts      []labtrust.Alert
+	Alert       *labtrust.Alert
+	Filter      string
+	Statuses    []labtrust.AlertStatus
 }
 
 func (c *Console) render(w http.ResponseWriter, name string, status int, p page) {
@@ -172,8 +183,11 @@ func (c *Console) render(w http.ResponseWriter, name string, status int, p page)
 		p.CanPHI = p.Staff.Role.Can(identity.PermViewPHI)
 		p.Admin = c.Admin != nil
 		p.Can = map[string]bool{}
-		for _, perm := range []identity.Permission{identity.PermManageStaff, identity.PermManageKeys, identity.PermManageSources, identity.PermViewLedger} {
+		for _, perm := range []identity.Permission{identity.PermManageStaff, identity.PermManageKeys, identity.PermManageSources, identity.PermViewLedger, identity.PermViewAlerts, identity.PermTriageAlerts} {
 			p.Can[string(perm)] = p.Staff.Role.Can(perm)
+		}
+		if c.Alerts == nil {
+			p.Can[string(identity.PermViewAlerts)], p.Can[string(identity.PermTriageAlerts)] = false, false
 		}
 	}
 	// Rendered whole before anything is sent, so a template error is a

@@ -122,6 +122,13 @@ func newEnvWith(t *testing.T, dsn string, configure func(c *console.Console, bas
 		Ledger: func(context.Context) (console.LedgerStatus, error) {
 			return console.LedgerStatus{Size: 42, Checkpointed: 40}, nil
 		}}
+	// One alert, for the triage pages.
+	c.Alerts = db
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	if _, _, err := db.RaiseAlerts(ctx, []labtrust.Alert{{Rule: "password_spraying", Title: "Password spraying from one address", Severity: "high",
+		Explanation: "Failed sign-ins for five accounts from 203.0.113.9 within ten minutes.", Key: "k", First: at, Last: at, Count: 5, Entries: []uint64{3, 4, 5, 6, 7}}}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	var h http.Handler
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
@@ -245,6 +252,36 @@ func TestSignInWithTOTPInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkA11y(t, ctx, axe, "patient")
+		// Alerts: the list, one alert, and triage (benign needs a reason).
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/alerts"), chromedp.WaitVisible(css("main table"))); err != nil {
+			t.Fatal(err)
+		}
+		checkA11y(t, ctx, axe, "alerts")
+		if err := chromedp.Do(ctx,
+			chromedp.Click(css("main table td a")),
+			chromedp.WaitVisible(css("#reason")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		checkA11y(t, ctx, axe, "alert")
+		if err := chromedp.Do(ctx,
+			chromedp.Click(css("#st-benign")),
+			chromedp.Submit(css("#reason")),
+			chromedp.WaitVisible(css("p.error")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(css("#reason"), "Red team exercise, ticket 4711"),
+			chromedp.Click(css("#st-benign")),
+			chromedp.Submit(css("#reason")),
+			chromedp.WaitVisible(css("p[role=status]")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := chromedp.Run(ctx, chromedp.Text(css("main dl"))); err != nil || !strings.Contains(got, "benign: Red team exercise, ticket 4711 (by ana") {
+			t.Fatalf("after triage: %q %v", got, err)
+		}
 		if strings.Count(codes, "-") != 10 {
 			t.Fatalf("recovery codes: %q", codes)
 		}
@@ -635,4 +672,35 @@ func TestPasskeyInChromium(t *testing.T) {
 	if !added || !used {
 		t.Fatalf("passkey events: added %v, used %v", added, used)
 	}
+}
+
+// TestAlertPermissions: an auditor reads alerts but cannot triage them; an
+// administrator (accounts and keys) does not see them; refusals are
+// recorded.
+func TestAlertPermissions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		aud := signInHTTP(t, e, "aud", "auditor passphrase")
+		code, body := get(t, aud, e.srv.URL+"/console/alerts")
+		if code != 200 || !strings.Contains(body, "Password spraying from one address") || !strings.Contains(body, `href="/console/alerts"`) {
+			t.Fatalf("auditor's alert list: %d", code)
+		}
+		code, body = get(t, aud, e.srv.URL+"/console/alerts/1")
+		if code != 200 || !strings.Contains(body, "203.0.113.9") || strings.Contains(body, `id="reason"`) {
+			t.Fatalf("auditor's alert page: %d (triage form shown: %v)", code, strings.Contains(body, `id="reason"`))
+		}
+		if code, _ := post(t, aud, e.srv.URL+"/console/alerts/1/status", url.Values{"status": {"confirmed"}}); code != http.StatusForbidden {
+			t.Fatalf("auditor triage: %d", code)
+		}
+		if code, _ := get(t, aud, e.srv.URL+"/console/alerts/99"); code != http.StatusNotFound {
+			t.Fatalf("missing alert: %d", code)
+		}
+		admin := signInHTTP(t, e, "root", "admin passphrase!")
+		if code, body := get(t, admin, e.srv.URL+"/console/"); code != 200 || strings.Contains(body, `href="/console/alerts"`) {
+			t.Fatalf("admin sees the alerts link: %d", code)
+		}
+		if code, _ := get(t, admin, e.srv.URL+"/console/alerts"); code != http.StatusForbidden {
+			t.Fatalf("admin alert list: %d", code)
+		}
+	})
 }

@@ -54,14 +54,16 @@ const (
 	PermManageSources Permission = "manage-sources" // log sources, quarantine
 	PermViewLedger    Permission = "view-ledger"    // ledger status and verification
 	PermIncidents     Permission = "incidents"      // incident response
+	PermViewAlerts    Permission = "view-alerts"    // detection's alerts
+	PermTriageAlerts  Permission = "triage-alerts"  // move alerts through triage
 )
 
 var grants = map[Role][]Permission{
 	RoleAdmin:           {PermManageStaff, PermManageKeys, PermManageSources, PermViewLedger},
-	RoleSecurityOfficer: {PermManageKeys, PermManageSources, PermViewLedger, PermIncidents},
-	RolePrivacyOfficer:  {PermViewPHI, PermViewLedger, PermIncidents},
-	RoleDirector:        {PermViewPHI, PermViewLedger, PermIncidents},
-	RoleAuditor:         {PermViewLedger},
+	RoleSecurityOfficer: {PermManageKeys, PermManageSources, PermViewLedger, PermIncidents, PermViewAlerts, PermTriageAlerts},
+	RolePrivacyOfficer:  {PermViewPHI, PermViewLedger, PermIncidents, PermViewAlerts, PermTriageAlerts},
+	RoleDirector:        {PermViewPHI, PermViewLedger, PermIncidents, PermViewAlerts},
+	RoleAuditor:         {PermViewLedger, PermViewAlerts},
 	RoleStaff:           {PermViewPHI},
 	RoleResponder:       {PermIncidents, PermViewPHI},
 }

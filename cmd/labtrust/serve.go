@@ -442,6 +442,7 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 				return fmt.Sprintf("OK: %d entries, %d checkpoints, %d tiles; every signature, consistency proof and tile checks (labtrust verify also checks the stored bodies).", rep.Entries, rep.Checkpoints, rep.Tiles), nil
 			}},
 		ID:       id,
+		Alerts:   a.db,
 		Patients: reg,
 		Log:      a.log,
 		History: func(ctx context.Context, mrn string) ([]labtrust.Event, error) {

@@ -1,0 +1,86 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/identity"
+	"github.com/labtrust/labtrust/store"
+)
+
+// Alerts is what the alert pages read and triage (the store).
+type Alerts interface {
+	ListAlerts(ctx context.Context, f store.AlertFilter) ([]labtrust.Alert, error)
+	GetAlert(ctx context.Context, id int64) (labtrust.Alert, error)
+	SetAlertStatus(ctx context.Context, id int64, s labtrust.AlertStatus, reason, by string) error
+}
+
+var statuses = []labtrust.AlertStatus{labtrust.AlertNew, labtrust.AlertInvestigating, labtrust.AlertBenign, labtrust.AlertConfirmed}
+
+func (c *Console) alertsPage(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	f := labtrust.AlertStatus(r.URL.Query().Get("status"))
+	if f != "" && !f.Valid() {
+		f = ""
+	}
+	as, err := c.Alerts.ListAlerts(r.Context(), store.AlertFilter{Status: f, Limit: 500})
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.render(w, "alerts", http.StatusOK, page{Title: "Alerts", Staff: st, Alerts: as, Filter: string(f), Statuses: statuses})
+}
+
+func (c *Console) alertPage(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	c.showAlert(w, r, st, http.StatusOK, "", "")
+}
+
+func (c *Console) showAlert(w http.ResponseWriter, r *http.Request, st *identity.Staff, status int, msg, problem string) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		c.render(w, "alerts", http.StatusNotFound, page{Title: "Alerts", Staff: st, Error: "No alert has that number.", Statuses: statuses})
+		return
+	}
+	a, err := c.Alerts.GetAlert(r.Context(), id)
+	if errors.Is(err, labtrust.ErrNotFound) {
+		c.render(w, "alerts", http.StatusNotFound, page{Title: "Alerts", Staff: st, Error: "No alert has that number.", Statuses: statuses})
+		return
+	}
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.ID.Record(r.Context(), st.Username, "alert-view", labtrust.ActionRead, labtrust.OutcomeSuccess, "alert "+strconv.FormatInt(id, 10))
+	c.render(w, "alert", status, page{Title: "Alert " + strconv.FormatInt(id, 10), Staff: st, Alert: &a, Statuses: statuses, Message: msg, Error: problem})
+}
+
+func (c *Console) alertTriage(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		c.showAlert(w, r, st, http.StatusNotFound, "", "")
+		return
+	}
+	s := labtrust.AlertStatus(r.PostFormValue("status"))
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	switch {
+	case !s.Valid():
+		c.showAlert(w, r, st, http.StatusBadRequest, "", "Choose a status.")
+		return
+	case s == labtrust.AlertBenign && reason == "":
+		c.showAlert(w, r, st, http.StatusBadRequest, "", "Explain why the alert is benign: the reason is kept with it.")
+		return
+	}
+	if err := c.Alerts.SetAlertStatus(r.Context(), id, s, reason, st.Username); err != nil {
+		if errors.Is(err, labtrust.ErrNotFound) {
+			c.showAlert(w, r, st, http.StatusNotFound, "", "")
+			return
+		}
+		c.fail(w, err)
+		return
+	}
+	c.ID.Record(r.Context(), st.Username, "alert-triage", labtrust.ActionUpdate, labtrust.OutcomeSuccess, "alert "+strconv.FormatInt(id, 10)+": "+string(s))
+	c.showAlert(w, r, st, http.StatusOK, "The alert is now "+string(s)+".", "")
+}
