@@ -55,7 +55,7 @@ type Console struct {
 	Admin *Admin
 	// Alerts, if set, serves the alert list and triage pages.
 	Alerts Alerts
-	Log   *slog.Logger
+	Log    *slog.Logger
 
 	// LoginLimit is how many sign-in and code attempts one client address
 	// may make per LoginWindow (defaults: 20 per 5 minutes).
