@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -61,4 +62,32 @@ func (w *Webhook) Send(ctx context.Context, a labtrust.Alert) error {
 		last = fmt.Errorf("status %s", res.Status)
 	}
 	return fmt.Errorf("alert webhook: %w", last)
+}
+
+// Sender sends mail (notify.SMTP).
+type Sender interface {
+	Send(ctx context.Context, to []string, subject, body string) error
+}
+
+// Mail emails each new alert to the on-call people, with a link to it in
+// the console. The alert holds no PHI, so neither does the mail.
+type Mail struct {
+	Sender     Sender
+	To         []string
+	ConsoleURL string // e.g. https://labtrust.lab.internal/console
+}
+
+// Send mails one alert.
+func (m *Mail) Send(ctx context.Context, a labtrust.Alert) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\n\nSeverity: %s\nAlert: %d (%s)\nSeen: %s to %s UTC, %d matching event(s)\n",
+		a.Explanation, a.Severity, a.ID, a.Rule, a.First.UTC().Format("2006-01-02 15:04:05"), a.Last.UTC().Format("2006-01-02 15:04:05"), a.Count)
+	if a.Actor != "" {
+		fmt.Fprintf(&b, "Account: %s\n", a.Actor)
+	}
+	if m.ConsoleURL != "" {
+		fmt.Fprintf(&b, "\nTriage it: %s/alerts/%d\n", strings.TrimSuffix(m.ConsoleURL, "/"), a.ID)
+	}
+	b.WriteString("\nThis message holds no patient data; the ledger entries behind the alert are in the console.\n")
+	return m.Sender.Send(ctx, m.To, fmt.Sprintf("[labtrust %s] %s", a.Severity, a.Title), b.String())
 }

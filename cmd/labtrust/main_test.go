@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +33,7 @@ import (
 	"github.com/labtrust/labtrust/fhir"
 	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/notify/notifytest"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
 	"golang.org/x/mod/sumdb/note"
@@ -910,7 +912,14 @@ func TestDetection(t *testing.T) {
 			t.Fatalf("replay: %s", out)
 		}
 
-		srv := startServer(t, common...)
+		mail := notifytest.Start(t)
+		ca := filepath.Join(dir, "smtp-ca.pem")
+		os.WriteFile(ca, mail.CertPEM, 0o600)
+		pw := filepath.Join(dir, "smtp-password")
+		os.WriteFile(pw, []byte(mail.Password+"\n"), 0o600)
+		t.Setenv("LABTRUST_SMTP_PASSWORD_FILE", pw)
+		srv := startServer(t, append([]string{"--alert-email-to", "oncall@lab.example", "--smtp-host", "127.0.0.1", "--smtp-port", strconv.Itoa(mail.Port),
+			"--smtp-user", mail.User, "--smtp-ca", ca, "--public-url", "https://labtrust.lab.example"}, common...)...)
 		defer func() {
 			srv.cmd.Process.Signal(syscall.SIGTERM)
 			srv.cmd.Wait()
@@ -924,6 +933,22 @@ func TestDetection(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("no alert for the planted password spraying: %s", out)
+			}
+		}
+		// The on-call person got a mail for it, with the way to the console.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			found := false
+			for _, m := range mail.Messages() {
+				d := strings.ReplaceAll(string(m.Data), "=\r\n", "")
+				if strings.Contains(d, "Password spraying") && strings.Contains(d, "https://labtrust.lab.example/console/alerts/"+id) {
+					found = true
+				}
+			}
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no alert mail among %d messages", len(mail.Messages()))
 			}
 		}
 		out = mustRun(t, with("alerts", "show", id)...)

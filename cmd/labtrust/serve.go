@@ -31,6 +31,7 @@ import (
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/notify"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/server"
 	"github.com/labtrust/labtrust/sigma"
@@ -60,6 +61,9 @@ type serveOpts struct {
 	oidcName     string
 	rules        string
 	alertWebhook string
+	alertEmailTo []string
+	smtp         notify.SMTP
+	smtpCA       string
 	ready        func(addr string) // tests learn the bound address
 }
 
@@ -106,6 +110,14 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.DurationVar(&o.cpInterval, "checkpoint-interval", 400*time.Millisecond, "how often to sign a checkpoint while events arrive")
 	f.StringVar(&o.rules, "rules", "", "Sigma rules directory, beside the built-in pack (default DATA/rules; reloaded when it changes)")
 	f.StringVar(&o.alertWebhook, "alert-webhook", "", "POST each new alert as JSON to this URL (no PHI in it)")
+	f.StringSliceVar(&o.alertEmailTo, "alert-email-to", nil, "email each new alert to these addresses (needs --smtp-host)")
+	f.StringVar(&o.smtp.Host, "smtp-host", "", "outgoing mail server")
+	f.IntVar(&o.smtp.Port, "smtp-port", 587, "its port (465 with --smtp-tls implicit)")
+	f.StringVar(&o.smtp.Username, "smtp-user", "", "SMTP user (the password in LABTRUST_SMTP_PASSWORD_FILE)")
+	f.StringVar(&o.smtp.Password, "smtp-password", "", "SMTP password; prefer LABTRUST_SMTP_PASSWORD_FILE")
+	f.StringVar(&o.smtp.TLS, "smtp-tls", "mandatory", "mandatory (STARTTLS), implicit, opportunistic or none")
+	f.StringVar(&o.smtpCA, "smtp-ca", "", "PEM file of the CA that signed the mail server's certificate (default: the system's)")
+	f.StringVar(&o.smtp.From, "alert-email-from", "labtrust@localhost", "sender of alert mail")
 	f.BoolVar(&o.demo, "demo", false, "generate and ingest a synthetic demo lab if the data directory is empty")
 	f.IntVar(&o.demoPatients, "demo-patients", 2000, "patients in the demo lab")
 	f.Int64Var(&o.demoEvents, "demo-events", 20000, "events in the demo lab")
@@ -179,12 +191,41 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		return fmt.Errorf("detection rules: %w", err)
 	}
 	runner := &detect.Runner{Engine: eng, Store: a.db, Keys: a.keys, Logger: a.log}
+	var notifiers []func(context.Context, labtrust.Alert) error
 	if o.alertWebhook != "" {
-		hook := &detect.Webhook{URL: o.alertWebhook}
-		runner.Notify = func(ctx context.Context, al labtrust.Alert) {
-			if err := hook.Send(ctx, al); err != nil {
-				a.log.Error("notify on-call of an alert", "alert", al.ID, "err", err)
+		notifiers = append(notifiers, (&detect.Webhook{URL: o.alertWebhook}).Send)
+	}
+	if len(o.alertEmailTo) > 0 {
+		if o.smtp.Host == "" {
+			stopPipeline()
+			return &labtrust.Error{Code: "invalid", Message: "--alert-email-to needs an outgoing mail server", Hint: "add --smtp-host (and --smtp-user with LABTRUST_SMTP_PASSWORD_FILE)"}
+		}
+		if o.smtpCA != "" {
+			pem, err := os.ReadFile(o.smtpCA)
+			pool := x509.NewCertPool()
+			if err != nil || !pool.AppendCertsFromPEM(pem) {
+				stopPipeline()
+				return &labtrust.Error{Code: "invalid", Message: "--smtp-ca " + o.smtpCA + " holds no PEM certificate", Err: err}
 			}
+			o.smtp.TLSConfig = &tls.Config{RootCAs: pool, ServerName: o.smtp.Host, MinVersion: tls.VersionTLS12}
+		}
+		consoleURL := o.publicURL
+		if consoleURL != "" {
+			consoleURL = strings.TrimSuffix(consoleURL, "/") + "/console"
+		}
+		notifiers = append(notifiers, (&detect.Mail{Sender: &o.smtp, To: o.alertEmailTo, ConsoleURL: consoleURL}).Send)
+	}
+	if len(notifiers) > 0 {
+		// Off the detection goroutine: a slow mail server must not hold
+		// up detection.
+		runner.Notify = func(ctx context.Context, al labtrust.Alert) {
+			go func() {
+				for _, n := range notifiers {
+					if err := n(ctx, al); err != nil && ctx.Err() == nil {
+						a.log.Error("notify on-call of an alert", "alert", al.ID, "err", err)
+					}
+				}
+			}()
 		}
 	}
 	live.Store(runner)
