@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/identity"
@@ -17,6 +18,7 @@ type Alerts interface {
 	ListAlerts(ctx context.Context, f store.AlertFilter) ([]labtrust.Alert, error)
 	GetAlert(ctx context.Context, id int64) (labtrust.Alert, error)
 	SetAlertStatus(ctx context.Context, id int64, s labtrust.AlertStatus, reason, by string) error
+	AllowLike(ctx context.Context, alertID int64, reason, by string, expires time.Time) (store.AllowEntry, error)
 }
 
 var statuses = []labtrust.AlertStatus{labtrust.AlertNew, labtrust.AlertInvestigating, labtrust.AlertBenign, labtrust.AlertConfirmed}
@@ -82,5 +84,17 @@ func (c *Console) alertTriage(w http.ResponseWriter, r *http.Request, st *identi
 		return
 	}
 	c.ID.Record(r.Context(), st.Username, "alert-triage", labtrust.ActionUpdate, labtrust.OutcomeSuccess, "alert "+strconv.FormatInt(id, 10)+": "+string(s))
-	c.showAlert(w, r, st, http.StatusOK, "The alert is now "+string(s)+".", "")
+	msg := "The alert is now " + string(s) + "."
+	if days, _ := strconv.Atoi(r.PostFormValue("allow_days")); s == labtrust.AlertBenign && r.PostFormValue("allow") == "1" && days > 0 {
+		days = min(days, 90)
+		e, err := c.Alerts.AllowLike(r.Context(), id, reason, st.Username, time.Now().Add(time.Duration(days)*24*time.Hour))
+		if err != nil {
+			c.fail(w, err)
+			return
+		}
+		c.ID.Record(r.Context(), st.Username, "alert-allow", labtrust.ActionCreate, labtrust.OutcomeSuccess,
+			"rule "+e.Rule+" for "+e.Actor+" until "+e.Expires.Format(time.RFC3339))
+		msg += " The same rule for the same account or address is allowed until " + e.Expires.Format("2006-01-02 15:04") + " UTC."
+	}
+	c.showAlert(w, r, st, http.StatusOK, msg, "")
 }

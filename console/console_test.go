@@ -695,6 +695,13 @@ func TestAlertPermissions(t *testing.T) {
 		if code, _ := get(t, aud, e.srv.URL+"/console/alerts/99"); code != http.StatusNotFound {
 			t.Fatalf("missing alert: %d", code)
 		}
+		// A privacy officer explains it as benign and allows the same
+		// rule and group for a week.
+		ana := signInHTTP(t, e, "ana", "a long enough passphrase")
+		code, body = post(t, ana, e.srv.URL+"/console/alerts/1/status", url.Values{"status": {"benign"}, "reason": {"pen test"}, "allow": {"1"}, "allow_days": {"7"}})
+		if code != 200 || !strings.Contains(body, "is allowed until") {
+			t.Fatalf("benign with an allowance: %d", code)
+		}
 		admin := signInHTTP(t, e, "root", "admin passphrase!")
 		if code, body := get(t, admin, e.srv.URL+"/console/"); code != 200 || strings.Contains(body, `href="/console/alerts"`) {
 			t.Fatalf("admin sees the alerts link: %d", code)

@@ -2,6 +2,7 @@ package detect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -222,6 +223,38 @@ func TestRunner(t *testing.T) {
 		if err != nil || got.Status != labtrust.AlertBenign {
 			t.Fatalf("get: %+v %v", got, err)
 		}
+		// Allowing the same (rule, account) absorbs the next bursts:
+		// counted on the allow-list entry, no alert, no notification.
+		entry, err := f.db.AllowLike(ctx, alerts[1].ID, "locked-out user", "sec-officer", time.Now().Add(time.Hour))
+		if err != nil || entry.Rule != "failed_signin_burst" || entry.Actor != "ana" {
+			t.Fatalf("allow: %+v %v", entry, err)
+		}
+		if err := f.db.SetAlertStatus(ctx, alerts[0].ID, labtrust.AlertBenign, "same", "sec-officer"); err != nil {
+			t.Fatal(err)
+		}
+		evs = evs[:0]
+		for i := 0; i < 5; i++ {
+			evs = append(evs, login(16+i, "ana", "10.0.0.5", false))
+		}
+		if _, err := f.pipe.Submit(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		before := len(notified)
+		if _, err := r.Step(ctx, 20); err != nil {
+			t.Fatal(err)
+		}
+		if as, _ := f.db.ListAlerts(ctx, store.AlertFilter{}); len(as) != 2 || len(notified) != before {
+			t.Fatalf("an allowed burst raised an alert: %d alerts, %d notified", len(as), len(notified)-before)
+		}
+		if es, _ := f.db.AllowList(ctx); len(es) != 1 || es[0].Suppressed != 5 {
+			t.Fatalf("allow-list %+v", es)
+		}
+		if err := f.db.EndAllow(ctx, entry.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.db.EndAllow(ctx, entry.ID); !errors.Is(err, labtrust.ErrNotFound) {
+			t.Fatalf("ending twice: %v", err)
+		}
 
 		// The parallel path raises what evaluating one entry at a time does.
 		var spray []labtrust.Event
@@ -233,12 +266,12 @@ func TestRunner(t *testing.T) {
 		}
 		var seq, par []string
 		one, _ := detect.Open("", sigma.Options{})
-		detect.Scan(ctx, f.db, f.keys, 0, 3015, func(en *labtrust.Entry) error {
+		detect.Scan(ctx, f.db, f.keys, 5, 3020, func(en *labtrust.Entry) error {
 			one.Eval(en, func(a labtrust.Alert) { seq = append(seq, fmt.Sprint(a.Rule, a.Key, a.Entries)) })
 			return nil
 		})
 		two, _ := detect.Open("", sigma.Options{})
-		n, err = two.Process(ctx, f.db, f.keys, 0, 3015, func(a labtrust.Alert) { par = append(par, fmt.Sprint(a.Rule, a.Key, a.Entries)) })
+		n, err = two.Process(ctx, f.db, f.keys, 5, 3020, func(a labtrust.Alert) { par = append(par, fmt.Sprint(a.Rule, a.Key, a.Entries)) })
 		if err != nil || n != 3015 || len(seq) < 10 || strings.Join(seq, "\n") != strings.Join(par, "\n") {
 			t.Fatalf("Process read %d (%v): %d alerts, Eval %d", n, err, len(par), len(seq))
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/store"
@@ -15,6 +16,7 @@ type Alerts interface {
 	ListAlerts(ctx context.Context, f store.AlertFilter) ([]labtrust.Alert, error)
 	GetAlert(ctx context.Context, id int64) (labtrust.Alert, error)
 	SetAlertStatus(ctx context.Context, id int64, s labtrust.AlertStatus, reason, by string) error
+	AllowLike(ctx context.Context, alertID int64, reason, by string, expires time.Time) (store.AllowEntry, error)
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
@@ -67,9 +69,10 @@ func (s *Server) triageAlert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Status labtrust.AlertStatus `json:"status"`
-		Reason string               `json:"reason"`
-		By     string               `json:"by"`
+		Status   labtrust.AlertStatus `json:"status"`
+		Reason   string               `json:"reason"`
+		By       string               `json:"by"`
+		AllowFor string               `json:"allowFor"` // with benign: allow the same rule and group this long ("168h")
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil {
 		writeErr(w, http.StatusBadRequest, &labtrust.Error{Code: "invalid", Message: "the body is not JSON with status and reason"})
@@ -83,6 +86,15 @@ func (s *Server) triageAlert(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, &labtrust.Error{Code: "invalid", Message: "an alert explained as benign needs the explanation in reason"})
 		return
 	}
+	var allowFor time.Duration
+	if body.AllowFor != "" {
+		d, err := time.ParseDuration(body.AllowFor)
+		if err != nil || d <= 0 || d > 90*24*time.Hour || body.Status != labtrust.AlertBenign {
+			writeErr(w, http.StatusBadRequest, &labtrust.Error{Code: "invalid", Message: "allowFor goes with benign, as a duration up to 2160h"})
+			return
+		}
+		allowFor = d
+	}
 	by := "api"
 	if body.By != "" {
 		by = "api:" + body.By
@@ -93,6 +105,16 @@ func (s *Server) triageAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.Record != nil {
 		s.Record(r.Context(), by, "alert-triage", labtrust.ActionUpdate, "alert "+strconv.FormatInt(id, 10)+": "+string(body.Status))
+	}
+	if allowFor > 0 {
+		e, err := s.Alerts.AllowLike(r.Context(), id, body.Reason, by, time.Now().Add(allowFor))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if s.Record != nil {
+			s.Record(r.Context(), by, "alert-allow", labtrust.ActionCreate, "rule "+e.Rule+" for "+e.Actor+" until "+e.Expires.Format(time.RFC3339))
+		}
 	}
 	a, err := s.Alerts.GetAlert(r.Context(), id)
 	if err != nil {

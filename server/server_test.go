@@ -1355,6 +1355,13 @@ func TestAlertsAPI(t *testing.T) {
 		if len(e.recorded) != 1 || !strings.Contains(e.recorded[0], "alert-triage alert") {
 			t.Fatalf("recorded %v", e.recorded)
 		}
+		if r := e.api(t, "POST", fmt.Sprintf("/api/v1/alerts/%d/status", id), "application/json", []byte(`{"status":"confirmed","allowFor":"24h"}`)); r.status != 400 {
+			t.Fatalf("allowFor with confirmed: %d", r.status)
+		}
+		r = e.api(t, "POST", fmt.Sprintf("/api/v1/alerts/%d/status", id), "application/json", []byte(`{"status":"benign","reason":"red team","allowFor":"24h"}`))
+		if es, _ := e.db.AllowList(ctx); r.status != 200 || len(es) != 1 || es[0].Rule != "password_spraying" || es[0].CreatedBy != "api" {
+			t.Fatalf("allowFor: %d %+v", r.status, es)
+		}
 		if r := e.api(t, "GET", "/api/v1/alerts/999", "", nil); r.status != 404 {
 			t.Fatalf("missing alert: %d", r.status)
 		}

@@ -12,11 +12,13 @@ import (
 	"github.com/labtrust/labtrust"
 )
 
-// RaiseAlerts stores alerts in one transaction. An alert whose key matches
-// an open alert (new or investigating) last seen within window of its
-// first event updates that alert (count, last time, entries up to
-// labtrust.MaxAlertEntries) instead; the returned IDs say which alert each
-// became, and fresh reports whether it is new.
+// RaiseAlerts stores alerts in one transaction. An alert whose key an
+// allow-list entry covers now is counted there and not stored (its
+// ID is 0). An alert whose key matches an open alert (new or
+// investigating) last seen within window of its first event updates that
+// alert (count, last time, entries up to labtrust.MaxAlertEntries)
+// instead; the returned IDs say which alert each became, and fresh reports
+// whether it is new.
 func (d *DB) RaiseAlerts(ctx context.Context, alerts []labtrust.Alert, window time.Duration) (ids []int64, fresh []bool, err error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -25,9 +27,20 @@ func (d *DB) RaiseAlerts(ctx context.Context, alerts []labtrust.Alert, window ti
 	defer tx.Rollback()
 	now := d.now()
 	for _, a := range alerts {
+		// An allow-list entry for the key, in force now (when detection
+		// raises the alert), absorbs it.
+		res, err := tx.ExecContext(ctx, d.q(`UPDATE alert_allow SET suppressed = suppressed + ? WHERE id = (SELECT id FROM alert_allow WHERE dedup_key = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1)`),
+			a.Count, a.Key, now.UnixNano())
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: alert allow-list: %w", mapErr(err))
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			ids, fresh = append(ids, 0), append(fresh, false)
+			continue
+		}
 		var id, count int64
 		var entries []byte
-		err := tx.QueryRowContext(ctx, d.q(`SELECT id, count, entries FROM alerts WHERE dedup_key = ? AND status IN ('new', 'investigating') AND last_ts >= ? ORDER BY last_ts DESC LIMIT 1`),
+		err = tx.QueryRowContext(ctx, d.q(`SELECT id, count, entries FROM alerts WHERE dedup_key = ? AND status IN ('new', 'investigating') AND last_ts >= ? ORDER BY last_ts DESC LIMIT 1`),
 			a.Key, a.First.Add(-window).UnixNano()).Scan(&id, &count, &entries)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -188,6 +201,69 @@ func (d *DB) DetectCursor(ctx context.Context, name string) (uint64, error) {
 func (d *DB) SetDetectCursor(ctx context.Context, name string, next uint64) error {
 	if _, err := d.db.ExecContext(ctx, d.q(`INSERT INTO detect_cursor (name, next) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET next = excluded.next`), name, int64(next)); err != nil {
 		return fmt.Errorf("store: detect cursor: %w", mapErr(err))
+	}
+	return nil
+}
+
+// AllowEntry is an allow-list entry learned from triage.
+type AllowEntry struct {
+	ID         int64     `json:"id"`
+	Rule       string    `json:"rule"`
+	Actor      string    `json:"actor,omitempty"`
+	Alert      int64     `json:"alert"`
+	Reason     string    `json:"reason"`
+	CreatedBy  string    `json:"createdBy"`
+	Created    time.Time `json:"created"`
+	Expires    time.Time `json:"expires"`
+	Suppressed int64     `json:"suppressed"`
+}
+
+// AllowLike allows the matches an alert stands for (its rule and group)
+// until expires, with the reason triage gave.
+func (d *DB) AllowLike(ctx context.Context, alertID int64, reason, by string, expires time.Time) (AllowEntry, error) {
+	a, err := d.GetAlert(ctx, alertID)
+	if err != nil {
+		return AllowEntry{}, err
+	}
+	now := d.now()
+	e := AllowEntry{Rule: a.Rule, Actor: a.Actor, Alert: a.ID, Reason: reason, CreatedBy: by, Created: now.UTC(), Expires: expires.UTC()}
+	err = d.db.QueryRowContext(ctx, d.q(`INSERT INTO alert_allow (rule, dedup_key, actor, alert, reason, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		a.Rule, a.Key, a.Actor, a.ID, reason, by, now.UnixNano(), expires.UnixNano()).Scan(&e.ID)
+	if err != nil {
+		return AllowEntry{}, fmt.Errorf("store: allow-list: %w", mapErr(err))
+	}
+	return e, nil
+}
+
+// AllowList returns the allow-list entries, those still in force first;
+// expired ones are kept as the record of what was allowed.
+func (d *DB) AllowList(ctx context.Context) ([]AllowEntry, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, rule, actor, alert, reason, created_by, created_at, expires_at, suppressed FROM alert_allow ORDER BY expires_at DESC, id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("store: allow-list: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []AllowEntry
+	for rows.Next() {
+		var e AllowEntry
+		var c, x int64
+		if err := rows.Scan(&e.ID, &e.Rule, &e.Actor, &e.Alert, &e.Reason, &e.CreatedBy, &c, &x, &e.Suppressed); err != nil {
+			return nil, fmt.Errorf("store: allow-list: %w", err)
+		}
+		e.Created, e.Expires = time.Unix(0, c).UTC(), time.Unix(0, x).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EndAllow ends an allow-list entry now.
+func (d *DB) EndAllow(ctx context.Context, id int64) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE alert_allow SET expires_at = ? WHERE id = ? AND expires_at > ?`), d.now().UnixNano(), id, d.now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: allow-list: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: allow-list entry %d (in force): %w", id, labtrust.ErrNotFound)
 	}
 	return nil
 }

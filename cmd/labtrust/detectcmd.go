@@ -221,8 +221,9 @@ entries behind it. Triage moves an alert from new to investigating, then to beni
 		},
 	}
 	var reason string
+	var allowFor time.Duration
 	set := &cobra.Command{
-		Use:   "set ID STATUS [--reason TEXT]",
+		Use:   "set ID STATUS [--reason TEXT] [--allow-for 168h]",
 		Short: "Move an alert through triage (investigating, benign, confirmed)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -234,6 +235,9 @@ entries behind it. Triage moves an alert from new to investigating, then to beni
 			if !st.Valid() {
 				return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown status %q", args[1]), Hint: "new, investigating, benign or confirmed"}
 			}
+			if allowFor != 0 && (st != labtrust.AlertBenign || allowFor < 0 || allowFor > 90*24*time.Hour) {
+				return &labtrust.Error{Code: "invalid", Message: "--allow-for goes with benign, for up to 90 days (2160h)"}
+			}
 			if st == labtrust.AlertBenign && strings.TrimSpace(reason) == "" {
 				return &labtrust.Error{Code: "invalid", Message: "an alert explained as benign needs the explanation", Hint: `--reason "covering for a colleague on the night shift"`}
 			}
@@ -243,13 +247,75 @@ entries behind it. Triage moves an alert from new to investigating, then to beni
 				}
 				recordAction(cmd.Context(), a, "alert-triage", labtrust.ActionUpdate, fmt.Sprintf("alert %d: %s", id, st))
 				fmt.Fprintf(g.stdout, "alert %d is %s\n", id, st)
+				if allowFor > 0 {
+					e, err := a.db.AllowLike(cmd.Context(), id, reason, operator(), time.Now().Add(allowFor))
+					if err != nil {
+						return err
+					}
+					recordAction(cmd.Context(), a, "alert-allow", labtrust.ActionCreate, fmt.Sprintf("rule %s for %s until %s (from alert %d)", e.Rule, e.Actor, e.Expires.Format(time.RFC3339), id))
+					fmt.Fprintf(g.stdout, "allowed: %s matches of %s until %s (allow-list entry %d)\n", orAny(e.Actor), e.Rule, e.Expires.Format("2006-01-02 15:04Z"), e.ID)
+				}
 				return nil
 			})
 		},
 	}
 	set.Flags().StringVar(&reason, "reason", "", "why (required for benign)")
-	cmd.AddCommand(list, show, set)
+	set.Flags().DurationVar(&allowFor, "allow-for", 0, "with benign: also allow the same rule for the same account or address this long (up to 2160h)")
+	allowed := &cobra.Command{
+		Use:   "allowed",
+		Short: "List the allow-list entries triage made (in force first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				es, err := a.db.AllowList(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tRULE\tFOR\tUNTIL\tSUPPRESSED\tBY\tREASON")
+				for _, e := range es {
+					until := e.Expires.Format("2006-01-02 15:04Z")
+					if !e.Expires.After(time.Now()) {
+						until += " (ended)"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Rule, orAny(e.Actor), until, e.Suppressed, e.CreatedBy, e.Reason)
+				}
+				tw.Flush()
+				return nil
+			})
+		},
+	}
+	unallow := &cobra.Command{
+		Use:   "unallow ID",
+		Short: "End an allow-list entry now",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: labtrust alerts allowed"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				if err := a.db.EndAllow(cmd.Context(), id); err != nil {
+					if errors.Is(err, labtrust.ErrNotFound) {
+						return &labtrust.Error{Code: "not_found", Message: "no allow-list entry in force has that ID", Err: err}
+					}
+					return err
+				}
+				recordAction(cmd.Context(), a, "alert-unallow", labtrust.ActionDelete, fmt.Sprintf("allow-list entry %d", id))
+				fmt.Fprintf(g.stdout, "allow-list entry %d ended\n", id)
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(list, show, set, allowed, unallow)
 	return cmd
+}
+
+func orAny(actor string) string {
+	if actor == "" {
+		return "(any account)"
+	}
+	return actor
 }
 
 func alertErr(err error) error {

@@ -962,5 +962,15 @@ func TestDetection(t *testing.T) {
 		if out := mustRun(t, with("alerts", "list", "--status", "confirmed")...); !strings.Contains(out, "Password spraying") {
 			t.Fatalf("after triage: %s", out)
 		}
+		if out := mustRun(t, with("alerts", "set", id, "benign", "--reason", "red team, ticket 4711", "--allow-for", "24h")...); !strings.Contains(out, "allowed: (any account) matches of password_spraying") {
+			t.Fatalf("benign with an allowance: %s", out)
+		}
+		if out := mustRun(t, with("alerts", "allowed")...); !strings.Contains(out, "password_spraying") || !strings.Contains(out, "red team, ticket 4711") {
+			t.Fatalf("allowed: %s", out)
+		}
+		mustRun(t, with("alerts", "unallow", "1")...)
+		if out := mustRun(t, with("alerts", "allowed")...); !strings.Contains(out, "(ended)") {
+			t.Fatalf("after unallow: %s", out)
+		}
 	})
 }
