@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/labtrust/labtrust/internal/jsonstr"
 )
 
 // decodeCanonical reads the JSON shape appendCanonical writes, about ten
@@ -369,69 +369,13 @@ func (d *cdec) str() (string, error) {
 }
 
 func (d *cdec) strEscaped(start int) (string, error) {
-	out := append([]byte(nil), d.b[start:d.i]...)
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			return string(out), nil
-		case c < 0x20:
-			return "", d.fail("control character in a string")
-		case c != '\\':
-			out = append(out, c)
-			d.i++
-			continue
-		}
-		if d.i+1 >= len(d.b) {
+	out, next, err := jsonstr.Append(append([]byte(nil), d.b[start:d.i]...), d.b, d.i)
+	d.i = next
+	if err != nil {
+		if err.EOF {
 			return "", errEnd
 		}
-		e := d.b[d.i+1]
-		d.i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, err := d.hex4()
-			if err != nil {
-				return "", err
-			}
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
-					d.i += 2
-					if r2, err = d.hex4(); err != nil {
-						return "", err
-					}
-				}
-				r = utf16.DecodeRune(r, r2)
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return "", d.fail("bad escape")
-		}
+		return "", fmt.Errorf("%s at offset %d", err.Msg, err.Off)
 	}
-	return "", errEnd
-}
-
-func (d *cdec) hex4() (rune, error) {
-	if d.i+4 > len(d.b) {
-		return 0, errEnd
-	}
-	n, err := strconv.ParseUint(string(d.b[d.i:d.i+4]), 16, 32)
-	if err != nil {
-		return 0, d.fail("bad \\u escape")
-	}
-	d.i += 4
-	return rune(n), nil
+	return string(out), nil
 }

@@ -2,8 +2,9 @@ package fhir
 
 import (
 	"strconv"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/labtrust/labtrust/internal/jsonstr"
 )
 
 // This file holds a small strict JSON (RFC 8259) parser that builds a flat,
@@ -356,98 +357,18 @@ func (p *jsonParser) str() ([]byte, error) {
 func (p *jsonParser) strEscaped(start int) ([]byte, error) {
 	out := make([]byte, 0, p.pos-start+16)
 	out = append(out, p.data[start:p.pos]...)
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
-		switch {
-		case c == '"':
-			p.pos++
-			if !utf8.Valid(out) {
-				return nil, &syntaxError{"invalid UTF-8 in string", start}
-			}
-			return out, nil
-		case c < 0x20:
-			return nil, &syntaxError{"control character in string", p.pos}
-		case c != '\\':
-			out = append(out, c)
-			p.pos++
-			continue
-		}
-		// escape
-		p.pos++
-		if p.pos >= len(p.data) {
+	out, next, jerr := jsonstr.Append(out, p.data, p.pos)
+	p.pos = next
+	if jerr != nil {
+		if jerr.EOF {
 			return nil, p.eof()
 		}
-		e := p.data[p.pos]
-		p.pos++
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, err := p.hex4()
-			if err != nil {
-				return nil, err
-			}
-			if utf16.IsSurrogate(r) {
-				// A high surrogate must be followed by an escaped low
-				// surrogate; anything else decodes to U+FFFD, as
-				// encoding/json does.
-				r2 := rune(-1)
-				if p.pos+1 < len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
-					save := p.pos
-					p.pos += 2
-					var err error
-					if r2, err = p.hex4(); err != nil {
-						return nil, err
-					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-						r2 = -2
-					} else {
-						p.pos = save
-					}
-				}
-				if r2 != -2 {
-					r = utf8.RuneError
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return nil, &syntaxError{"invalid escape", p.pos - 1}
-		}
+		return nil, &syntaxError{jerr.Msg, jerr.Off}
 	}
-	return nil, p.eof()
-}
-
-func (p *jsonParser) hex4() (rune, error) {
-	var r rune
-	for i := 0; i < 4; i++ {
-		if p.pos >= len(p.data) {
-			return 0, p.eof()
-		}
-		c := p.data[p.pos]
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, &syntaxError{"invalid escape", p.pos}
-		}
-		p.pos++
+	if !utf8.Valid(out) {
+		return nil, &syntaxError{"invalid UTF-8 in string", start}
 	}
-	return r, nil
+	return out, nil
 }
 
 // get returns the index of the first member of object i named key, or -1.
