@@ -30,25 +30,9 @@ func decodeCanonical(b []byte) (*Entry, error) {
 			s, err = d.str()
 			e.Action = Action(s)
 		case "actor":
-			err = d.object(func(k string) error {
-				s, err := d.str()
-				switch k {
-				case "altId":
-					e.Actor.AltID = s
-				case "id":
-					e.Actor.ID = s
-				case "name":
-					e.Actor.Name = s
-				case "role":
-					e.Actor.Role = s
-				case "site":
-					e.Actor.Site = s
-				case "type":
-					e.Actor.UserType = s
-				default:
-					return fmt.Errorf("unknown field actor.%s", k)
-				}
-				return err
+			a := &e.Actor
+			err = d.strings("actor", func(k string) *string {
+				return pick(k, "altId", &a.AltID, "id", &a.ID, "name", &a.Name, "role", &a.Role, "site", &a.Site, "type", &a.UserType)
 			})
 		case "index":
 			en.Index, err = d.uint()
@@ -97,21 +81,8 @@ func decodeCanonical(b []byte) (*Entry, error) {
 		case "objects":
 			err = d.array(func() error {
 				var o Object
-				err := d.object(func(k string) error {
-					s, err := d.str()
-					switch k {
-					case "id":
-						o.ID = s
-					case "query":
-						o.Query = s
-					case "role":
-						o.Role = s
-					case "type":
-						o.Type = s
-					default:
-						return fmt.Errorf("unknown field objects.%s", k)
-					}
-					return err
+				err := d.strings("objects", func(k string) *string {
+					return pick(k, "id", &o.ID, "query", &o.Query, "role", &o.Role, "type", &o.Type)
 				})
 				e.Objects = append(e.Objects, o)
 				return err
@@ -123,18 +94,7 @@ func decodeCanonical(b []byte) (*Entry, error) {
 		case "patients":
 			err = d.array(func() error {
 				var p PatientRef
-				err := d.object(func(k string) error {
-					s, err := d.str()
-					switch k {
-					case "id":
-						p.ID = s
-					case "system":
-						p.System = s
-					default:
-						return fmt.Errorf("unknown field patients.%s", k)
-					}
-					return err
-				})
+				err := d.strings("patients", func(k string) *string { return pick(k, "id", &p.ID, "system", &p.System) })
 				e.Patients = append(e.Patients, p)
 				return err
 			})
@@ -274,21 +234,32 @@ func (d *cdec) array(fn func() error) error {
 
 func (d *cdec) code() (Code, error) {
 	var c Code
-	err := d.object(func(k string) error {
-		s, err := d.str()
-		switch k {
-		case "code":
-			c.Code = s
-		case "display":
-			c.Display = s
-		case "system":
-			c.System = s
-		default:
-			return fmt.Errorf("unknown code field %q", k)
+	err := d.strings("code", func(k string) *string { return pick(k, "code", &c.Code, "display", &c.Display, "system", &c.System) })
+	return c, err
+}
+
+// strings reads an object whose members are all strings, each stored
+// where field says (nil: not a member this object has).
+func (d *cdec) strings(what string, field func(k string) *string) error {
+	return d.object(func(k string) error {
+		dst := field(k)
+		if dst == nil {
+			return fmt.Errorf("unknown field %s.%s", what, k)
 		}
+		var err error
+		*dst, err = d.str()
 		return err
 	})
-	return c, err
+}
+
+// pick returns the target paired with key k in pairs (name, *string, ...).
+func pick(k string, pairs ...any) *string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i].(string) == k {
+			return pairs[i+1].(*string)
+		}
+	}
+	return nil
 }
 
 func (d *cdec) codes() ([]Code, error) {

@@ -193,43 +193,32 @@ func (p *condParser) peek() token { return p.toks[p.i] }
 func (p *condParser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func (p *condParser) or() (cond, error) {
-	first, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	out := condOr{first}
-	for p.peek().kind == tokOr {
-		p.next()
-		c, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 1 {
-		return first, nil
-	}
-	return out, nil
+	return p.chain(tokOr, p.and, func(cs []cond) cond { return condOr(cs) })
 }
 
 func (p *condParser) and() (cond, error) {
-	first, err := p.not()
+	return p.chain(tokAnd, p.not, func(cs []cond) cond { return condAnd(cs) })
+}
+
+// chain parses operand (op operand)*; one operand stands for itself.
+func (p *condParser) chain(op tokKind, operand func() (cond, error), join func([]cond) cond) (cond, error) {
+	first, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	out := condAnd{first}
-	for p.peek().kind == tokAnd {
+	cs := []cond{first}
+	for p.peek().kind == op {
 		p.next()
-		c, err := p.not()
+		c, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c)
+		cs = append(cs, c)
 	}
-	if len(out) == 1 {
+	if len(cs) == 1 {
 		return first, nil
 	}
-	return out, nil
+	return join(cs), nil
 }
 
 func (p *condParser) not() (cond, error) {
