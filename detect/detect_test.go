@@ -318,3 +318,40 @@ func TestLive(t *testing.T) {
 		}
 	})
 }
+
+// TestThreatIntel: an access from an address a STIX bundle lists raises an
+// alert naming the indicator; other addresses, and times outside the
+// indicator's validity, do not.
+func TestThreatIntel(t *testing.T) {
+	e, err := detect.Open("", sigma.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, skipped, err := e.LoadIntel(filepath.Join("..", "stix", "testdata", "bundle.json"))
+	if err != nil || n != 2 || len(skipped) != 5 {
+		t.Fatalf("loaded %d, skipped %d: %v", n, len(skipped), err)
+	}
+	evs := []labtrust.Entry{
+		{Index: 0, Event: login(0, "ana", "198.51.100.23", true)},
+		{Index: 1, Event: login(1, "bob", "10.0.0.6", true)},
+		{Index: 2, Event: export(2, "cy", "MRN001")},
+	}
+	evs[2].Event.Network = "2001:db8:beef::9"
+	var got []labtrust.Alert
+	e.ProcessEntries(evs, func(a labtrust.Alert) { got = append(got, a) })
+	if len(got) != 2 || got[0].Rule != detect.IntelRule || got[0].Actor != "ana" || got[0].Entries[0] != 0 ||
+		!strings.Contains(got[0].Explanation, `"Credential-stuffing botnet" (STIX indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f, malicious-activity)`) ||
+		got[1].Entries[0] != 2 || !strings.Contains(got[1].Explanation, "Ransomware operator VPN exit") {
+		t.Fatalf("alerts %+v", got)
+	}
+	if strings.Contains(got[1].Explanation, "MRN001") {
+		t.Fatal("PHI in an intel alert")
+	}
+	late := labtrust.Entry{Index: 3, Event: export(0, "cy", "MRN001")}
+	late.Event.Network, late.Event.Time = "2001:db8:beef::9", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	got = nil
+	e.Eval(&late, func(a labtrust.Alert) { got = append(got, a) })
+	if len(got) != 0 {
+		t.Fatalf("an expired indicator matched: %+v", got)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/sigma"
+	"github.com/labtrust/labtrust/stix"
 )
 
 //go:embed rules/*.yml
@@ -37,6 +38,7 @@ type Engine struct {
 	rs    *sigma.Ruleset
 	stamp string
 	doc   *sigma.Doc
+	intel *stix.Set
 }
 
 // Open loads the built-in pack and the .yml/.yaml files under dir (which
@@ -161,6 +163,9 @@ func (e *Engine) Eval(en *labtrust.Entry, raise func(labtrust.Alert)) {
 	defer e.mu.Unlock()
 	Fill(e.doc, en)
 	e.rs.Eval(e.doc, func(m sigma.Match) { raise(alertOf(m, e.doc)) })
+	if ind := intelMatch(e.intel, e.doc); ind != nil {
+		raise(intelAlert(ind, e.doc))
+	}
 }
 
 // phiFields are fields whose values never go into an alert's text or key
@@ -255,10 +260,19 @@ func span(d time.Duration) string {
 	return s
 }
 
-// evaluation is one entry's detection-rule matches, found by a worker.
+// evaluation is one entry's detection-rule matches (and threat-intel
+// indicator), found by a worker.
 type evaluation struct {
 	doc     *sigma.Doc
 	matched []*sigma.Rule
+	intel   *stix.Indicator
+}
+
+func (ev evaluation) finish(rs *sigma.Ruleset, raise func(labtrust.Alert)) {
+	rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
+	if ev.intel != nil {
+		raise(intelAlert(ev.intel, ev.doc))
+	}
 }
 
 // Process evaluates the stored entries from <= index < to: workers on
@@ -267,7 +281,7 @@ type evaluation struct {
 // each alert. It returns how many entries it read.
 func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, raise func(labtrust.Alert)) (int, error) {
 	e.mu.Lock()
-	rs := e.rs
+	rs, intel := e.rs, e.intel
 	e.mu.Unlock()
 	var n atomic.Int64
 	err := scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (evaluation, bool) {
@@ -277,15 +291,16 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 			n.Add(1)
 			Fill(doc, en)
 			matched := m.Match(doc, nil)
-			if len(matched) == 0 {
+			ind := intelMatch(intel, doc)
+			if len(matched) == 0 && ind == nil {
 				return evaluation{}, false
 			}
-			ev := evaluation{doc: doc, matched: matched}
+			ev := evaluation{doc: doc, matched: matched, intel: ind}
 			doc = Schema.NewDoc() // the kept one now belongs to ev
 			return ev, true
 		}
 	}, func(ev evaluation) error {
-		rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
+		ev.finish(rs, raise)
 		return nil
 	})
 	return int(n.Load()), err
@@ -296,7 +311,7 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 // order.
 func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Alert)) {
 	e.mu.Lock()
-	rs := e.rs
+	rs, intel := e.rs, e.intel
 	e.mu.Unlock()
 	evals := make([]evaluation, len(entries))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/256))
@@ -309,8 +324,9 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 			doc := Schema.NewDoc()
 			for i := w; i < len(entries); i += workers {
 				Fill(doc, &entries[i])
-				if matched := m.Match(doc, nil); len(matched) > 0 {
-					evals[i] = evaluation{doc: doc, matched: matched}
+				matched := m.Match(doc, nil)
+				if ind := intelMatch(intel, doc); len(matched) > 0 || ind != nil {
+					evals[i] = evaluation{doc: doc, matched: matched, intel: ind}
 					doc = Schema.NewDoc()
 				}
 			}
@@ -319,7 +335,7 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 	wg.Wait()
 	for _, ev := range evals {
 		if ev.doc != nil {
-			rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
+			ev.finish(rs, raise)
 		}
 	}
 }

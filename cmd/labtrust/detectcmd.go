@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/sigma"
+	"github.com/labtrust/labtrust/stix"
 	"github.com/labtrust/labtrust/store"
 	"github.com/spf13/cobra"
 )
@@ -75,8 +77,39 @@ The fields rules can use are listed by "labtrust detect fields".`,
 			return nil
 		},
 	}
+	intel := &cobra.Command{
+		Use:   "intel FILE",
+		Short: "Read a STIX 2.1 bundle: the address indicators detection would use, and what it leaves out",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			set, skipped, err := stix.Read(f)
+			if err != nil {
+				return &labtrust.Error{Code: "invalid", Message: err.Error(), Hint: "give a STIX 2.1 bundle (JSON with \"type\": \"bundle\")"}
+			}
+			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "INDICATOR\tNAME\tADDRESSES\tVALID")
+			for _, ind := range set.Indicators {
+				valid := "from " + ind.ValidFrom.Format("2006-01-02")
+				if !ind.ValidUntil.IsZero() {
+					valid += " until " + ind.ValidUntil.Format("2006-01-02")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", ind.ID, ind.Name, len(ind.Prefixes), valid)
+			}
+			tw.Flush()
+			for _, k := range skipped {
+				fmt.Fprintf(g.stdout, "left out %s: %s\n", k.ID, k.Reason)
+			}
+			fmt.Fprintf(g.stdout, "%d address indicators, %d objects left out\n", set.Len(), len(skipped))
+			return nil
+		},
+	}
 	var from, to uint64
-	var only string
+	var only, intelFile string
 	var quiet, asJSON bool
 	replay := &cobra.Command{
 		Use:   "replay",
@@ -91,6 +124,11 @@ a new rule against history before putting it in the rules directory.`,
 				e, err := detect.Open(dir(), sigma.Options{})
 				if err != nil {
 					return err
+				}
+				if intelFile != "" {
+					if _, _, err := e.LoadIntel(intelFile); err != nil {
+						return err
+					}
 				}
 				next, err := a.db.NextIndex(ctx)
 				if err != nil {
@@ -150,7 +188,8 @@ a new rule against history before putting it in the rules directory.`,
 	replay.Flags().StringVar(&only, "rule", "", "count only this rule (name or id)")
 	replay.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
 	replay.Flags().BoolVar(&asJSON, "json", false, "JSON output")
-	cmd.AddCommand(check, fields, replay)
+	replay.Flags().StringVar(&intelFile, "threat-intel", "", "also check addresses against this STIX 2.1 bundle")
+	cmd.AddCommand(check, fields, replay, intel)
 	return cmd
 }
 

@@ -911,6 +911,16 @@ func TestDetection(t *testing.T) {
 		if !strings.Contains(out, "password_spraying") || !strings.Contains(out, "4000 events replayed") {
 			t.Fatalf("replay: %s", out)
 		}
+		// A partner's STIX bundle lists the spraying address.
+		bundle := filepath.Join(dir, "intel.json")
+		os.WriteFile(bundle, []byte(`{"type":"bundle","id":"bundle--1","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--7b1f8d7e-0c2a-4f1e-9d3b-2a4c6e8f0a1b","name":"Sprayer","pattern":"[ipv4-addr:value ISSUBSET '203.0.113.0/24']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`), 0o600)
+		if out := mustRun(t, "detect", "intel", bundle); !strings.Contains(out, "1 address indicators, 0 objects left out") {
+			t.Fatalf("intel: %s", out)
+		}
+		out = mustRun(t, with("detect", "replay", "--quiet", "--threat-intel", bundle)...)
+		if !regexp.MustCompile(`(?m)^\d+\s+threat_intel_address\s`).MatchString(out) {
+			t.Fatalf("replay with threat intel: %s", out)
+		}
 
 		mail := notifytest.Start(t)
 		ca := filepath.Join(dir, "smtp-ca.pem")

@@ -60,6 +60,7 @@ type serveOpts struct {
 	oidcSecret   string
 	oidcName     string
 	rules        string
+	intel        string
 	alertWebhook string
 	alertEmailTo []string
 	smtp         notify.SMTP
@@ -109,6 +110,7 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.apiToken, "api-token", "", "API bearer token (default: DATA/api.token, created on first run); prefer LABTRUST_API_TOKEN_FILE")
 	f.DurationVar(&o.cpInterval, "checkpoint-interval", 400*time.Millisecond, "how often to sign a checkpoint while events arrive")
 	f.StringVar(&o.rules, "rules", "", "Sigma rules directory, beside the built-in pack (default DATA/rules; reloaded when it changes)")
+	f.StringVar(&o.intel, "threat-intel", "", "STIX 2.1 bundle of indicators: access from their addresses raises alerts (reloaded when it changes)")
 	f.StringVar(&o.alertWebhook, "alert-webhook", "", "POST each new alert as JSON to this URL (no PHI in it)")
 	f.StringSliceVar(&o.alertEmailTo, "alert-email-to", nil, "email each new alert to these addresses (needs --smtp-host)")
 	f.StringVar(&o.smtp.Host, "smtp-host", "", "outgoing mail server")
@@ -189,6 +191,15 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	if err != nil {
 		stopPipeline()
 		return fmt.Errorf("detection rules: %w", err)
+	}
+	if o.intel != "" {
+		n, skipped, err := eng.LoadIntel(o.intel)
+		if err != nil {
+			stopPipeline()
+			return err
+		}
+		a.log.Info("threat intelligence loaded", "indicators", n, "skipped", len(skipped))
+		go watchIntel(runCtx, a, eng, o.intel)
 	}
 	runner := &detect.Runner{Engine: eng, Store: a.db, Keys: a.keys, Logger: a.log}
 	var notifiers []func(context.Context, labtrust.Alert) error
@@ -558,4 +569,32 @@ func selfSigned(certPath, keyPath string) error {
 		return err
 	}
 	return os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+// watchIntel reloads the threat-intelligence bundle when the file changes
+// (a feed drops a new one); a bundle that does not read keeps the last.
+func watchIntel(ctx context.Context, a *app, eng *detect.Engine, path string) {
+	last := time.Time{}
+	if st, err := os.Stat(path); err == nil {
+		last = st.ModTime()
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := os.Stat(path)
+		if err != nil || !st.ModTime().After(last) {
+			continue
+		}
+		last = st.ModTime()
+		if n, skipped, err := eng.LoadIntel(path); err != nil {
+			a.log.Error("threat intelligence did not reload; the previous indicators stay", "err", err)
+		} else {
+			a.log.Info("threat intelligence reloaded", "indicators", n, "skipped", len(skipped))
+		}
+	}
 }
