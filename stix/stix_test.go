@@ -55,9 +55,9 @@ func TestBundle(t *testing.T) {
 		{"2001:db8:beef:1::5", "Ransomware operator VPN exit", at},
 		{"2001:db8:dead::1", "Ransomware operator VPN exit", at},
 		{"192.0.2.10", "Ransomware operator VPN exit", at},
-		{"192.0.2.10", "", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}, // valid_until passed
+		{"192.0.2.10", "", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},  // valid_until passed
 		{"203.0.113.77", "", time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)}, // before valid_from
-		{"192.0.2.50", "", at},                                              // revoked
+		{"192.0.2.50", "", at},                                            // revoked
 	} {
 		got := ""
 		if ind := s.Match(netip.MustParseAddr(c.addr), c.at); ind != nil {
