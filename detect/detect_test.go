@@ -12,6 +12,7 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/detect"
+	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/sigma"
@@ -354,4 +355,43 @@ func TestThreatIntel(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("an expired indicator matched: %+v", got)
 	}
+}
+
+// TestExplainAcrossRestart: the explainer learns the stored orders before
+// following the ledger, so an access after a restart that is part of an
+// order created before it is explained.
+func TestExplainAcrossRestart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		order := labtrust.Object{Type: "ServiceRequest", ID: "SR-77", Role: "order"}
+		create := export(0, "desk", "MRN-7")
+		create.Type, create.Action, create.Objects = labtrust.Code{}, labtrust.ActionCreate, []labtrust.Object{order}
+		if _, err := f.pipe.Submit(ctx, []labtrust.Event{create}); err != nil {
+			t.Fatal(err)
+		}
+		read := create
+		read.Action, read.Actor, read.Time = labtrust.ActionRead, labtrust.Actor{ID: "tech", Role: "lab-tech"}, create.Time.Add(3*time.Hour)
+		for _, warm := range []bool{false, true} {
+			e, err := detect.Open("", sigma.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Explain(explain.New())
+			if warm {
+				if err := e.WarmExplain(ctx, f.db, f.keys, 0, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []labtrust.Alert
+			e.Eval(&labtrust.Entry{Index: 1, Event: read}, func(a labtrust.Alert) { got = append(got, a) })
+			e.FlushExplain(func(a labtrust.Alert) { got = append(got, a) })
+			if warm && len(got) != 0 || !warm && (len(got) != 1 || got[0].Rule != detect.UnexplainedRule || got[0].Actor != "tech") {
+				t.Fatalf("warm %v: %+v", warm, got)
+			}
+			if !warm && strings.Contains(got[0].Explanation, "MRN-7") {
+				t.Fatal("PHI in the alert")
+			}
+		}
+	})
 }

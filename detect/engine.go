@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/stix"
@@ -39,6 +40,9 @@ type Engine struct {
 	stamp string
 	doc   *sigma.Doc
 	intel *stix.Set
+	// explainer, if set, explains every access (Explain).
+	explainer     *explain.Explainer
+	onUnexplained func(explain.Unexplained)
 }
 
 // Open loads the built-in pack and the .yml/.yaml files under dir (which
@@ -166,6 +170,16 @@ func (e *Engine) Eval(en *labtrust.Entry, raise func(labtrust.Alert)) {
 	if ind := intelMatch(e.intel, e.doc); ind != nil {
 		raise(intelAlert(ind, e.doc))
 	}
+	if x := e.explainer; x != nil {
+		if acc, ok := x.Summarize(en); ok {
+			for _, u := range x.Observe(acc) {
+				if e.onUnexplained != nil {
+					e.onUnexplained(u)
+				}
+				raise(unexplainedAlert(u))
+			}
+		}
+	}
 }
 
 // phiFields are fields whose values never go into an alert's text or key
@@ -263,16 +277,46 @@ func span(d time.Duration) string {
 // evaluation is one entry's detection-rule matches (and threat-intel
 // indicator), found by a worker.
 type evaluation struct {
-	doc     *sigma.Doc
+	doc     *sigma.Doc // nil when only the access summary is kept
 	matched []*sigma.Rule
 	intel   *stix.Indicator
+	access  *explain.Access
 }
 
-func (ev evaluation) finish(rs *sigma.Ruleset, raise func(labtrust.Alert)) {
-	rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
-	if ev.intel != nil {
-		raise(intelAlert(ev.intel, ev.doc))
+func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, seen func(explain.Unexplained), raise func(labtrust.Alert)) {
+	if ev.doc != nil {
+		rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
+		if ev.intel != nil {
+			raise(intelAlert(ev.intel, ev.doc))
+		}
 	}
+	if ev.access != nil {
+		for _, u := range x.Observe(*ev.access) {
+			if seen != nil {
+				seen(u)
+			}
+			raise(unexplainedAlert(u))
+		}
+	}
+}
+
+// evaluate is a worker's part for one entry: rule matches, the intel
+// check and the access summary. It reports whether anything needs the
+// ordered phase; doc is kept by the evaluation when it does.
+func evaluate(m *sigma.Matcher, intel *stix.Set, x *explain.Explainer, doc *sigma.Doc, en *labtrust.Entry) (evaluation, bool) {
+	Fill(doc, en)
+	var ev evaluation
+	ev.matched = m.Match(doc, nil)
+	ev.intel = intelMatch(intel, doc)
+	if len(ev.matched) > 0 || ev.intel != nil {
+		ev.doc = doc
+	}
+	if x != nil {
+		if acc, ok := x.Summarize(en); ok {
+			ev.access = &acc
+		}
+	}
+	return ev, ev.doc != nil || ev.access != nil
 }
 
 // Process evaluates the stored entries from <= index < to: workers on
@@ -281,7 +325,7 @@ func (ev evaluation) finish(rs *sigma.Ruleset, raise func(labtrust.Alert)) {
 // each alert. It returns how many entries it read.
 func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, raise func(labtrust.Alert)) (int, error) {
 	e.mu.Lock()
-	rs, intel := e.rs, e.intel
+	rs, intel, x, seen := e.rs, e.intel, e.explainer, e.onUnexplained
 	e.mu.Unlock()
 	var n atomic.Int64
 	err := scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (evaluation, bool) {
@@ -289,18 +333,14 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 		doc := Schema.NewDoc()
 		return func(en *labtrust.Entry) (evaluation, bool) {
 			n.Add(1)
-			Fill(doc, en)
-			matched := m.Match(doc, nil)
-			ind := intelMatch(intel, doc)
-			if len(matched) == 0 && ind == nil {
-				return evaluation{}, false
+			ev, keep := evaluate(m, intel, x, doc, en)
+			if ev.doc != nil {
+				doc = Schema.NewDoc() // the kept one now belongs to ev
 			}
-			ev := evaluation{doc: doc, matched: matched, intel: ind}
-			doc = Schema.NewDoc() // the kept one now belongs to ev
-			return ev, true
+			return ev, keep
 		}
 	}, func(ev evaluation) error {
-		ev.finish(rs, raise)
+		ev.finish(rs, x, seen, raise)
 		return nil
 	})
 	return int(n.Load()), err
@@ -311,7 +351,7 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 // order.
 func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Alert)) {
 	e.mu.Lock()
-	rs, intel := e.rs, e.intel
+	rs, intel, x, seen := e.rs, e.intel, e.explainer, e.onUnexplained
 	e.mu.Unlock()
 	evals := make([]evaluation, len(entries))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/256))
@@ -323,19 +363,17 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 			m := rs.NewMatcher()
 			doc := Schema.NewDoc()
 			for i := w; i < len(entries); i += workers {
-				Fill(doc, &entries[i])
-				matched := m.Match(doc, nil)
-				if ind := intelMatch(intel, doc); len(matched) > 0 || ind != nil {
-					evals[i] = evaluation{doc: doc, matched: matched, intel: ind}
-					doc = Schema.NewDoc()
+				if ev, keep := evaluate(m, intel, x, doc, &entries[i]); keep {
+					evals[i] = ev
+					if ev.doc != nil {
+						doc = Schema.NewDoc()
+					}
 				}
 			}
 		}(w)
 	}
 	wg.Wait()
 	for _, ev := range evals {
-		if ev.doc != nil {
-			ev.finish(rs, raise)
-		}
+		ev.finish(rs, x, seen, raise)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/demo"
 	"github.com/labtrust/labtrust/detect"
+	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/stix"
 	"github.com/labtrust/labtrust/store"
@@ -108,6 +111,108 @@ The fields rules can use are listed by "labtrust detect fields".`,
 			return nil
 		},
 	}
+	var manifestPath string
+	var explainQuiet bool
+	explainCmd := &cobra.Command{
+		Use:   "explain [--manifest FILE]",
+		Short: "How many stored accesses a clinical reason explains; with a demo manifest, what the rest are",
+		Long: `explain replays the stored events through the access explainer: each access to a patient's
+record is explained by an order for that patient it is part of, or stays unexplained (an alert in
+serve --explain). With the demo's manifest (default DATA/demo/manifest.json when present) it also
+says which planted anomalies were among the unexplained accesses, and the false-alert rate: the
+unexplained accesses that are not planted, per 10,000 accesses.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				e, err := detect.Open(dir(), sigma.Options{})
+				if err != nil {
+					return err
+				}
+				e.Explain(explain.New())
+				planted := map[string]string{} // sourceRef -> anomaly kind
+				var manifest demo.Manifest
+				path := manifestPath
+				if path == "" {
+					if _, err := os.Stat(filepath.Join(a.p.demo(), "manifest.json")); err == nil {
+						path = filepath.Join(a.p.demo(), "manifest.json")
+					}
+				}
+				if path != "" {
+					b, err := os.ReadFile(path)
+					if err != nil {
+						return err
+					}
+					if err := json.Unmarshal(b, &manifest); err != nil {
+						return &labtrust.Error{Code: "invalid", Message: "the manifest is not the demo's JSON", Err: err}
+					}
+					for _, an := range manifest.Anomalies {
+						for _, r := range an.SourceRefs {
+							planted[r] = an.Kind
+						}
+					}
+				}
+				var falseAlerts int64
+				found := map[string]int{}
+				e.OnUnexplained(func(u explain.Unexplained) {
+					if kind, ok := planted[u.Ref]; ok {
+						found[kind]++
+					} else {
+						falseAlerts++
+					}
+				})
+				next, err := a.db.NextIndex(ctx)
+				if err != nil {
+					return err
+				}
+				bar, prog := newBar(g, int64(next), "explain", explainQuiet)
+				n := 0
+				for lo := uint64(0); lo < next; lo += 256 * 1024 {
+					k, err := e.Process(ctx, a.db, a.keys, lo, min(lo+256*1024, next), func(labtrust.Alert) {})
+					if err != nil {
+						return err
+					}
+					n += k
+					if prog != nil {
+						prog(int64(n), 0)
+					}
+				}
+				e.FlushExplain(func(labtrust.Alert) {})
+				if bar != nil {
+					bar.Finish()
+				}
+				st := e.ExplainStats()
+				if st.Accesses == 0 {
+					fmt.Fprintln(g.stdout, "no accesses to patient data are stored")
+					return nil
+				}
+				fmt.Fprintf(g.stdout, "%d accesses: %d explained (%.2f%%), %d unexplained\n", st.Accesses, st.Explained,
+					100*float64(st.Explained)/float64(st.Accesses), st.Unexplained)
+				reasons := make([]string, 0, len(st.ByReason))
+				for r := range st.ByReason {
+					reasons = append(reasons, r)
+				}
+				sort.Slice(reasons, func(i, j int) bool { return st.ByReason[reasons[i]] > st.ByReason[reasons[j]] })
+				for _, r := range reasons {
+					fmt.Fprintf(g.stdout, "  %9d  %s\n", st.ByReason[r], r)
+				}
+				if path != "" {
+					fmt.Fprintf(g.stdout, "false alerts: %d unexplained accesses that are not planted, %.1f per 10,000 accesses\n",
+						falseAlerts, 10000*float64(falseAlerts)/float64(st.Accesses))
+					for _, an := range manifest.Anomalies {
+						mark := "not among the unexplained"
+						if found[an.Kind] > 0 {
+							mark = fmt.Sprintf("found (%d unexplained accesses)", found[an.Kind])
+						}
+						fmt.Fprintf(g.stdout, "  planted %-22s %s\n", an.Kind, mark)
+					}
+				}
+				return nil
+			})
+		},
+	}
+	explainCmd.Flags().StringVar(&manifestPath, "manifest", "", "the demo's manifest.json (default DATA/demo/manifest.json when present)")
+	explainCmd.Flags().BoolVar(&explainQuiet, "quiet", false, "no progress bar")
 	var from, to uint64
 	var only, intelFile string
 	var quiet, asJSON bool
@@ -189,7 +294,7 @@ a new rule against history before putting it in the rules directory.`,
 	replay.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
 	replay.Flags().BoolVar(&asJSON, "json", false, "JSON output")
 	replay.Flags().StringVar(&intelFile, "threat-intel", "", "also check addresses against this STIX 2.1 bundle")
-	cmd.AddCommand(check, fields, replay, intel)
+	cmd.AddCommand(check, fields, replay, intel, explainCmd)
 	return cmd
 }
 

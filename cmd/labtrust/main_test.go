@@ -911,6 +911,16 @@ func TestDetection(t *testing.T) {
 		if !strings.Contains(out, "password_spraying") || !strings.Contains(out, "4000 events replayed") {
 			t.Fatalf("replay: %s", out)
 		}
+		// The accesses: almost all are part of an order for the patient;
+		// the planted snooping is among the rest.
+		out = mustRun(t, with("detect", "explain", "--quiet", "--manifest", filepath.Join(dir, "demo", "manifest.json"))...)
+		m := regexp.MustCompile(`explained \((\d+\.\d+)%\)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("explain: %s", out)
+		}
+		if pct, _ := strconv.ParseFloat(m[1], 64); pct < 95 || !strings.Contains(out, "planted no-order-access        found") || !strings.Contains(out, "planted coworker-record        found") {
+			t.Fatalf("explain: %s", out)
+		}
 		// A partner's STIX bundle lists the spraying address.
 		bundle := filepath.Join(dir, "intel.json")
 		os.WriteFile(bundle, []byte(`{"type":"bundle","id":"bundle--1","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--7b1f8d7e-0c2a-4f1e-9d3b-2a4c6e8f0a1b","name":"Sprayer","pattern":"[ipv4-addr:value ISSUBSET '203.0.113.0/24']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}`), 0o600)
@@ -928,7 +938,7 @@ func TestDetection(t *testing.T) {
 		pw := filepath.Join(dir, "smtp-password")
 		os.WriteFile(pw, []byte(mail.Password+"\n"), 0o600)
 		t.Setenv("LABTRUST_SMTP_PASSWORD_FILE", pw)
-		srv := startServer(t, append([]string{"--alert-email-to", "oncall@lab.example", "--smtp-host", "127.0.0.1", "--smtp-port", strconv.Itoa(mail.Port),
+		srv := startServer(t, append([]string{"--explain", "--alert-email-to", "oncall@lab.example", "--smtp-host", "127.0.0.1", "--smtp-port", strconv.Itoa(mail.Port),
 			"--smtp-user", mail.User, "--smtp-ca", ca, "--public-url", "https://labtrust.lab.example"}, common...)...)
 		defer func() {
 			srv.cmd.Process.Signal(syscall.SIGTERM)
@@ -943,6 +953,15 @@ func TestDetection(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("no alert for the planted password spraying: %s", out)
+			}
+		}
+		// --explain: the planted snooping is an alert too.
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			if out := mustRun(t, with("alerts", "list")...); strings.Contains(out, "Access to a patient record with no clinical reason") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no unexplained-access alert: %s", out)
 			}
 		}
 		// The on-call person got a mail for it, with the way to the console.

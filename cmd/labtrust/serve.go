@@ -27,6 +27,7 @@ import (
 	"github.com/labtrust/labtrust/config"
 	"github.com/labtrust/labtrust/console"
 	"github.com/labtrust/labtrust/detect"
+	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/hl7"
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/ingest"
@@ -61,6 +62,7 @@ type serveOpts struct {
 	oidcName     string
 	rules        string
 	intel        string
+	explain      bool
 	alertWebhook string
 	alertEmailTo []string
 	smtp         notify.SMTP
@@ -110,6 +112,7 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.apiToken, "api-token", "", "API bearer token (default: DATA/api.token, created on first run); prefer LABTRUST_API_TOKEN_FILE")
 	f.DurationVar(&o.cpInterval, "checkpoint-interval", 400*time.Millisecond, "how often to sign a checkpoint while events arrive")
 	f.StringVar(&o.rules, "rules", "", "Sigma rules directory, beside the built-in pack (default DATA/rules; reloaded when it changes)")
+	f.BoolVar(&o.explain, "explain", false, "explain every access by the orders in the events and alert on the rest (on with --demo); for sources whose audit names the orders")
 	f.StringVar(&o.intel, "threat-intel", "", "STIX 2.1 bundle of indicators: access from their addresses raises alerts (reloaded when it changes)")
 	f.StringVar(&o.alertWebhook, "alert-webhook", "", "POST each new alert as JSON to this URL (no PHI in it)")
 	f.StringSliceVar(&o.alertEmailTo, "alert-email-to", nil, "email each new alert to these addresses (needs --smtp-host)")
@@ -200,6 +203,22 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		}
 		a.log.Info("threat intelligence loaded", "indicators", n, "skipped", len(skipped))
 		go watchIntel(runCtx, a, eng, o.intel)
+	}
+	if o.explain || o.demo {
+		// Orders are learned from the events: before following the ledger,
+		// the explainer learns those of the entries detection already read
+		// (the last few million), so a restart does not forget them.
+		eng.Explain(explain.New())
+		cur, err := a.db.DetectCursor(ctx, "sigma")
+		if err != nil {
+			stopPipeline()
+			return err
+		}
+		const warm = 5_000_000
+		if err := eng.WarmExplain(ctx, a.db, a.keys, cur-min(cur, warm), cur); err != nil {
+			stopPipeline()
+			return fmt.Errorf("explain: learn the stored orders: %w", err)
+		}
 	}
 	runner := &detect.Runner{Engine: eng, Store: a.db, Keys: a.keys, Logger: a.log}
 	var notifiers []func(context.Context, labtrust.Alert) error

@@ -1,0 +1,107 @@
+package detect
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/explain"
+	"github.com/labtrust/labtrust/frame"
+)
+
+// UnexplainedRule names alerts for accesses no clinical reason explains.
+const UnexplainedRule = "unexplained_access"
+
+// Explain turns on explanation of every access (package explain): an
+// access that no order for the patient explains within the grace period
+// raises an alert. Turn it on where the sources carry orders (a LIS
+// whose audit names the ServiceRequest, say); elsewhere every access
+// would be unexplained.
+func (e *Engine) Explain(x *explain.Explainer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.explainer = x
+}
+
+// ExplainStats returns the explainer's counts (zero if off).
+func (e *Engine) ExplainStats() explain.Stats {
+	e.mu.Lock()
+	x := e.explainer
+	e.mu.Unlock()
+	if x == nil {
+		return explain.Stats{}
+	}
+	return x.Stats()
+}
+
+// FlushExplain decides every access still waiting for an explanation (at
+// the end of a replay) and raises the unexplained ones.
+func (e *Engine) FlushExplain(raise func(labtrust.Alert)) {
+	e.mu.Lock()
+	x := e.explainer
+	e.mu.Unlock()
+	if x == nil {
+		return
+	}
+	e.mu.Lock()
+	seen := e.onUnexplained
+	e.mu.Unlock()
+	for _, u := range x.Flush() {
+		if seen != nil {
+			seen(u)
+		}
+		raise(unexplainedAlert(u))
+	}
+}
+
+// OnUnexplained, if set, sees every unexplained access before it becomes
+// an alert (evaluation against a demo's manifest uses it).
+func (e *Engine) OnUnexplained(fn func(explain.Unexplained)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onUnexplained = fn
+}
+
+func unexplainedAlert(u explain.Unexplained) labtrust.Alert {
+	a := labtrust.Alert{Rule: UnexplainedRule, Title: "Access to a patient record with no clinical reason", Severity: "medium",
+		Actor: u.Actor, First: u.Time, Last: u.Time, Count: 1, Entries: []uint64{u.Index}}
+	var b strings.Builder
+	b.WriteString("An account opened a patient's record and no order for that patient explains it: ")
+	b.WriteString(u.Why)
+	b.WriteString(". Seen: ")
+	who := u.Actor
+	if who == "" {
+		who = "an unnamed account"
+	}
+	b.WriteString(who)
+	if u.Role != "" || u.Site != "" {
+		fmt.Fprintf(&b, " (%s)", strings.Trim(u.Role+" at "+u.Site, " at"))
+	}
+	fmt.Fprintf(&b, " on %s.", u.Time.UTC().Format(time.RFC3339))
+	a.Explanation = b.String()
+	// One open alert per account: its unexplained accesses gather there.
+	sum := sha256.Sum256([]byte(UnexplainedRule + "\x00" + u.Actor))
+	a.Key = hex.EncodeToString(sum[:16])
+	return a
+}
+
+// WarmExplain teaches the explainer the orders in the stored entries from
+// <= index < to, without judging them again (they were, before a restart).
+func (e *Engine) WarmExplain(ctx context.Context, st Reader, keys frame.Opener, from, to uint64) error {
+	e.mu.Lock()
+	x := e.explainer
+	e.mu.Unlock()
+	if x == nil {
+		return nil
+	}
+	return scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (explain.Access, bool) {
+		return x.Summarize
+	}, func(a explain.Access) error {
+		x.Learn(a)
+		return nil
+	})
+}

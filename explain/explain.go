@@ -1,0 +1,268 @@
+// Package explain decides, for each access to patient data, whether a
+// clinical reason explains it (explanation-based auditing, after Fabbri
+// and LeFevre): an order for that patient that the access is part of. Most
+// accesses in a lab are explained this way; the rest are what a privacy
+// officer should look at.
+//
+// The orders come from the events themselves: an access that creates a
+// ServiceRequest establishes the order for its patient, and the specimens
+// and reports seen with it join the order. An access is explained when it
+// refers to an order (or a specimen or report of one) of the same patient.
+// A record is often opened just before its order is created (the front
+// desk looks the patient up first), so an access with no explanation
+// waits a grace period for one before it is called unexplained.
+//
+// Patient and object identifiers are kept only as keyed hashes under a key
+// made at start and never stored: the state holds no identifier in clear.
+package explain
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"hash"
+	"strings"
+	"time"
+
+	"github.com/labtrust/labtrust"
+)
+
+type key [16]byte
+
+type order struct {
+	patient key
+	created time.Time
+}
+
+// Access is one access to patient data, reduced to what explaining it
+// needs (Summarize makes it, on any goroutine).
+type Access struct {
+	Index   uint64
+	Ref     string // the source's own record id (for evaluation against a manifest)
+	Time    time.Time
+	Actor   string
+	Role    string
+	Site    string
+	Creates bool  // it creates a ServiceRequest
+	Orders  []key // ServiceRequests it names
+	Others  []key // specimens and reports it names
+	Patient []key
+}
+
+// Unexplained is an access no reason explained within the grace period.
+type Unexplained struct {
+	Access
+	Why string // what was missing, for the alert
+}
+
+// Stats counts what the explainer decided.
+type Stats struct {
+	Accesses    int64            `json:"accesses"`
+	Explained   int64            `json:"explained"`
+	Unexplained int64            `json:"unexplained"`
+	ByReason    map[string]int64 `json:"byReason"`
+}
+
+// Explainer keeps the orders and the accesses waiting for an explanation.
+// It is not safe for concurrent Observe calls; Summarize is.
+type Explainer struct {
+	// Grace is how long an unexplained access waits for its order
+	// (default 1 hour).
+	Grace time.Duration
+	// OrderLife is how long an order explains accesses after it was
+	// created (default 180 days: results are read, billed and reviewed
+	// long after).
+	OrderLife time.Duration
+
+	mac     func() hash.Hash
+	orders  map[key]*order // order key -> order
+	objects map[key]key    // specimen or report key -> order key
+	pending []Unexplained  // in time order
+	now     time.Time
+	swept   time.Time
+	stats   Stats
+}
+
+// New returns an Explainer with a fresh hashing key.
+func New() *Explainer {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic("explain: no randomness: " + err.Error())
+	}
+	return &Explainer{mac: func() hash.Hash { return hmac.New(sha256.New, k) }, orders: map[key]*order{}, objects: map[key]key{},
+		stats: Stats{ByReason: map[string]int64{}}}
+}
+
+func (x *Explainer) grace() time.Duration {
+	if x.Grace > 0 {
+		return x.Grace
+	}
+	return time.Hour
+}
+
+func (x *Explainer) life() time.Duration {
+	if x.OrderLife > 0 {
+		return x.OrderLife
+	}
+	return 180 * 24 * time.Hour
+}
+
+// Summarize reduces an entry to an Access, or reports false for an event
+// that is not an access to patient data. Safe on any goroutine.
+func (x *Explainer) Summarize(en *labtrust.Entry) (Access, bool) {
+	e := &en.Event
+	if e.Kind != labtrust.KindAccess || len(e.Patients) == 0 {
+		return Access{}, false
+	}
+	h := x.mac()
+	sum := func(kind, v string) key {
+		h.Reset()
+		h.Write([]byte(kind))
+		h.Write([]byte{0})
+		h.Write([]byte(strings.TrimSpace(v)))
+		var k key
+		copy(k[:], h.Sum(nil))
+		return k
+	}
+	a := Access{Index: en.Index, Ref: e.SourceRef, Time: e.Time, Actor: e.Actor.ID, Role: e.Actor.Role, Site: e.Actor.Site}
+	for _, p := range e.Patients {
+		a.Patient = append(a.Patient, sum("patient", p.ID))
+	}
+	for _, o := range e.Objects {
+		switch {
+		case o.ID == "":
+		case o.Type == "ServiceRequest" || o.Role == "order":
+			a.Orders = append(a.Orders, sum("order", o.ID))
+		case o.Type == "Specimen" || o.Type == "DiagnosticReport" || o.Type == "Observation":
+			a.Others = append(a.Others, sum("object", o.ID))
+		}
+	}
+	a.Creates = e.Action == labtrust.ActionCreate && len(a.Orders) > 0 && len(a.Others) == 0
+	return a, true
+}
+
+// Observe takes the next access (in time order, about) and returns the
+// accesses whose grace period ran out unexplained.
+func (x *Explainer) Observe(a Access) []Unexplained {
+	if a.Time.After(x.now) {
+		x.now = a.Time
+	}
+	x.stats.Accesses++
+	if a.Creates {
+		// Creating the order is its own reason; the order now explains
+		// the accesses that name it.
+		x.orders[a.Orders[0]] = &order{patient: a.Patient[0], created: a.Time}
+		x.explained("creates the order")
+	} else if reason, ok := x.explain(a); ok {
+		x.explained(reason)
+	} else {
+		x.pending = append(x.pending, Unexplained{Access: a})
+	}
+	if x.now.Sub(x.swept) > 24*time.Hour {
+		x.sweep()
+	}
+	return x.expire(x.now.Add(-x.grace()))
+}
+
+// sweep forgets orders too old to explain anything, so memory follows
+// the orders of the last OrderLife, not all time.
+func (x *Explainer) sweep() {
+	x.swept = x.now
+	for k, o := range x.orders {
+		if x.now.Sub(o.created) > x.life() {
+			delete(x.orders, k)
+		}
+	}
+	for k, ok := range x.objects {
+		if x.orders[ok] == nil {
+			delete(x.objects, k)
+		}
+	}
+}
+
+// Learn takes an access that was already judged (before a restart): it
+// only teaches the explainer its orders.
+func (x *Explainer) Learn(a Access) {
+	if a.Time.After(x.now) {
+		x.now = a.Time
+	}
+	if a.Creates {
+		x.orders[a.Orders[0]] = &order{patient: a.Patient[0], created: a.Time}
+		return
+	}
+	x.explain(a) // joins its specimens and reports to their order
+}
+
+// Flush decides every waiting access now (at the end of a replay).
+func (x *Explainer) Flush() []Unexplained { return x.expire(x.now.Add(time.Hour * 24 * 365 * 100)) }
+
+// Stats returns the counts so far.
+func (x *Explainer) Stats() Stats {
+	s := x.stats
+	s.ByReason = map[string]int64{}
+	for k, v := range x.stats.ByReason {
+		s.ByReason[k] = v
+	}
+	return s
+}
+
+func (x *Explainer) explained(reason string) {
+	x.stats.Explained++
+	x.stats.ByReason[reason]++
+}
+
+// explain finds an order of the access's patient that it names.
+func (x *Explainer) explain(a Access) (string, bool) {
+	for _, ok := range a.Orders {
+		if o := x.orders[ok]; o != nil && x.current(o, a) {
+			// Specimens and reports named with the order join it.
+			for _, k := range a.Others {
+				x.objects[k] = ok
+			}
+			return "part of an order for the patient", true
+		}
+	}
+	for _, k := range a.Others {
+		if ok, found := x.objects[k]; found {
+			if o := x.orders[ok]; o != nil && x.current(o, a) {
+				return "a specimen or report of an order for the patient", true
+			}
+		}
+	}
+	return "", false
+}
+
+func (x *Explainer) current(o *order, a Access) bool {
+	if a.Time.Sub(o.created) > x.life() {
+		return false
+	}
+	for _, p := range a.Patient {
+		if p == o.patient {
+			return true
+		}
+	}
+	return false
+}
+
+// expire decides the waiting accesses from before cutoff: explained now
+// (their order came after them), or unexplained.
+func (x *Explainer) expire(cutoff time.Time) []Unexplained {
+	var out []Unexplained
+	n := 0
+	for n < len(x.pending) && x.pending[n].Time.Before(cutoff) {
+		p := x.pending[n]
+		n++
+		if reason, ok := x.explain(p.Access); ok {
+			x.explained(reason + " (created after the access)")
+			continue
+		}
+		x.stats.Unexplained++
+		p.Why = "no order, specimen or result links the account to the patient"
+		if len(p.Orders) > 0 {
+			p.Why = "it names an order that is not the patient's or that no one created"
+		}
+		out = append(out, p)
+	}
+	x.pending = append(x.pending[:0], x.pending[n:]...)
+	return out
+}
