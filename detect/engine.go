@@ -42,6 +42,7 @@ type Engine struct {
 	intel *stix.Set
 	// explainer, if set, explains every access (Explain).
 	explainer     *explain.Explainer
+	volume        *explain.Volume
 	onUnexplained func(explain.Unexplained)
 }
 
@@ -178,6 +179,9 @@ func (e *Engine) Eval(en *labtrust.Entry, raise func(labtrust.Alert)) {
 				}
 				raise(unexplainedAlert(u))
 			}
+			if b := e.volume.Observe(acc); b != nil {
+				raise(volumeAlert(b))
+			}
 		}
 	}
 }
@@ -283,7 +287,7 @@ type evaluation struct {
 	access  *explain.Access
 }
 
-func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, seen func(explain.Unexplained), raise func(labtrust.Alert)) {
+func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, vol *explain.Volume, seen func(explain.Unexplained), raise func(labtrust.Alert)) {
 	if ev.doc != nil {
 		rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
 		if ev.intel != nil {
@@ -296,6 +300,9 @@ func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, seen func(e
 				seen(u)
 			}
 			raise(unexplainedAlert(u))
+		}
+		if b := vol.Observe(*ev.access); b != nil {
+			raise(volumeAlert(b))
 		}
 	}
 }
@@ -325,7 +332,7 @@ func evaluate(m *sigma.Matcher, intel *stix.Set, x *explain.Explainer, doc *sigm
 // each alert. It returns how many entries it read.
 func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, raise func(labtrust.Alert)) (int, error) {
 	e.mu.Lock()
-	rs, intel, x, seen := e.rs, e.intel, e.explainer, e.onUnexplained
+	rs, intel, x, vol, seen := e.rs, e.intel, e.explainer, e.volume, e.onUnexplained
 	e.mu.Unlock()
 	var n atomic.Int64
 	err := scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (evaluation, bool) {
@@ -340,7 +347,7 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 			return ev, keep
 		}
 	}, func(ev evaluation) error {
-		ev.finish(rs, x, seen, raise)
+		ev.finish(rs, x, vol, seen, raise)
 		return nil
 	})
 	return int(n.Load()), err
@@ -351,7 +358,7 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 // order.
 func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Alert)) {
 	e.mu.Lock()
-	rs, intel, x, seen := e.rs, e.intel, e.explainer, e.onUnexplained
+	rs, intel, x, vol, seen := e.rs, e.intel, e.explainer, e.volume, e.onUnexplained
 	e.mu.Unlock()
 	evals := make([]evaluation, len(entries))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/256))
@@ -374,6 +381,6 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 	}
 	wg.Wait()
 	for _, ev := range evals {
-		ev.finish(rs, x, seen, raise)
+		ev.finish(rs, x, vol, seen, raise)
 	}
 }

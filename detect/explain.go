@@ -25,6 +25,29 @@ func (e *Engine) Explain(x *explain.Explainer) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.explainer = x
+	e.volume = nil
+	if x != nil {
+		e.volume = explain.NewVolume()
+	}
+}
+
+// VolumeRule names alerts for an hour in which an account opened far more
+// records than it and its peers do.
+const VolumeRule = "access_volume"
+
+func volumeAlert(b *explain.Burst) labtrust.Alert {
+	a := labtrust.Alert{Rule: VolumeRule, Title: "Unusually many patient records opened by one account", Severity: "high",
+		Actor: b.Actor, First: b.Time, Last: b.Time, Count: b.Count, Entries: []uint64{b.Index}}
+	hour := b.Time.UTC().Truncate(time.Hour)
+	role := b.Role
+	if role == "" {
+		role = "(no role)"
+	}
+	a.Explanation = fmt.Sprintf("%s (%s) opened the records of %d patients in the hour from %s UTC; its busiest hour before had %d, and %s accounts' 99th percentile hour has %d (threshold %d).",
+		b.Actor, role, b.Count, hour.Format("2006-01-02 15:04"), b.Own, role, b.Peer, b.Threshold)
+	sum := sha256.Sum256([]byte(VolumeRule + "\x00" + b.Actor + "\x00" + hour.Format(time.RFC3339)))
+	a.Key = hex.EncodeToString(sum[:16])
+	return a
 }
 
 // ExplainStats returns the explainer's counts (zero if off).

@@ -167,8 +167,14 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				}
 				bar, prog := newBar(g, int64(next), "explain", explainQuiet)
 				n := 0
+				bursts := map[string]int{} // account -> volume alerts
+				countBursts := func(al labtrust.Alert) {
+					if al.Rule == detect.VolumeRule {
+						bursts[al.Actor]++
+					}
+				}
 				for lo := uint64(0); lo < next; lo += 256 * 1024 {
-					k, err := e.Process(ctx, a.db, a.keys, lo, min(lo+256*1024, next), func(labtrust.Alert) {})
+					k, err := e.Process(ctx, a.db, a.keys, lo, min(lo+256*1024, next), countBursts)
 					if err != nil {
 						return err
 					}
@@ -177,7 +183,7 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 						prog(int64(n), 0)
 					}
 				}
-				e.FlushExplain(func(labtrust.Alert) {})
+				e.FlushExplain(countBursts)
 				if bar != nil {
 					bar.Finish()
 				}
@@ -195,6 +201,24 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				sort.Slice(reasons, func(i, j int) bool { return st.ByReason[reasons[i]] > st.ByReason[reasons[j]] })
 				for _, r := range reasons {
 					fmt.Fprintf(g.stdout, "  %9d  %s\n", st.ByReason[r], r)
+				}
+				plantedActors := map[string]string{}
+				for _, an := range manifest.Anomalies {
+					for _, ac := range an.Actors {
+						plantedActors[ac] = an.Kind
+					}
+				}
+				accounts := make([]string, 0, len(bursts))
+				for ac := range bursts {
+					accounts = append(accounts, ac)
+				}
+				sort.Strings(accounts)
+				for _, ac := range accounts {
+					note := ""
+					if kind, ok := plantedActors[ac]; ok {
+						note = " (planted: " + kind + ")"
+					}
+					fmt.Fprintf(g.stdout, "volume: %s opened unusually many records in %d hour(s)%s\n", ac, bursts[ac], note)
 				}
 				if path != "" {
 					fmt.Fprintf(g.stdout, "false alerts: %d unexplained accesses that are not planted, %.1f per 10,000 accesses\n",
