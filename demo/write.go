@@ -24,7 +24,8 @@ type labFile struct {
 }
 
 // WriteLab writes lab.json (config, sites, staff), patients.csv (one row per
-// patient, streamed) and manifest.json into dir, which must exist.
+// patient, streamed), roster.ndjson (the staff as FHIR PractitionerRole) and
+// manifest.json into dir, which must exist.
 func WriteLab(dir string, l *Lab) error {
 	if err := writeFile(filepath.Join(dir, "lab.json"), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
@@ -35,6 +36,9 @@ func WriteLab(dir string, l *Lab) error {
 		return err
 	}
 	if err := writeFile(filepath.Join(dir, "patients.csv"), l.WritePatients); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "roster.ndjson"), l.WriteRoster); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, "manifest.json"), l.Manifest().WriteJSON)
@@ -122,6 +126,48 @@ func WriteEvents(ctx context.Context, w io.Writer, l *Lab, encode func(labtrust.
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("demo: write events: %w", err)
+	}
+	return nil
+}
+
+// WriteRoster writes the staff as FHIR R4 PractitionerRole resources
+// (NDJSON): each account's role, home site and weekly schedule in lab-local
+// time (UTC-05:00), and, for staff who are patients, their MRN in the
+// extension package roster reads.
+func (l *Lab) WriteRoster(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	dayNames := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+	for _, st := range l.Staff() {
+		pr := map[string]any{
+			"resourceType": "PractitionerRole",
+			"id":           st.ID,
+			"active":       true,
+			"practitioner": map[string]any{"identifier": map[string]string{"system": "https://lab.example/staff", "value": st.ID}, "display": st.Name},
+			"code":         []any{map[string]any{"coding": []any{map[string]string{"system": "https://labtrust.example/role", "code": string(st.Role)}}}},
+			"location":     []any{map[string]any{"identifier": map[string]string{"value": l.sites[st.Site].ID}, "display": l.sites[st.Site].Name}},
+		}
+		var avail []any
+		for _, sh := range st.Schedule {
+			at := map[string]any{"daysOfWeek": []string{dayNames[sh.Day]}}
+			if sh.Hours >= 24 {
+				at["allDay"] = true
+			} else {
+				at["availableStartTime"] = fmt.Sprintf("%02d:00:00", sh.Start)
+				at["availableEndTime"] = fmt.Sprintf("%02d:00:00", (sh.Start+sh.Hours)%24)
+			}
+			avail = append(avail, at)
+		}
+		if avail != nil {
+			pr["availableTime"] = avail
+		}
+		if st.MRN != "" {
+			pr["extension"] = []any{map[string]any{"url": "https://labtrust.example/fhir/StructureDefinition/staff-patient-mrn",
+				"valueIdentifier": map[string]string{"system": MRNSystem, "value": st.MRN}}}
+		}
+		if err := enc.Encode(pr); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/roster"
 	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
@@ -394,4 +395,46 @@ func TestExplainAcrossRestart(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRoster: with the staff assignments, an account opening its own
+// record, a coworker's record with no order, and patient data off shift
+// each raise their alert; on-shift work on an order raises nothing.
+func TestRoster(t *testing.T) {
+	e, err := detect.Open("", sigma.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Explain(explain.New())
+	ro, err := roster.Read(strings.NewReader(`{"resourceType":"PractitionerRole","practitioner":{"identifier":{"value":"ana"}},"code":[{"text":"lab-tech"}],"availableTime":[{"daysOfWeek":["mon"],"availableStartTime":"08:00:00","availableEndTime":"16:00:00"}],"extension":[{"url":"`+roster.PatientMRNExtension+`","valueIdentifier":{"value":"MRN-ANA"}}]}
+{"resourceType":"PractitionerRole","practitioner":{"identifier":{"value":"bob"}},"code":[{"text":"lab-tech"}],"availableTime":[{"daysOfWeek":["mon"],"availableStartTime":"08:00:00","availableEndTime":"16:00:00"}],"extension":[{"url":"`+roster.PatientMRNExtension+`","valueIdentifier":{"value":"MRN-BOB"}}]}`), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetRoster(ro)
+	mon := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC) // a Monday
+	at := func(d time.Duration, actor, mrn string, objs ...labtrust.Object) labtrust.Entry {
+		return labtrust.Entry{Event: labtrust.Event{Time: mon.Add(d), Source: "lis", Kind: labtrust.KindAccess, Action: labtrust.ActionRead,
+			Actor: labtrust.Actor{ID: actor, Role: "lab-tech"}, Patients: []labtrust.PatientRef{{ID: mrn}}, Objects: objs}}
+	}
+	order := labtrust.Object{Type: "ServiceRequest", ID: "SR-1"}
+	create := at(0, "bob", "MRN-9", order)
+	create.Event.Action = labtrust.ActionCreate
+	entries := []labtrust.Entry{
+		create,                                  // on shift, the order itself
+		at(time.Minute, "bob", "MRN-9", order),  // on shift, part of the order
+		at(2*time.Minute, "ana", "MRN-ANA"),     // her own record
+		at(3*time.Minute, "ana", "MRN-BOB"),     // a coworker's, no order
+		at(12*time.Hour, "bob", "MRN-9", order), // 22:00, off shift
+	}
+	for i := range entries {
+		entries[i].Index = uint64(i)
+	}
+	var got []string
+	e.ProcessEntries(entries, func(a labtrust.Alert) { got = append(got, fmt.Sprint(a.Rule, " ", a.Actor, " ", a.Entries)) })
+	e.FlushExplain(func(a labtrust.Alert) { got = append(got, fmt.Sprint(a.Rule, " ", a.Actor, " ", a.Entries)) })
+	want := []string{"self_access ana [2]", "off_shift_access bob [4]", "coworker_record ana [3]"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("alerts\n %s\nwant\n %s", strings.Join(got, "; "), strings.Join(want, "; "))
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/frame"
+	"github.com/labtrust/labtrust/roster"
 	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/stix"
 )
@@ -43,6 +44,7 @@ type Engine struct {
 	// explainer, if set, explains every access (Explain).
 	explainer     *explain.Explainer
 	volume        *explain.Volume
+	roster        *roster.Roster
 	onUnexplained func(explain.Unexplained)
 }
 
@@ -171,6 +173,9 @@ func (e *Engine) Eval(en *labtrust.Entry, raise func(labtrust.Alert)) {
 	if ind := intelMatch(e.intel, e.doc); ind != nil {
 		raise(intelAlert(ind, e.doc))
 	}
+	if offShift(e.roster, e.doc) {
+		raise(offShiftAlert(e.roster, e.doc))
+	}
 	if x := e.explainer; x != nil {
 		if acc, ok := x.Summarize(en); ok {
 			for _, u := range x.Observe(acc) {
@@ -284,14 +289,18 @@ type evaluation struct {
 	doc     *sigma.Doc // nil when only the access summary is kept
 	matched []*sigma.Rule
 	intel   *stix.Indicator
+	off     bool // off shift by the roster
 	access  *explain.Access
 }
 
-func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, vol *explain.Volume, seen func(explain.Unexplained), raise func(labtrust.Alert)) {
+func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, vol *explain.Volume, ro *roster.Roster, seen func(explain.Unexplained), raise func(labtrust.Alert)) {
 	if ev.doc != nil {
 		rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
 		if ev.intel != nil {
 			raise(intelAlert(ev.intel, ev.doc))
+		}
+		if ev.off {
+			raise(offShiftAlert(ro, ev.doc))
 		}
 	}
 	if ev.access != nil {
@@ -310,12 +319,13 @@ func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, vol *explai
 // evaluate is a worker's part for one entry: rule matches, the intel
 // check and the access summary. It reports whether anything needs the
 // ordered phase; doc is kept by the evaluation when it does.
-func evaluate(m *sigma.Matcher, intel *stix.Set, x *explain.Explainer, doc *sigma.Doc, en *labtrust.Entry) (evaluation, bool) {
+func evaluate(m *sigma.Matcher, intel *stix.Set, ro *roster.Roster, x *explain.Explainer, doc *sigma.Doc, en *labtrust.Entry) (evaluation, bool) {
 	Fill(doc, en)
 	var ev evaluation
 	ev.matched = m.Match(doc, nil)
 	ev.intel = intelMatch(intel, doc)
-	if len(ev.matched) > 0 || ev.intel != nil {
+	ev.off = offShift(ro, doc)
+	if len(ev.matched) > 0 || ev.intel != nil || ev.off {
 		ev.doc = doc
 	}
 	if x != nil {
@@ -332,7 +342,7 @@ func evaluate(m *sigma.Matcher, intel *stix.Set, x *explain.Explainer, doc *sigm
 // each alert. It returns how many entries it read.
 func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, raise func(labtrust.Alert)) (int, error) {
 	e.mu.Lock()
-	rs, intel, x, vol, seen := e.rs, e.intel, e.explainer, e.volume, e.onUnexplained
+	rs, intel, x, vol, ro, seen := e.rs, e.intel, e.explainer, e.volume, e.roster, e.onUnexplained
 	e.mu.Unlock()
 	var n atomic.Int64
 	err := scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (evaluation, bool) {
@@ -340,14 +350,14 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 		doc := Schema.NewDoc()
 		return func(en *labtrust.Entry) (evaluation, bool) {
 			n.Add(1)
-			ev, keep := evaluate(m, intel, x, doc, en)
+			ev, keep := evaluate(m, intel, ro, x, doc, en)
 			if ev.doc != nil {
 				doc = Schema.NewDoc() // the kept one now belongs to ev
 			}
 			return ev, keep
 		}
 	}, func(ev evaluation) error {
-		ev.finish(rs, x, vol, seen, raise)
+		ev.finish(rs, x, vol, ro, seen, raise)
 		return nil
 	})
 	return int(n.Load()), err
@@ -358,7 +368,7 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 // order.
 func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Alert)) {
 	e.mu.Lock()
-	rs, intel, x, vol, seen := e.rs, e.intel, e.explainer, e.volume, e.onUnexplained
+	rs, intel, x, vol, ro, seen := e.rs, e.intel, e.explainer, e.volume, e.roster, e.onUnexplained
 	e.mu.Unlock()
 	evals := make([]evaluation, len(entries))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/256))
@@ -370,7 +380,7 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 			m := rs.NewMatcher()
 			doc := Schema.NewDoc()
 			for i := w; i < len(entries); i += workers {
-				if ev, keep := evaluate(m, intel, x, doc, &entries[i]); keep {
+				if ev, keep := evaluate(m, intel, ro, x, doc, &entries[i]); keep {
 					evals[i] = ev
 					if ev.doc != nil {
 						doc = Schema.NewDoc()
@@ -381,6 +391,6 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 	}
 	wg.Wait()
 	for _, ev := range evals {
-		ev.finish(rs, x, vol, seen, raise)
+		ev.finish(rs, x, vol, ro, seen, raise)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/frame"
+	"github.com/labtrust/labtrust/roster"
+	"github.com/labtrust/labtrust/sigma"
 )
 
 // UnexplainedRule names alerts for accesses no clinical reason explains.
@@ -89,12 +91,29 @@ func (e *Engine) OnUnexplained(fn func(explain.Unexplained)) {
 	e.onUnexplained = fn
 }
 
+// Rules of the roster's analytics.
+const (
+	SelfRule     = "self_access"
+	CoworkerRule = "coworker_record"
+	OffShiftRule = "off_shift_access"
+)
+
 func unexplainedAlert(u explain.Unexplained) labtrust.Alert {
 	a := labtrust.Alert{Rule: UnexplainedRule, Title: "Access to a patient record with no clinical reason", Severity: "medium",
 		Actor: u.Actor, First: u.Time, Last: u.Time, Count: 1, Entries: []uint64{u.Index}}
 	var b strings.Builder
-	b.WriteString("An account opened a patient's record and no order for that patient explains it: ")
-	b.WriteString(u.Why)
+	switch {
+	case u.Self:
+		a.Rule, a.Title = SelfRule, "An account opened its own patient record"
+		b.WriteString("A staff member opened their own record through a work account; labs ask staff to use the patient portal")
+	case u.Coworker != "":
+		a.Rule, a.Title, a.Severity = CoworkerRule, "Access to a coworker's record with no clinical reason", "high"
+		b.WriteString("An account opened the record of a patient who is a staff member, and no order for that patient explains it: ")
+		b.WriteString(u.Why)
+	default:
+		b.WriteString("An account opened a patient's record and no order for that patient explains it: ")
+		b.WriteString(u.Why)
+	}
 	b.WriteString(". Seen: ")
 	who := u.Actor
 	if who == "" {
@@ -106,8 +125,8 @@ func unexplainedAlert(u explain.Unexplained) labtrust.Alert {
 	}
 	fmt.Fprintf(&b, " on %s.", u.Time.UTC().Format(time.RFC3339))
 	a.Explanation = b.String()
-	// One open alert per account: its unexplained accesses gather there.
-	sum := sha256.Sum256([]byte(UnexplainedRule + "\x00" + u.Actor))
+	// One open alert per account and rule: its accesses gather there.
+	sum := sha256.Sum256([]byte(a.Rule + "\x00" + u.Actor))
 	a.Key = hex.EncodeToString(sum[:16])
 	return a
 }
@@ -127,4 +146,52 @@ func (e *Engine) WarmExplain(ctx context.Context, st Reader, keys frame.Opener, 
 		x.Learn(a)
 		return nil
 	})
+}
+
+// SetRoster gives detection the staff assignments: staff who are patients
+// (their own and coworkers' records) for the explainer, and schedules for
+// accesses outside them. Call it after Explain.
+func (e *Engine) SetRoster(ro *roster.Roster) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.roster = ro
+	if e.explainer != nil && ro != nil {
+		mrns := map[string]string{}
+		for acct, m := range ro.Members {
+			if m.MRN != "" {
+				mrns[m.MRN] = acct
+			}
+		}
+		e.explainer.Staff(mrns)
+	}
+}
+
+// offShiftMargin is how far before or after a shift work still counts as
+// on shift (arriving early, staying late).
+const offShiftMargin = time.Hour
+
+// offShift reports whether an access happened while its account was off
+// shift by the roster.
+func offShift(ro *roster.Roster, d *sigma.Doc) bool {
+	if ro == nil || first(d, fKind) != string(labtrust.KindAccess) {
+		return false
+	}
+	known, on := ro.OnShift(first(d, fActorID), d.Time, offShiftMargin)
+	return known && !on
+}
+
+func offShiftAlert(ro *roster.Roster, d *sigma.Doc) labtrust.Alert {
+	actor := first(d, fActorID)
+	local := d.Time.In(ro.Zone)
+	a := labtrust.Alert{Rule: OffShiftRule, Title: "Access to patient data outside the account's schedule", Severity: "medium",
+		Actor: actor, First: d.Time, Last: d.Time, Count: 1, Entries: []uint64{d.Ref}}
+	if first(d, fTypeCode) == "110106" {
+		a.Severity = "high" // an export
+	}
+	a.Explanation = fmt.Sprintf("%s opened patient data on %s at %s (lab time), more than %s outside every shift the roster gives the account.",
+		actor, local.Format("Monday 2006-01-02"), local.Format("15:04"), span(offShiftMargin))
+	// One alert per account and lab-local day.
+	sum := sha256.Sum256([]byte(OffShiftRule + "\x00" + actor + "\x00" + local.Format("2006-01-02")))
+	a.Key = hex.EncodeToString(sum[:16])
+	return a
 }

@@ -47,9 +47,16 @@ type Access struct {
 	Orders  []key // ServiceRequests it names
 	Others  []key // specimens and reports it names
 	Patient []key
+	// Self is set when the account opened its own record (it is a
+	// patient too); Coworker names the staff account whose record it is,
+	// when the patient is another staff member.
+	Self     bool
+	Coworker string
 }
 
-// Unexplained is an access no reason explained within the grace period.
+// Unexplained is an access no reason explained within the grace period,
+// or one that needs none to be questioned (an account opening its own
+// record).
 type Unexplained struct {
 	Access
 	Why string // what was missing, for the alert
@@ -77,6 +84,7 @@ type Explainer struct {
 	mac     func() hash.Hash
 	orders  map[key]*order // order key -> order
 	objects map[key]key    // specimen or report key -> order key
+	staff   map[key]string // patient key of a staff member -> their account
 	pending []Unexplained  // in time order
 	now     time.Time
 	swept   time.Time
@@ -90,7 +98,27 @@ func New() *Explainer {
 		panic("explain: no randomness: " + err.Error())
 	}
 	return &Explainer{mac: func() hash.Hash { return hmac.New(sha256.New, k) }, orders: map[key]*order{}, objects: map[key]key{},
-		stats: Stats{ByReason: map[string]int64{}}}
+		staff: map[key]string{}, stats: Stats{ByReason: map[string]int64{}}}
+}
+
+// Staff tells the explainer which patients are staff members: MRN ->
+// account. Call it before the first Summarize.
+func (x *Explainer) Staff(mrns map[string]string) {
+	staff := make(map[key]string, len(mrns))
+	for mrn, acct := range mrns {
+		staff[x.hash("patient", mrn)] = acct
+	}
+	x.staff = staff
+}
+
+func (x *Explainer) hash(kind, v string) key {
+	h := x.mac()
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write([]byte(strings.TrimSpace(v)))
+	var k key
+	copy(k[:], h.Sum(nil))
+	return k
 }
 
 func (x *Explainer) grace() time.Duration {
@@ -115,18 +143,28 @@ func (x *Explainer) Summarize(en *labtrust.Entry) (Access, bool) {
 		return Access{}, false
 	}
 	h := x.mac()
+	var buf []byte
 	sum := func(kind, v string) key {
 		h.Reset()
 		h.Write([]byte(kind))
 		h.Write([]byte{0})
 		h.Write([]byte(strings.TrimSpace(v)))
+		buf = h.Sum(buf[:0])
 		var k key
-		copy(k[:], h.Sum(nil))
+		copy(k[:], buf)
 		return k
 	}
 	a := Access{Index: en.Index, Ref: e.SourceRef, Time: e.Time, Actor: e.Actor.ID, Role: e.Actor.Role, Site: e.Actor.Site}
 	for _, p := range e.Patients {
-		a.Patient = append(a.Patient, sum("patient", p.ID))
+		k := sum("patient", p.ID)
+		a.Patient = append(a.Patient, k)
+		if acct, ok := x.staff[k]; ok {
+			if acct == a.Actor {
+				a.Self = true
+			} else {
+				a.Coworker = acct
+			}
+		}
 	}
 	for _, o := range e.Objects {
 		switch {
@@ -148,6 +186,12 @@ func (x *Explainer) Observe(a Access) []Unexplained {
 		x.now = a.Time
 	}
 	x.stats.Accesses++
+	var out []Unexplained
+	if a.Self {
+		// Looking at one's own record through work systems is questioned
+		// whatever explains it (labs route it through the patient portal).
+		out = append(out, Unexplained{Access: a, Why: "the account opened its own record"})
+	}
 	if a.Creates {
 		// Creating the order is its own reason; the order now explains
 		// the accesses that name it.
@@ -155,13 +199,15 @@ func (x *Explainer) Observe(a Access) []Unexplained {
 		x.explained("creates the order")
 	} else if reason, ok := x.explain(a); ok {
 		x.explained(reason)
+	} else if a.Self {
+		x.stats.Unexplained++ // questioned already, as the account's own record
 	} else {
 		x.pending = append(x.pending, Unexplained{Access: a})
 	}
 	if x.now.Sub(x.swept) > 24*time.Hour {
 		x.sweep()
 	}
-	return x.expire(x.now.Add(-x.grace()))
+	return append(out, x.expire(x.now.Add(-x.grace()))...)
 }
 
 // sweep forgets orders too old to explain anything, so memory follows
@@ -260,6 +306,9 @@ func (x *Explainer) expire(cutoff time.Time) []Unexplained {
 		p.Why = "no order, specimen or result links the account to the patient"
 		if len(p.Orders) > 0 {
 			p.Why = "it names an order that is not the patient's or that no one created"
+		}
+		if p.Coworker != "" {
+			p.Why += "; the patient is a coworker (staff account " + p.Coworker + ")"
 		}
 		out = append(out, p)
 	}

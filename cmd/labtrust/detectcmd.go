@@ -16,6 +16,7 @@ import (
 	"github.com/labtrust/labtrust/demo"
 	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/explain"
+	"github.com/labtrust/labtrust/roster"
 	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/stix"
 	"github.com/labtrust/labtrust/store"
@@ -111,7 +112,7 @@ The fields rules can use are listed by "labtrust detect fields".`,
 			return nil
 		},
 	}
-	var manifestPath string
+	var manifestPath, rosterPath, rosterTZ string
 	var explainQuiet bool
 	explainCmd := &cobra.Command{
 		Use:   "explain [--manifest FILE]",
@@ -130,6 +131,9 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 					return err
 				}
 				e.Explain(explain.New())
+				if err := loadRoster(e, rosterPath, rosterTZ, a.p.demo()); err != nil {
+					return err
+				}
 				planted := map[string]string{} // sourceRef -> anomaly kind
 				var manifest demo.Manifest
 				path := manifestPath
@@ -168,9 +172,16 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				bar, prog := newBar(g, int64(next), "explain", explainQuiet)
 				n := 0
 				bursts := map[string]int{} // account -> volume alerts
+				offShift := map[string]int{}
+				coworkers := map[string]int{}
 				countBursts := func(al labtrust.Alert) {
-					if al.Rule == detect.VolumeRule {
+					switch al.Rule {
+					case detect.VolumeRule:
 						bursts[al.Actor]++
+					case detect.OffShiftRule:
+						offShift[al.Actor]++
+					case detect.CoworkerRule, detect.SelfRule:
+						coworkers[al.Actor]++
 					}
 				}
 				for lo := uint64(0); lo < next; lo += 256 * 1024 {
@@ -202,23 +213,31 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				for _, r := range reasons {
 					fmt.Fprintf(g.stdout, "  %9d  %s\n", st.ByReason[r], r)
 				}
-				plantedActors := map[string]string{}
+				plantedActors := map[string]string{} // account -> the planted anomalies naming it
 				for _, an := range manifest.Anomalies {
 					for _, ac := range an.Actors {
-						plantedActors[ac] = an.Kind
+						if !strings.Contains(plantedActors[ac], an.Kind) {
+							plantedActors[ac] = strings.TrimPrefix(plantedActors[ac]+", "+an.Kind, ", ")
+						}
 					}
 				}
-				accounts := make([]string, 0, len(bursts))
-				for ac := range bursts {
-					accounts = append(accounts, ac)
-				}
-				sort.Strings(accounts)
-				for _, ac := range accounts {
-					note := ""
-					if kind, ok := plantedActors[ac]; ok {
-						note = " (planted: " + kind + ")"
+				for _, c := range []struct {
+					what   string
+					counts map[string]int
+				}{{"opened unusually many records in %d hour(s)", bursts}, {"opened patient data off shift (%d access(es))", offShift},
+					{"opened a coworker's or their own record (%d access(es))", coworkers}} {
+					accounts := make([]string, 0, len(c.counts))
+					for ac := range c.counts {
+						accounts = append(accounts, ac)
 					}
-					fmt.Fprintf(g.stdout, "volume: %s opened unusually many records in %d hour(s)%s\n", ac, bursts[ac], note)
+					sort.Strings(accounts)
+					for _, ac := range accounts {
+						note := ""
+						if kinds, ok := plantedActors[ac]; ok {
+							note = " (an account in planted " + kinds + ")"
+						}
+						fmt.Fprintf(g.stdout, "%s "+c.what+"%s\n", ac, c.counts[ac], note)
+					}
 				}
 				if path != "" {
 					fmt.Fprintf(g.stdout, "false alerts: %d unexplained accesses that are not planted, %.1f per 10,000 accesses\n",
@@ -237,6 +256,8 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 	}
 	explainCmd.Flags().StringVar(&manifestPath, "manifest", "", "the demo's manifest.json (default DATA/demo/manifest.json when present)")
 	explainCmd.Flags().BoolVar(&explainQuiet, "quiet", false, "no progress bar")
+	explainCmd.Flags().StringVar(&rosterPath, "roster", "", "staff assignments, FHIR PractitionerRole NDJSON or Bundle (default DATA/demo/roster.ndjson when present)")
+	explainCmd.Flags().StringVar(&rosterTZ, "roster-tz", "", "the zone of the roster's times: -05:00 or America/Chicago (default UTC; the demo's: -05:00)")
 	var from, to uint64
 	var only, intelFile string
 	var quiet, asJSON bool
@@ -491,4 +512,49 @@ func alertErr(err error) error {
 		return &labtrust.Error{Code: "not_found", Message: "no alert has that ID", Hint: "see IDs with: labtrust alerts list", Err: err}
 	}
 	return err
+}
+
+// loadRoster reads the roster into the engine: path, else the demo's when
+// it is there. zone is an offset ("-05:00") or an IANA name.
+func loadRoster(e *detect.Engine, path, zone, demoDir string) error {
+	if path == "" {
+		p := filepath.Join(demoDir, "roster.ndjson")
+		if _, err := os.Stat(p); err != nil {
+			return nil
+		}
+		path = p
+		if zone == "" {
+			zone = "-05:00" // demo.LabZoneOffset
+		}
+	}
+	loc, err := parseZone(zone)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ro, err := roster.Read(f, loc)
+	if err != nil {
+		return &labtrust.Error{Code: "invalid", Message: err.Error(), Hint: "give FHIR R4 PractitionerRole resources (NDJSON or a Bundle)"}
+	}
+	e.SetRoster(ro)
+	return nil
+}
+
+func parseZone(s string) (*time.Location, error) {
+	if s == "" || s == "UTC" {
+		return time.UTC, nil
+	}
+	if t, err := time.Parse("-07:00", s); err == nil {
+		_, off := t.Zone()
+		return time.FixedZone(s, off), nil
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("%q is not a time zone", s), Hint: "an offset like -05:00 or a name like America/Chicago"}
+	}
+	return loc, nil
 }

@@ -913,13 +913,19 @@ func TestDetection(t *testing.T) {
 		}
 		// The accesses: almost all are part of an order for the patient;
 		// the planted snooping is among the rest.
-		out = mustRun(t, with("detect", "explain", "--quiet", "--manifest", filepath.Join(dir, "demo", "manifest.json"))...)
+		out = mustRun(t, with("detect", "explain", "--quiet", "--manifest", filepath.Join(dir, "demo", "manifest.json"),
+			"--roster", filepath.Join(dir, "demo", "roster.ndjson"), "--roster-tz", "-05:00")...)
 		m := regexp.MustCompile(`explained \((\d+\.\d+)%\)`).FindStringSubmatch(out)
 		if m == nil {
 			t.Fatalf("explain: %s", out)
 		}
 		if pct, _ := strconv.ParseFloat(m[1], 64); pct < 95 || !strings.Contains(out, "planted no-order-access        found") || !strings.Contains(out, "planted coworker-record        found") {
 			t.Fatalf("explain: %s", out)
+		}
+		// The demo's roster (written beside the lab) names the staff who
+		// are patients: the planted coworker snooping is called that.
+		if !regexp.MustCompile(`(?m)^u\d+ opened a coworker's or their own record .*coworker-record`).MatchString(out) {
+			t.Fatalf("explain with the roster: %s", out)
 		}
 		// A partner's STIX bundle lists the spraying address.
 		bundle := filepath.Join(dir, "intel.json")

@@ -63,6 +63,8 @@ type serveOpts struct {
 	rules        string
 	intel        string
 	explain      bool
+	roster       string
+	rosterTZ     string
 	alertWebhook string
 	alertEmailTo []string
 	smtp         notify.SMTP
@@ -113,6 +115,8 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.DurationVar(&o.cpInterval, "checkpoint-interval", 400*time.Millisecond, "how often to sign a checkpoint while events arrive")
 	f.StringVar(&o.rules, "rules", "", "Sigma rules directory, beside the built-in pack (default DATA/rules; reloaded when it changes)")
 	f.BoolVar(&o.explain, "explain", false, "explain every access by the orders in the events and alert on the rest (on with --demo); for sources whose audit names the orders")
+	f.StringVar(&o.roster, "roster", "", "staff assignments as FHIR PractitionerRole (NDJSON or Bundle): coworkers' and own records, and access off shift (the demo's with --demo)")
+	f.StringVar(&o.rosterTZ, "roster-tz", "", "the zone of the roster's times (-05:00 or America/Chicago; default UTC)")
 	f.StringVar(&o.intel, "threat-intel", "", "STIX 2.1 bundle of indicators: access from their addresses raises alerts (reloaded when it changes)")
 	f.StringVar(&o.alertWebhook, "alert-webhook", "", "POST each new alert as JSON to this URL (no PHI in it)")
 	f.StringSliceVar(&o.alertEmailTo, "alert-email-to", nil, "email each new alert to these addresses (needs --smtp-host)")
@@ -213,6 +217,16 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		if err != nil {
 			stopPipeline()
 			return err
+		}
+		rosterDir := ""
+		if o.demo {
+			rosterDir = a.p.demo()
+		}
+		if o.roster != "" || rosterDir != "" {
+			if err := loadRoster(eng, o.roster, o.rosterTZ, rosterDir); err != nil {
+				stopPipeline()
+				return err
+			}
 		}
 		const warm = 5_000_000
 		if err := eng.WarmExplain(ctx, a.db, a.keys, cur-min(cur, warm), cur); err != nil {
