@@ -25,6 +25,11 @@ type Patient struct {
 	Guardian   *Contact // for minors: the parent or guardian the source named
 	Deceased   bool
 	DeceasedAt string // as precise as the source; may be empty when Deceased
+	// VIP marks a record the lab protects further (a public figure, a
+	// staff member's family): every access to it that no order explains
+	// is an alert of high severity. HL7 v2 PV1-16 (VIP Indicator); FHIR
+	// meta.security with confidentiality R or V.
+	VIP bool
 }
 
 // HumanName is a person's name in its parts.

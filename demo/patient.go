@@ -247,7 +247,7 @@ func (p Patient) Record() labtrust.Patient {
 		BirthDate: p.BirthDate, Sex: p.Sex, Language: p.Language,
 		Addresses: []labtrust.Address{{Use: "home", Lines: []string{p.Address.Line}, City: p.Address.City, State: p.Address.State, PostalCode: p.Address.PostalCode, Country: "USA"}},
 		Phones:    []string{p.Phone}, Emails: []string{p.Email},
-		Deceased: p.Deceased, DeceasedAt: p.DeceasedDate,
+		Deceased: p.Deceased, DeceasedAt: p.DeceasedDate, VIP: p.VIP,
 	}
 	if g := p.Guardian; g != nil {
 		given, family, _ := strings.Cut(g.Name, " ")

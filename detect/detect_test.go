@@ -438,3 +438,25 @@ func TestRoster(t *testing.T) {
 		t.Fatalf("alerts\n %s\nwant\n %s", strings.Join(got, "; "), strings.Join(want, "; "))
 	}
 }
+
+// TestFlagged: the registry's VIP and deceased patients name the alert of
+// an unexplained access to them.
+func TestFlagged(t *testing.T) {
+	e, err := detect.Open("", sigma.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Explain(explain.New())
+	blind := func(mrn string) []byte { return []byte("b:" + mrn) }
+	e.SetFlagged(blind, map[string]store.Flags{"b:MRN-VIP": {VIP: true}, "b:MRN-DEAD": {Deceased: true}})
+	var got []string
+	for i, mrn := range []string{"MRN-VIP", "MRN-DEAD", "MRN-PLAIN"} {
+		en := labtrust.Entry{Index: uint64(i), Event: labtrust.Event{Time: t0, Source: "lis", Kind: labtrust.KindAccess, Action: labtrust.ActionRead,
+			Actor: labtrust.Actor{ID: "u1"}, Patients: []labtrust.PatientRef{{ID: mrn}}}}
+		e.Eval(&en, func(a labtrust.Alert) { got = append(got, a.Rule+" "+a.Severity) })
+	}
+	e.FlushExplain(func(a labtrust.Alert) { got = append(got, a.Rule+" "+a.Severity) })
+	if strings.Join(got, "; ") != "vip_record high; deceased_record medium; unexplained_access medium" {
+		t.Fatalf("alerts: %v", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/roster"
 	"github.com/labtrust/labtrust/sigma"
+	"github.com/labtrust/labtrust/store"
 )
 
 // UnexplainedRule names alerts for accesses no clinical reason explains.
@@ -96,6 +97,8 @@ const (
 	SelfRule     = "self_access"
 	CoworkerRule = "coworker_record"
 	OffShiftRule = "off_shift_access"
+	VIPRule      = "vip_record"
+	DeceasedRule = "deceased_record"
 )
 
 func unexplainedAlert(u explain.Unexplained) labtrust.Alert {
@@ -109,6 +112,14 @@ func unexplainedAlert(u explain.Unexplained) labtrust.Alert {
 	case u.Coworker != "":
 		a.Rule, a.Title, a.Severity = CoworkerRule, "Access to a coworker's record with no clinical reason", "high"
 		b.WriteString("An account opened the record of a patient who is a staff member, and no order for that patient explains it: ")
+		b.WriteString(u.Why)
+	case u.VIP:
+		a.Rule, a.Title, a.Severity = VIPRule, "Access to a VIP patient's record with no clinical reason", "high"
+		b.WriteString("An account opened the record of a patient the lab protects further (VIP), and no order for that patient explains it: ")
+		b.WriteString(u.Why)
+	case u.Deceased:
+		a.Rule, a.Title = DeceasedRule, "Access to a deceased patient's record with no clinical reason"
+		b.WriteString("An account opened the record of a deceased patient, and no order for that patient explains it: ")
 		b.WriteString(u.Why)
 	default:
 		b.WriteString("An account opened a patient's record and no order for that patient explains it: ")
@@ -194,4 +205,25 @@ func offShiftAlert(ro *roster.Roster, d *sigma.Doc) labtrust.Alert {
 	sum := sha256.Sum256([]byte(OffShiftRule + "\x00" + actor + "\x00" + local.Format("2006-01-02")))
 	a.Key = hex.EncodeToString(sum[:16])
 	return a
+}
+
+// SetFlagged gives detection the registry's VIP and deceased patients:
+// their flags by blind index, and blind, which computes a patient's blind
+// index (the vault's Keyring.Blind, safe on any goroutine). It may be
+// called again with fresh flags while detection runs.
+func (e *Engine) SetFlagged(blind func(string) []byte, flags map[string]store.Flags) {
+	e.mu.Lock()
+	x := e.explainer
+	e.mu.Unlock()
+	if x == nil {
+		return
+	}
+	if len(flags) == 0 {
+		x.Flags(nil)
+		return
+	}
+	x.Flags(func(mrn string) (bool, bool) {
+		f := flags[string(blind(mrn))]
+		return f.VIP, f.Deceased
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"crypto/sha256"
 	"hash"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -52,6 +53,8 @@ type Access struct {
 	// when the patient is another staff member.
 	Self     bool
 	Coworker string
+	// VIP and Deceased are the registry's flags of a patient it names.
+	VIP, Deceased bool
 }
 
 // Unexplained is an access no reason explained within the grace period,
@@ -85,6 +88,7 @@ type Explainer struct {
 	orders  map[key]*order // order key -> order
 	objects map[key]key    // specimen or report key -> order key
 	staff   map[key]string // patient key of a staff member -> their account
+	flag    atomic.Pointer[func(mrn string) (vip, deceased bool)]
 	pending []Unexplained  // in time order
 	now     time.Time
 	swept   time.Time
@@ -109,6 +113,16 @@ func (x *Explainer) Staff(mrns map[string]string) {
 		staff[x.hash("patient", mrn)] = acct
 	}
 	x.staff = staff
+}
+
+// Flags sets how to learn a patient's registry flags from their MRN (nil:
+// not at all). It may change while accesses are summarized.
+func (x *Explainer) Flags(fn func(mrn string) (vip, deceased bool)) {
+	if fn == nil {
+		x.flag.Store(nil)
+		return
+	}
+	x.flag.Store(&fn)
 }
 
 func (x *Explainer) hash(kind, v string) key {
@@ -155,7 +169,12 @@ func (x *Explainer) Summarize(en *labtrust.Entry) (Access, bool) {
 		return k
 	}
 	a := Access{Index: en.Index, Ref: e.SourceRef, Time: e.Time, Actor: e.Actor.ID, Role: e.Actor.Role, Site: e.Actor.Site}
+	flag := x.flag.Load()
 	for _, p := range e.Patients {
+		if flag != nil {
+			vip, dec := (*flag)(p.ID)
+			a.VIP, a.Deceased = a.VIP || vip, a.Deceased || dec
+		}
 		k := sum("patient", p.ID)
 		a.Patient = append(a.Patient, k)
 		if acct, ok := x.staff[k]; ok {

@@ -22,7 +22,8 @@ type patientJSON struct {
 	ResourceType string `json:"resourceType"`
 	ID           string `json:"id"`
 	Meta         *struct {
-		LastUpdated string `json:"lastUpdated"`
+		LastUpdated string        `json:"lastUpdated"`
+		Security    []conceptCode `json:"security"`
 	} `json:"meta"`
 	Identifier       []identifierJSON `json:"identifier"`
 	Name             []nameJSON       `json:"name"`
@@ -153,6 +154,16 @@ func patientRecord(p *patientJSON, source string) (labtrust.PatientRecord, strin
 	for i, c := range p.Communication {
 		if c.Preferred || i == 0 {
 			pt.Language = labtrust.NormalizeLanguage(c.Language.code())
+		}
+	}
+	if p.Meta != nil {
+		// Restricted or very restricted confidentiality (HL7 v3
+		// Confidentiality R, V) is how FHIR marks the records a lab
+		// protects further.
+		for _, c := range p.Meta.Security {
+			if c.System == "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" && (c.Code == "R" || c.Code == "V") {
+				pt.VIP = true
+			}
 		}
 	}
 	if p.DeceasedBoolean != nil {
@@ -314,4 +325,10 @@ func jsonReason(err error) string {
 		return te.Field + ": want " + te.Type.String()
 	}
 	return "invalid JSON"
+}
+
+// conceptCode is a FHIR Coding (system and code).
+type conceptCode struct {
+	System string `json:"system"`
+	Code   string `json:"code"`
 }

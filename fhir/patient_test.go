@@ -94,3 +94,15 @@ func FuzzParsePatients(f *testing.F) {
 		}
 	})
 }
+
+func TestPatientVIP(t *testing.T) {
+	var p patients
+	in := `{"resourceType":"Patient","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"V"}]},"identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"S-9"}]}
+{"resourceType":"Patient","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"N"}]},"identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"S-10"}]}`
+	if err := fhir.ParsePatients(context.Background(), "fhir", strings.NewReader(in), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.recs) != 2 || !p.recs[0].Patient.VIP || p.recs[1].Patient.VIP {
+		t.Fatalf("VIP from meta.security: %+v", p.recs)
+	}
+}

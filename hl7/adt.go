@@ -140,6 +140,15 @@ func Record(m *Message, source string) (labtrust.PatientRecord, error) {
 			p.Deceased = false
 		}
 	}
+	if pv1 := m.Segment("PV1"); pv1 != nil {
+		// PV1-16 VIP Indicator (user table 0099): any value marks the
+		// record; "N" and "NO" say it is not one.
+		switch v := strings.ToUpper(m.FieldOf(pv1, 16).Comp(1)); v {
+		case "", "N", "NO":
+		default:
+			p.VIP = true
+		}
+	}
 	for _, nk1 := range m.All("NK1") {
 		rel := m.FieldOf(nk1, 3).Comp(1)
 		if !guardianRelations[strings.ToUpper(rel)] {

@@ -85,5 +85,12 @@ func EncodeADT(p labtrust.Patient, trigger, controlID string, t time.Time, merge
 	if mergedFrom != nil {
 		b.WriteString("MRG|" + e(mergedFrom.ID) + "^^^" + e(mergedFrom.System) + "^MR\r")
 	}
+	if p.VIP {
+		pv1 := []string{"PV1", "1", "O"}
+		for len(pv1) < 16 {
+			pv1 = append(pv1, "")
+		}
+		b.WriteString(strings.Join(append(pv1, "VIP"), "|") + "\r") // PV1-16 VIP Indicator
+	}
 	return []byte(b.String())
 }

@@ -20,7 +20,7 @@ const CSVFormat = "csv-patient"
 // CSVColumns are the header names ParseCSV reads (case-insensitive; others
 // are ignored): the demo's patients.csv has them.
 var CSVColumns = []string{"mrn", "mrn_system", "given", "family", "sex", "birth_date", "address", "city", "state",
-	"postal_code", "country", "phone", "email", "language", "ssn", "guardian_name", "guardian_relationship", "guardian_phone", "deceased_date"}
+	"postal_code", "country", "phone", "email", "language", "ssn", "guardian_name", "guardian_relationship", "guardian_phone", "deceased_date", "vip"}
 
 // ParseCSV reads patients from a CSV export with a header row naming
 // CSVColumns (mrn is required) and hands each row to sink: a record, or a
@@ -100,6 +100,10 @@ func ParseCSV(ctx context.Context, source string, r io.Reader, sink labtrust.Pat
 		}
 		if d := get("deceased_date"); d != "" {
 			p.Deceased, p.DeceasedAt = true, d
+		}
+		switch strings.ToLower(get("vip")) {
+		case "true", "yes", "y", "1", "vip":
+			p.VIP = true
 		}
 		var sinkErr error
 		if err := rec.Validate(); err != nil {

@@ -187,7 +187,7 @@ func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) er
 			row.UpdatedAt = r.now()
 		}
 		p := &rec.Patient
-		row.State, row.Language, row.Deceased = residenceState(p), p.Language, p.Deceased
+		row.State, row.Language, row.Deceased, row.VIP = residenceState(p), p.Language, p.Deceased, p.VIP
 		if age, ok := p.AgeOn(row.UpdatedAt); ok && age < 18 {
 			row.Minor = true
 		}

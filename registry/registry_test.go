@@ -234,3 +234,28 @@ func TestRetry(t *testing.T) {
 		}
 	})
 }
+
+// TestFlags: VIP and deceased patients are listed by blind index for
+// detection; a forgotten one is not.
+func TestFlags(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		pat := func(id string, vip, dead bool) labtrust.PatientRecord {
+			return labtrust.PatientRecord{Source: "t", Patient: labtrust.Patient{ID: labtrust.PatientRef{ID: id}, Name: labtrust.HumanName{Family: "X"}, VIP: vip, Deceased: dead}}
+		}
+		if err := f.reg.Import(ctx, []labtrust.PatientRecord{pat("V", true, false), pat("D", false, true), pat("P", false, false), pat("G", true, false)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.reg.Forget(ctx, "G"); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]store.Flags{}
+		if err := f.db.FlaggedPatients(ctx, func(b []byte, fl store.Flags) error { got[string(b)] = fl; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || !got[string(f.keys.Blind("V"))].VIP || !got[string(f.keys.Blind("D"))].Deceased {
+			t.Fatalf("flagged %d: %+v", len(got), got)
+		}
+	})
+}

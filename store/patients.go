@@ -24,6 +24,7 @@ type PatientRow struct {
 	Language   string
 	Minor      bool
 	Deceased   bool
+	VIP        bool
 	Source     string
 	UpdatedAt  time.Time
 	Forgotten  bool
@@ -231,19 +232,19 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 	}
 	// In blind-index order, inserts walk the MRN index once.
 	slices.SortFunc(fresh, func(a, b int) int { return bytes.Compare(rows[a].Blind, rows[b].Blind) })
-	const cols = 9
+	const cols = 10
 	for start := 0; start < len(fresh); start += per {
 		part := fresh[start:min(start+per, len(fresh))]
 		args := make([]any, 0, cols*len(part))
 		var q strings.Builder
-		q.WriteString(`INSERT INTO patients (blind, key, record, state, language, minor, deceased, source, updated_at) VALUES `)
+		q.WriteString(`INSERT INTO patients (blind, key, record, state, language, minor, deceased, vip, source, updated_at) VALUES `)
 		for k, i := range part {
 			if k > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString(`(?,?,?,?,?,?,?,?,?)`)
+			q.WriteString(`(?,?,?,?,?,?,?,?,?,?)`)
 			r := &rows[i]
-			args = append(args, r.Blind, r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), r.Source, r.UpdatedAt.UnixNano())
+			args = append(args, r.Blind, r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), b2i(r.VIP), r.Source, r.UpdatedAt.UnixNano())
 		}
 		q.WriteString(` RETURNING id, blind`)
 		st, err := d.txStmt(ctx, tx, q.String())
@@ -288,7 +289,7 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 			continue
 		}
 		if !isFresh[i] {
-			upd, err := d.txStmt(ctx, tx, `UPDATE patients SET key = ?, record = ?, state = ?, language = ?, minor = ?, deceased = ?, source = ?, updated_at = ? WHERE id = ?`)
+			upd, err := d.txStmt(ctx, tx, `UPDATE patients SET key = ?, record = ?, state = ?, language = ?, minor = ?, deceased = ?, vip = ?, source = ?, updated_at = ? WHERE id = ?`)
 			if err != nil {
 				return fmt.Errorf("store: update patient %d: %w", id, err)
 			}
@@ -296,7 +297,7 @@ func (d *DB) UpsertPatients(ctx context.Context, rows []PatientRow) error {
 			if err != nil {
 				return fmt.Errorf("store: update patient %d: %w", id, err)
 			}
-			if _, err := upd.ExecContext(ctx, r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), r.Source, r.UpdatedAt.UnixNano(), id); err != nil {
+			if _, err := upd.ExecContext(ctx, r.Key, r.Record, r.State, r.Language, b2i(r.Minor), b2i(r.Deceased), b2i(r.VIP), r.Source, r.UpdatedAt.UnixNano(), id); err != nil {
 				return fmt.Errorf("store: update patient %d: %w", id, mapErr(err))
 			}
 			if _, err := del.ExecContext(ctx, id); err != nil {
@@ -384,7 +385,7 @@ func (d *DB) ForgetPatient(ctx context.Context, id int64, at time.Time, merged .
 	}
 	defer tx.Rollback()
 	for k, pid := range append([]int64{id}, merged...) {
-		res, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET key = NULL, record = NULL, state = '', language = '', minor = 0, deceased = 0, forgotten_at = COALESCE(forgotten_at, ?) WHERE id = ?`), at.UnixNano(), pid)
+		res, err := tx.ExecContext(ctx, d.q(`UPDATE patients SET key = NULL, record = NULL, state = '', language = '', minor = 0, deceased = 0, vip = 0, forgotten_at = COALESCE(forgotten_at, ?) WHERE id = ?`), at.UnixNano(), pid)
 		if err != nil {
 			return fmt.Errorf("store: forget patient %d: %w", pid, mapErr(err))
 		}
@@ -426,4 +427,31 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Flags are what detection knows about a patient without opening the
+// record.
+type Flags struct {
+	VIP, Deceased bool
+}
+
+// FlaggedPatients calls fn with the blind index of every registered
+// patient who is a VIP or deceased, from one scan.
+func (d *DB) FlaggedPatients(ctx context.Context, fn func(blind []byte, f Flags) error) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT blind, vip, deceased FROM patients WHERE (vip = 1 OR deceased = 1) AND forgotten_at IS NULL`)
+	if err != nil {
+		return fmt.Errorf("store: flagged patients: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		var vip, dec int
+		if err := rows.Scan(&b, &vip, &dec); err != nil {
+			return fmt.Errorf("store: flagged patients: %w", err)
+		}
+		if err := fn(b, Flags{VIP: vip == 1, Deceased: dec == 1}); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

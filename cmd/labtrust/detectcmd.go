@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,6 +135,9 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				if err := loadRoster(e, rosterPath, rosterTZ, a.p.demo()); err != nil {
 					return err
 				}
+				if err := loadFlags(ctx, a, e); err != nil {
+					return err
+				}
 				planted := map[string]string{} // sourceRef -> anomaly kind
 				var manifest demo.Manifest
 				path := manifestPath
@@ -174,6 +178,7 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				bursts := map[string]int{} // account -> volume alerts
 				offShift := map[string]int{}
 				coworkers := map[string]int{}
+				flagged := map[string]int{}
 				countBursts := func(al labtrust.Alert) {
 					switch al.Rule {
 					case detect.VolumeRule:
@@ -182,6 +187,8 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 						offShift[al.Actor]++
 					case detect.CoworkerRule, detect.SelfRule:
 						coworkers[al.Actor]++
+					case detect.VIPRule, detect.DeceasedRule:
+						flagged[al.Actor]++
 					}
 				}
 				for lo := uint64(0); lo < next; lo += 256 * 1024 {
@@ -225,7 +232,8 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 					what   string
 					counts map[string]int
 				}{{"opened unusually many records in %d hour(s)", bursts}, {"opened patient data off shift (%d access(es))", offShift},
-					{"opened a coworker's or their own record (%d access(es))", coworkers}} {
+					{"opened a coworker's or their own record (%d access(es))", coworkers},
+					{"opened a VIP or deceased patient's record with no order (%d access(es))", flagged}} {
 					accounts := make([]string, 0, len(c.counts))
 					for ac := range c.counts {
 						accounts = append(accounts, ac)
@@ -557,4 +565,17 @@ func parseZone(s string) (*time.Location, error) {
 		return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("%q is not a time zone", s), Hint: "an offset like -05:00 or a name like America/Chicago"}
 	}
 	return loc, nil
+}
+
+// loadFlags gives the engine the registry's VIP and deceased patients.
+func loadFlags(ctx context.Context, a *app, e *detect.Engine) error {
+	flags := map[string]store.Flags{}
+	if err := a.db.FlaggedPatients(ctx, func(b []byte, f store.Flags) error {
+		flags[string(b)] = f
+		return nil
+	}); err != nil {
+		return err
+	}
+	e.SetFlagged(a.keys.Blind, flags)
+	return nil
 }

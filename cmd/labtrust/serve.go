@@ -228,6 +228,26 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 				return err
 			}
 		}
+		// The registry's VIP and deceased patients, again every minute
+		// (ADT changes them).
+		if err := loadFlags(ctx, a, eng); err != nil {
+			stopPipeline()
+			return err
+		}
+		go func() {
+			t := time.NewTicker(time.Minute)
+			defer t.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-t.C:
+					if err := loadFlags(runCtx, a, eng); err != nil && runCtx.Err() == nil {
+						a.log.Error("reload the registry's flagged patients", "err", err)
+					}
+				}
+			}
+		}()
 		const warm = 5_000_000
 		if err := eng.WarmExplain(ctx, a.db, a.keys, cur-min(cur, warm), cur); err != nil {
 			stopPipeline()
