@@ -89,7 +89,7 @@ type Explainer struct {
 	objects map[key]key    // specimen or report key -> order key
 	staff   map[key]string // patient key of a staff member -> their account
 	flag    atomic.Pointer[func(mrn string) (vip, deceased bool)]
-	pending []Unexplained  // in time order
+	pending []Unexplained // in time order
 	now     time.Time
 	swept   time.Time
 	stats   Stats
