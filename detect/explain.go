@@ -227,3 +227,32 @@ func (e *Engine) SetFlagged(blind func(string) []byte, flags map[string]store.Fl
 		return f.VIP, f.Deceased
 	})
 }
+
+// LoadClinical teaches the explainer the imported clinical context of the
+// last OrderLife (orders, then their specimens and reports). The explainer
+// must be NewBlinded with the blind index the importer used.
+func (e *Engine) LoadClinical(ctx context.Context, st interface {
+	Clinical(ctx context.Context, since time.Time, fn func(store.ClinicalRow) error) error
+}, since time.Time) (int, error) {
+	e.mu.Lock()
+	x := e.explainer
+	e.mu.Unlock()
+	if x == nil {
+		return 0, nil
+	}
+	n := 0
+	err := st.Clinical(ctx, since, func(r store.ClinicalRow) error {
+		var k, order, patient explain.Key
+		copy(k[:], r.Key)
+		copy(order[:], r.Order)
+		copy(patient[:], r.Patient)
+		if r.Kind == "order" {
+			x.AddOrder(k, patient, r.At)
+		} else {
+			x.AddObject(k, order)
+		}
+		n++
+		return nil
+	})
+	return n, err
+}

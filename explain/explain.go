@@ -20,7 +20,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"hash"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -28,9 +27,13 @@ import (
 	"github.com/labtrust/labtrust"
 )
 
-type key [16]byte
+// Key is a keyed hash of an identifier: the explainer's state holds
+// nothing else.
+type Key = [16]byte
 
-type order struct {
+type key = Key
+
+type orderT struct {
 	patient key
 	created time.Time
 }
@@ -84,8 +87,8 @@ type Explainer struct {
 	// long after).
 	OrderLife time.Duration
 
-	mac     func() hash.Hash
-	orders  map[key]*order // order key -> order
+	blind   func(string) []byte
+	orders  map[key]*orderT // order key -> order
 	objects map[key]key    // specimen or report key -> order key
 	staff   map[key]string // patient key of a staff member -> their account
 	flag    atomic.Pointer[func(mrn string) (vip, deceased bool)]
@@ -95,15 +98,42 @@ type Explainer struct {
 	stats   Stats
 }
 
-// New returns an Explainer with a fresh hashing key.
+// New returns an Explainer with a fresh hashing key, known to no one
+// else: for replays and tests.
 func New() *Explainer {
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
 		panic("explain: no randomness: " + err.Error())
 	}
-	return &Explainer{mac: func() hash.Hash { return hmac.New(sha256.New, k) }, orders: map[key]*order{}, objects: map[key]key{},
+	return NewBlinded(func(s string) []byte {
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte(s))
+		return m.Sum(nil)
+	})
+}
+
+// NewBlinded returns an Explainer hashing identifiers with blind (the
+// vault's blind index, safe on any goroutine), so the clinical context
+// imported and stored under the same key can be loaded into it.
+func NewBlinded(blind func(string) []byte) *Explainer {
+	return &Explainer{blind: blind, orders: map[key]*orderT{}, objects: map[key]key{},
 		staff: map[key]string{}, stats: Stats{ByReason: map[string]int64{}}}
 }
+
+// Key hashes an identifier of a kind ("patient", "order", "object") as
+// the explainer does.
+func (x *Explainer) Key(kind, v string) Key { return x.hash(kind, v) }
+
+// AddOrder teaches the explainer an order from the clinical context
+// (imported ServiceRequests and ORM messages).
+func (x *Explainer) AddOrder(order, patient Key, created time.Time) {
+	if o := x.orders[order]; o == nil || created.Before(o.created) {
+		x.orders[order] = &orderT{patient: patient, created: created}
+	}
+}
+
+// AddObject ties a specimen or report to its order.
+func (x *Explainer) AddObject(object, order Key) { x.objects[object] = order }
 
 // Staff tells the explainer which patients are staff members: MRN ->
 // account. Call it before the first Summarize.
@@ -125,13 +155,14 @@ func (x *Explainer) Flags(fn func(mrn string) (vip, deceased bool)) {
 	x.flag.Store(&fn)
 }
 
-func (x *Explainer) hash(kind, v string) key {
-	h := x.mac()
-	h.Write([]byte(kind))
-	h.Write([]byte{0})
-	h.Write([]byte(strings.TrimSpace(v)))
-	var k key
-	copy(k[:], h.Sum(nil))
+func (x *Explainer) hash(kind, v string) key { return Blinded(x.blind, kind, v) }
+
+// Blinded is how an Explainer made by NewBlinded(blind) hashes an
+// identifier of a kind: what an importer stores so the explainer can load
+// it.
+func Blinded(blind func(string) []byte, kind, v string) Key {
+	var k Key
+	copy(k[:], blind(kind+"\x00"+strings.TrimSpace(v)))
 	return k
 }
 
@@ -156,18 +187,7 @@ func (x *Explainer) Summarize(en *labtrust.Entry) (Access, bool) {
 	if e.Kind != labtrust.KindAccess || len(e.Patients) == 0 {
 		return Access{}, false
 	}
-	h := x.mac()
-	var buf []byte
-	sum := func(kind, v string) key {
-		h.Reset()
-		h.Write([]byte(kind))
-		h.Write([]byte{0})
-		h.Write([]byte(strings.TrimSpace(v)))
-		buf = h.Sum(buf[:0])
-		var k key
-		copy(k[:], buf)
-		return k
-	}
+	sum := x.hash
 	a := Access{Index: en.Index, Ref: e.SourceRef, Time: e.Time, Actor: e.Actor.ID, Role: e.Actor.Role, Site: e.Actor.Site}
 	flag := x.flag.Load()
 	for _, p := range e.Patients {
@@ -214,7 +234,7 @@ func (x *Explainer) Observe(a Access) []Unexplained {
 	if a.Creates {
 		// Creating the order is its own reason; the order now explains
 		// the accesses that name it.
-		x.orders[a.Orders[0]] = &order{patient: a.Patient[0], created: a.Time}
+		x.orders[a.Orders[0]] = &orderT{patient: a.Patient[0], created: a.Time}
 		x.explained("creates the order")
 	} else if reason, ok := x.explain(a); ok {
 		x.explained(reason)
@@ -252,7 +272,7 @@ func (x *Explainer) Learn(a Access) {
 		x.now = a.Time
 	}
 	if a.Creates {
-		x.orders[a.Orders[0]] = &order{patient: a.Patient[0], created: a.Time}
+		x.orders[a.Orders[0]] = &orderT{patient: a.Patient[0], created: a.Time}
 		return
 	}
 	x.explain(a) // joins its specimens and reports to their order
@@ -297,7 +317,7 @@ func (x *Explainer) explain(a Access) (string, bool) {
 	return "", false
 }
 
-func (x *Explainer) current(o *order, a Access) bool {
+func (x *Explainer) current(o *orderT, a Access) bool {
 	if a.Time.Sub(o.created) > x.life() {
 		return false
 	}

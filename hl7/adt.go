@@ -429,6 +429,34 @@ func Ack(m *Message, code, text string, now time.Time) []byte {
 // by its first byte). Every message becomes exactly one sink.Patient or one
 // sink.Reject, whose Position is "message N" and whose Raw is the message.
 func ParseStream(ctx context.Context, source string, r io.Reader, sink labtrust.PatientSink) error {
+	return Each(ctx, r, func(pos string, raw []byte, frameErr error) error {
+		if frameErr != nil {
+			return reject(ctx, sink, source, pos, frameErr.Error(), raw)
+		}
+		m, err := Parse(raw)
+		if err != nil {
+			return reject(ctx, sink, source, pos, err.Error(), raw)
+		}
+		rec, err := Record(m, source)
+		if err != nil {
+			return reject(ctx, sink, source, pos, err.Error(), raw)
+		}
+		if err := sink.Patient(ctx, rec); err != nil {
+			return fmt.Errorf("hl7: %s: %w", pos, err)
+		}
+		return nil
+	})
+}
+
+// ParseTime reads an HL7 v2 timestamp (DTM): YYYYMMDD[HHMM[SS[.S...]]]
+// with an optional +/-ZZZZ offset (UTC without one).
+func ParseTime(s string) (time.Time, error) { return parseTS(s) }
+
+// Each splits a stream of HL7 v2 messages (MLLP frames, or a file where each
+// MSH segment starts a message) and calls fn with each message, its
+// position ("message N"), and the framing error that makes it unreadable
+// (the caller quarantines it), in order.
+func Each(ctx context.Context, r io.Reader, fn func(pos string, raw []byte, frameErr error) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := br.Peek(1)
 	if err == io.EOF {
@@ -445,22 +473,7 @@ func ParseStream(ctx context.Context, source string, r io.Reader, sink labtrust.
 				return fmt.Errorf("hl7: %w", err)
 			}
 		}
-		pos := "message " + strconv.Itoa(n)
-		if frameErr != nil {
-			return reject(ctx, sink, source, pos, frameErr.Error(), raw)
-		}
-		m, err := Parse(raw)
-		if err != nil {
-			return reject(ctx, sink, source, pos, err.Error(), raw)
-		}
-		rec, err := Record(m, source)
-		if err != nil {
-			return reject(ctx, sink, source, pos, err.Error(), raw)
-		}
-		if err := sink.Patient(ctx, rec); err != nil {
-			return fmt.Errorf("hl7: %s: %w", pos, err)
-		}
-		return nil
+		return fn("message "+strconv.Itoa(n), raw, frameErr)
 	}
 	if first[0] == startBlock {
 		fr := NewFrameReader(br, 0)

@@ -131,7 +131,10 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				if err != nil {
 					return err
 				}
-				e.Explain(explain.New())
+				e.Explain(explain.NewBlinded(a.keys.Blind))
+				if _, err := e.LoadClinical(ctx, a.db, time.Time{}); err != nil {
+					return err
+				}
 				if err := loadRoster(e, rosterPath, rosterTZ, a.p.demo()); err != nil {
 					return err
 				}

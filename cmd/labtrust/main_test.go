@@ -1009,3 +1009,30 @@ func TestDetection(t *testing.T) {
 		}
 	})
 }
+
+// TestClinicalExplains: accesses that name an order the audit never shows
+// being created are unexplained until the LIS's orders are imported; then
+// they are explained, and the one to another patient still is not.
+func TestClinicalExplains(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		dir := t.TempDir()
+		data := filepath.Join(dir, "data")
+		common := append([]string{"--data", data}, dbArgs(dsn)...)
+		with := func(args ...string) []string { return append(append([]string{}, args...), common...) }
+		os.MkdirAll(data, 0o700)
+		os.WriteFile(filepath.Join(data, "labtrust.yaml"), []byte("sources:\n  lis:\n    format: csv\n    csv:\n      columns:\n        time: when\n        actorId: user\n        patientId: mrn\n        objectId: order\n      objectType: ServiceRequest\n"), 0o600)
+		csvPath := filepath.Join(dir, "access.csv")
+		os.WriteFile(csvPath, []byte("when,user,mrn,order\n2026-11-02T10:00:00Z,u1,MRN0012345,ORD-100\n2026-11-02T11:00:00Z,u2,MRN0012345,ORD-100\n2026-11-02T12:00:00Z,u3,MRN0099999,ORD-100\n"), 0o644)
+		mustRun(t, with("ingest", "--source", "lis", "--quiet", csvPath)...)
+		if out := mustRun(t, with("detect", "explain", "--quiet")...); !strings.Contains(out, "3 accesses: 0 explained") {
+			t.Fatalf("before the import: %s", out)
+		}
+		out := mustRun(t, with("clinical", "import", "--source", "lis", filepath.Join("..", "..", "clinical", "testdata", "orm.hl7"), filepath.Join("..", "..", "clinical", "testdata", "bundle.json"))...)
+		if !strings.Contains(out, "imported 4 clinical records (2 orders), quarantined 3") {
+			t.Fatalf("import: %s", out)
+		}
+		if out := mustRun(t, with("detect", "explain", "--quiet")...); !strings.Contains(out, "3 accesses: 2 explained") {
+			t.Fatalf("after the import: %s", out)
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/atna"
 	"github.com/labtrust/labtrust/config"
+	"github.com/labtrust/labtrust/clinical"
 	"github.com/labtrust/labtrust/csvsrc"
 	"github.com/labtrust/labtrust/fhir"
 	"github.com/labtrust/labtrust/ingest"
@@ -43,6 +44,10 @@ func (p parsers) Parser(source, format string) (ingest.Parser, error) {
 		return func(ctx context.Context, source string, r io.Reader, sink labtrust.Sink) error {
 			return csvsrc.Parse(ctx, source, m, r, sink)
 		}, nil
+	}
+	if format == clinical.FormatHL7 || format == clinical.FormatFHIR {
+		return nil, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("%s records are clinical context, not audit events", format),
+			Hint: "fix the source and import them again with labtrust clinical import (quarantine show ID --raw gives the record)"}
 	}
 	if _, ok := patientParser(format); ok {
 		// Patient records go to the registry, not the ledger.

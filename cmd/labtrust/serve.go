@@ -212,7 +212,15 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		// Orders are learned from the events: before following the ledger,
 		// the explainer learns those of the entries detection already read
 		// (the last few million), so a restart does not forget them.
-		eng.Explain(explain.New())
+		// Keyed with the lab's blind index, so the imported clinical
+		// context (labtrust clinical import) loads into it.
+		eng.Explain(explain.NewBlinded(a.keys.Blind))
+		if n, err := eng.LoadClinical(ctx, a.db, time.Now().Add(-180*24*time.Hour)); err != nil {
+			stopPipeline()
+			return fmt.Errorf("explain: load the clinical context: %w", err)
+		} else if n > 0 {
+			a.log.Info("clinical context loaded", "records", n)
+		}
 		cur, err := a.db.DetectCursor(ctx, "sigma")
 		if err != nil {
 			stopPipeline()
