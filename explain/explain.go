@@ -89,8 +89,8 @@ type Explainer struct {
 
 	blind   func(string) []byte
 	orders  map[key]*orderT // order key -> order
-	objects map[key]key    // specimen or report key -> order key
-	staff   map[key]string // patient key of a staff member -> their account
+	objects map[key]key     // specimen or report key -> order key
+	staff   map[key]string  // patient key of a staff member -> their account
 	flag    atomic.Pointer[func(mrn string) (vip, deceased bool)]
 	pending []Unexplained // in time order
 	now     time.Time

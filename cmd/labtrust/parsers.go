@@ -9,8 +9,8 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/atna"
-	"github.com/labtrust/labtrust/config"
 	"github.com/labtrust/labtrust/clinical"
+	"github.com/labtrust/labtrust/config"
 	"github.com/labtrust/labtrust/csvsrc"
 	"github.com/labtrust/labtrust/fhir"
 	"github.com/labtrust/labtrust/ingest"
