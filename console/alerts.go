@@ -3,6 +3,8 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,7 +35,57 @@ func (c *Console) alertsPage(w http.ResponseWriter, r *http.Request, st *identit
 		c.fail(w, err)
 		return
 	}
-	c.render(w, "alerts", http.StatusOK, page{Title: "Alerts", Staff: st, Alerts: as, Filter: string(f), Statuses: statuses})
+	c.render(w, "alerts", http.StatusOK, page{Title: "Alerts", Staff: st, Alerts: as, Filter: string(f), Statuses: statuses, Chart: alertChart(as, time.Now())})
+}
+
+// Chart is a bar chart drawn as SVG on the server (no script).
+type Chart struct {
+	Title, Summary string
+	Bars           []Bar
+	Width, Height  int
+}
+
+// Bar is one bar, already placed.
+type Bar struct {
+	Label       string
+	Count       int
+	X, Y, W, H  int
+	LabelX      int
+	High        bool // the day had high or critical alerts
+	CountY      int
+	Description string
+}
+
+// alertChart counts the alerts last seen on each of the last 14 days.
+func alertChart(as []labtrust.Alert, now time.Time) *Chart {
+	const days, barW, gap, plotH = 14, 32, 8, 120
+	today := now.UTC().Truncate(24 * time.Hour)
+	counts := make([]int, days)
+	high := make([]bool, days)
+	for _, a := range as {
+		d := int(today.Sub(a.Last.UTC().Truncate(24*time.Hour)) / (24 * time.Hour))
+		if d < 0 || d >= days {
+			continue
+		}
+		counts[days-1-d]++
+		if a.Severity == "high" || a.Severity == "critical" {
+			high[days-1-d] = true
+		}
+	}
+	top, total := 1, 0
+	for _, n := range counts {
+		top, total = max(top, n), total+n
+	}
+	ch := &Chart{Title: "Alerts by the day they were last seen, last 14 days", Width: days * (barW + gap), Height: plotH + 40,
+		Summary: fmt.Sprintf("%d alerts in the last 14 days; the busiest day had %d.", total, slices.Max(counts))}
+	for i, n := range counts {
+		day := today.AddDate(0, 0, i-(days-1))
+		h := n * plotH / top
+		x := i * (barW + gap)
+		ch.Bars = append(ch.Bars, Bar{Label: day.Format("Jan 2"), Count: n, X: x, Y: plotH - h + 16, W: barW, H: h, LabelX: x + barW/2,
+			High: high[i], CountY: plotH - h + 12, Description: fmt.Sprintf("%s: %d alert(s)", day.Format("Monday January 2"), n)})
+	}
+	return ch
 }
 
 func (c *Console) alertPage(w http.ResponseWriter, r *http.Request, st *identity.Staff) {

@@ -172,6 +172,7 @@ type page struct {
 	Alert       *labtrust.Alert
 	Filter      string
 	Statuses    []labtrust.AlertStatus
+	Chart       *Chart
 }
 
 func (c *Console) render(w http.ResponseWriter, name string, status int, p page) {
