@@ -177,7 +177,6 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 					return err
 				}
 				bar, prog := newBar(g, int64(next), "explain", explainQuiet)
-				n := 0
 				bursts := map[string]int{} // account -> volume alerts
 				offShift := map[string]int{}
 				coworkers := map[string]int{}
@@ -194,15 +193,8 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 						flagged[al.Actor]++
 					}
 				}
-				for lo := uint64(0); lo < next; lo += 256 * 1024 {
-					k, err := e.Process(ctx, a.db, a.keys, lo, min(lo+256*1024, next), countBursts)
-					if err != nil {
-						return err
-					}
-					n += k
-					if prog != nil {
-						prog(int64(n), 0)
-					}
+				if _, err = processAll(ctx, a, e, 0, next, countBursts, prog); err != nil {
+					return err
 				}
 				e.FlushExplain(countBursts)
 				if bar != nil {
@@ -302,21 +294,12 @@ a new rule against history before putting it in the rules directory.`,
 				counts := map[string]int{}
 				titles := map[string]string{}
 				start := time.Now()
-				// In steps, so the progress bar moves.
-				n := 0
-				for lo := from; lo < to && err == nil; lo += 256 * 1024 {
-					var k int
-					k, err = e.Process(ctx, a.db, a.keys, lo, min(lo+256*1024, to), func(al labtrust.Alert) {
-						if only == "" || al.Rule == only {
-							counts[al.Rule]++
-							titles[al.Rule] = al.Title
-						}
-					})
-					n += k
-					if prog != nil {
-						prog(int64(n), 0)
+				n, err := processAll(ctx, a, e, from, to, func(al labtrust.Alert) {
+					if only == "" || al.Rule == only {
+						counts[al.Rule]++
+						titles[al.Rule] = al.Title
 					}
-				}
+				}, prog)
 				if bar != nil {
 					bar.Finish()
 				}
@@ -397,9 +380,9 @@ entries behind it. Triage moves an alert from new to investigating, then to beni
 		Short: "Show one alert with its explanation and ledger entries",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := argID(args[0], "labtrust alerts list")
 			if err != nil {
-				return &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: labtrust alerts list"}
+				return err
 			}
 			return withApp(cmd, g, openOpts{}, func(a *app) error {
 				al, err := a.db.GetAlert(cmd.Context(), id)
@@ -427,9 +410,9 @@ entries behind it. Triage moves an alert from new to investigating, then to beni
 		Short: "Move an alert through triage (investigating, benign, confirmed)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := argID(args[0], "labtrust alerts list")
 			if err != nil {
-				return &labtrust.Error{Code: "invalid", Message: "ID must be a number"}
+				return err
 			}
 			st := labtrust.AlertStatus(args[1])
 			if !st.Valid() {
@@ -490,9 +473,9 @@ entries behind it. Triage moves an alert from new to investigating, then to beni
 		Short: "End an allow-list entry now",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := argID(args[0], "labtrust alerts allowed")
 			if err != nil {
-				return &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: labtrust alerts allowed"}
+				return err
 			}
 			return withApp(cmd, g, openOpts{}, func(a *app) error {
 				if err := a.db.EndAllow(cmd.Context(), id); err != nil {
@@ -581,4 +564,30 @@ func loadFlags(ctx context.Context, a *app, e *detect.Engine) error {
 	}
 	e.SetFlagged(a.keys.Blind, flags)
 	return nil
+}
+
+// processAll runs the engine over the stored entries from..to in steps, so
+// a progress bar moves, and returns how many it read.
+func processAll(ctx context.Context, a *app, e *detect.Engine, from, to uint64, raise func(labtrust.Alert), prog func(done, total int64)) (int, error) {
+	n := 0
+	for lo := from; lo < to; lo += 256 * 1024 {
+		k, err := e.Process(ctx, a.db, a.keys, lo, min(lo+256*1024, to), raise)
+		n += k
+		if err != nil {
+			return n, err
+		}
+		if prog != nil {
+			prog(int64(n), 0)
+		}
+	}
+	return n, nil
+}
+
+// argID reads a numeric ID argument; list is the command that shows the IDs.
+func argID(s, list string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: " + list}
+	}
+	return id, nil
 }

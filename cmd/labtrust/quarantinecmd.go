@@ -63,9 +63,9 @@ labtrust.yaml, say) and retry: the record is parsed again and, if it now reads, 
 		Short: "Show one quarantined record; --raw prints its bytes (PHI: handle with care)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := argID(args[0], "labtrust quarantine list")
 			if err != nil {
-				return &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: labtrust quarantine list"}
+				return err
 			}
 			return withApp(cmd, g, openOpts{}, func(a *app) error {
 				it, err := a.db.GetQuarantine(cmd.Context(), id)
