@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/geo"
 )
 
 // labFile is the shape of lab.json.
@@ -24,8 +26,9 @@ type labFile struct {
 }
 
 // WriteLab writes lab.json (config, sites, staff), patients.csv (one row per
-// patient, streamed), roster.ndjson (the staff as FHIR PractitionerRole) and
-// manifest.json into dir, which must exist.
+// patient, streamed), roster.ndjson (the staff as FHIR PractitionerRole),
+// geoip.mmdb (where the demo's addresses are) and manifest.json into dir,
+// which must exist.
 func WriteLab(dir string, l *Lab) error {
 	if err := writeFile(filepath.Join(dir, "lab.json"), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
@@ -39,6 +42,9 @@ func WriteLab(dir string, l *Lab) error {
 		return err
 	}
 	if err := writeFile(filepath.Join(dir, "roster.ndjson"), l.WriteRoster); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "geoip.mmdb"), l.WriteGeoIP); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, "manifest.json"), l.Manifest().WriteJSON)
@@ -170,4 +176,32 @@ func (l *Lab) WriteRoster(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// siteCoordinates places the demo's site cities (latitude, longitude).
+var siteCoordinates = map[string][2]float64{
+	"Austin": {30.2672, -97.7431}, "Oklahoma City": {35.4676, -97.5164}, "Shreveport": {32.5252, -93.7502},
+	"Albuquerque": {35.0844, -106.6504}, "Little Rock": {34.7465, -92.2896}, "Wichita": {37.6872, -97.3301},
+}
+
+// WriteGeoIP writes a MaxMind DB (City-shaped) for the demo's addresses:
+// each site's subnet at its city, and the documentation ranges the planted
+// anomalies use abroad (198.51.100.0/24 in Lagos, 203.0.113.0/24 in Kyiv).
+func (l *Lab) WriteGeoIP(w io.Writer) error {
+	var ranges []geo.Range
+	for _, s := range l.Sites() {
+		c, ok := siteCoordinates[s.City]
+		if !ok {
+			continue
+		}
+		p, err := netip.ParsePrefix(s.Subnet)
+		if err != nil {
+			return err
+		}
+		ranges = append(ranges, geo.Range{Prefix: p, Place: geo.Place{City: s.City, Country: "US", Lat: c[0], Lon: c[1]}})
+	}
+	ranges = append(ranges,
+		geo.Range{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Place: geo.Place{City: "Lagos", Country: "NG", Lat: 6.5244, Lon: 3.3792}},
+		geo.Range{Prefix: netip.MustParsePrefix("203.0.113.0/24"), Place: geo.Place{City: "Kyiv", Country: "UA", Lat: 50.4501, Lon: 30.5234}})
+	return geo.Write(w, ranges)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/explain"
+	"github.com/labtrust/labtrust/geo"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/roster"
@@ -458,5 +460,49 @@ func TestFlagged(t *testing.T) {
 	e.FlushExplain(func(a labtrust.Alert) { got = append(got, a.Rule+" "+a.Severity) })
 	if strings.Join(got, "; ") != "vip_record high; deceased_record medium; unexplained_access medium" {
 		t.Fatalf("alerts: %v", got)
+	}
+}
+
+// TestImpossibleTravel: an account signed in on site, then from abroad 25
+// minutes later, raises an alert naming both places; moves within the
+// country at road speed, and failed attempts, do not.
+func TestImpossibleTravel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "geo.mmdb")
+	f, _ := os.Create(path)
+	if err := geo.Write(f, []geo.Range{
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Place: geo.Place{City: "Austin", Country: "US", Lat: 30.2672, Lon: -97.7431}},
+		{Prefix: netip.MustParsePrefix("10.2.0.0/16"), Place: geo.Place{City: "San Antonio", Country: "US", Lat: 29.4241, Lon: -98.4936}},
+		{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Place: geo.Place{City: "Lagos", Country: "NG", Lat: 6.5244, Lon: 3.3792}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	db, err := geo.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e, err := detect.Open("", sigma.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetGeo(db)
+	evs := []labtrust.Event{
+		login(0, "ana", "10.1.0.5", true),
+		login(90, "ana", "10.2.0.9", true),        // 120 km in 1.5 h: driving
+		login(100, "ana", "198.51.100.23", false), // a failed attempt from abroad: not ana travelling
+		login(115, "ana", "198.51.100.23", true),  // 10,000 km in 25 minutes
+	}
+	var got []labtrust.Alert
+	for i := range evs {
+		e.Eval(&labtrust.Entry{Index: uint64(i), Event: evs[i]}, func(a labtrust.Alert) {
+			if a.Rule == detect.TravelRule {
+				got = append(got, a)
+			}
+		})
+	}
+	if len(got) != 1 || got[0].Actor != "ana" || got[0].Entries[0] != 1 || got[0].Entries[1] != 3 ||
+		!strings.Contains(got[0].Explanation, "San Antonio, US (10.2.0.9)") || !strings.Contains(got[0].Explanation, "Lagos, NG (198.51.100.23)") {
+		t.Fatalf("travel alerts %+v", got)
 	}
 }

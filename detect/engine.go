@@ -20,6 +20,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/frame"
+	"github.com/labtrust/labtrust/geo"
 	"github.com/labtrust/labtrust/roster"
 	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/stix"
@@ -46,6 +47,8 @@ type Engine struct {
 	volume        *explain.Volume
 	roster        *roster.Roster
 	onUnexplained func(explain.Unexplained)
+	geo           *geo.DB
+	seen          map[string]sighting // account -> where it was last seen (travel)
 }
 
 // Open loads the built-in pack and the .yml/.yaml files under dir (which
@@ -176,6 +179,11 @@ func (e *Engine) Eval(en *labtrust.Entry, raise func(labtrust.Alert)) {
 	if offShift(e.roster, e.doc) {
 		raise(offShiftAlert(e.roster, e.doc))
 	}
+	if sg := sight(e.geo, e.doc); sg != nil {
+		if a, ok := travel(e.seen, *sg); ok {
+			raise(a)
+		}
+	}
 	if x := e.explainer; x != nil {
 		if acc, ok := x.Summarize(en); ok {
 			for _, u := range x.Observe(acc) {
@@ -290,10 +298,16 @@ type evaluation struct {
 	matched []*sigma.Rule
 	intel   *stix.Indicator
 	off     bool // off shift by the roster
+	sight   *sighting
 	access  *explain.Access
 }
 
-func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, vol *explain.Volume, ro *roster.Roster, seen func(explain.Unexplained), raise func(labtrust.Alert)) {
+func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, vol *explain.Volume, ro *roster.Roster, where map[string]sighting, seen func(explain.Unexplained), raise func(labtrust.Alert)) {
+	if ev.sight != nil {
+		if a, ok := travel(where, *ev.sight); ok {
+			raise(a)
+		}
+	}
 	if ev.doc != nil {
 		rs.Observe(ev.doc, ev.matched, func(m sigma.Match) { raise(alertOf(m, ev.doc)) })
 		if ev.intel != nil {
@@ -319,12 +333,13 @@ func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, vol *explai
 // evaluate is a worker's part for one entry: rule matches, the intel
 // check and the access summary. It reports whether anything needs the
 // ordered phase; doc is kept by the evaluation when it does.
-func evaluate(m *sigma.Matcher, intel *stix.Set, ro *roster.Roster, x *explain.Explainer, doc *sigma.Doc, en *labtrust.Entry) (evaluation, bool) {
+func evaluate(m *sigma.Matcher, intel *stix.Set, ro *roster.Roster, g *geo.DB, x *explain.Explainer, doc *sigma.Doc, en *labtrust.Entry) (evaluation, bool) {
 	Fill(doc, en)
 	var ev evaluation
 	ev.matched = m.Match(doc, nil)
 	ev.intel = intelMatch(intel, doc)
 	ev.off = offShift(ro, doc)
+	ev.sight = sight(g, doc)
 	if len(ev.matched) > 0 || ev.intel != nil || ev.off {
 		ev.doc = doc
 	}
@@ -333,7 +348,7 @@ func evaluate(m *sigma.Matcher, intel *stix.Set, ro *roster.Roster, x *explain.E
 			ev.access = &acc
 		}
 	}
-	return ev, ev.doc != nil || ev.access != nil
+	return ev, ev.doc != nil || ev.access != nil || ev.sight != nil
 }
 
 // Process evaluates the stored entries from <= index < to: workers on
@@ -342,7 +357,7 @@ func evaluate(m *sigma.Matcher, intel *stix.Set, ro *roster.Roster, x *explain.E
 // each alert. It returns how many entries it read.
 func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from, to uint64, raise func(labtrust.Alert)) (int, error) {
 	e.mu.Lock()
-	rs, intel, x, vol, ro, seen := e.rs, e.intel, e.explainer, e.volume, e.roster, e.onUnexplained
+	rs, intel, x, vol, ro, seen, g, where := e.rs, e.intel, e.explainer, e.volume, e.roster, e.onUnexplained, e.geo, e.seen
 	e.mu.Unlock()
 	var n atomic.Int64
 	err := scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (evaluation, bool) {
@@ -350,14 +365,14 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 		doc := Schema.NewDoc()
 		return func(en *labtrust.Entry) (evaluation, bool) {
 			n.Add(1)
-			ev, keep := evaluate(m, intel, ro, x, doc, en)
+			ev, keep := evaluate(m, intel, ro, g, x, doc, en)
 			if ev.doc != nil {
 				doc = Schema.NewDoc() // the kept one now belongs to ev
 			}
 			return ev, keep
 		}
 	}, func(ev evaluation) error {
-		ev.finish(rs, x, vol, ro, seen, raise)
+		ev.finish(rs, x, vol, ro, where, seen, raise)
 		return nil
 	})
 	return int(n.Load()), err
@@ -368,7 +383,7 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 // order.
 func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Alert)) {
 	e.mu.Lock()
-	rs, intel, x, vol, ro, seen := e.rs, e.intel, e.explainer, e.volume, e.roster, e.onUnexplained
+	rs, intel, x, vol, ro, seen, g, where := e.rs, e.intel, e.explainer, e.volume, e.roster, e.onUnexplained, e.geo, e.seen
 	e.mu.Unlock()
 	evals := make([]evaluation, len(entries))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/256))
@@ -380,7 +395,7 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 			m := rs.NewMatcher()
 			doc := Schema.NewDoc()
 			for i := w; i < len(entries); i += workers {
-				if ev, keep := evaluate(m, intel, ro, x, doc, &entries[i]); keep {
+				if ev, keep := evaluate(m, intel, ro, g, x, doc, &entries[i]); keep {
 					evals[i] = ev
 					if ev.doc != nil {
 						doc = Schema.NewDoc()
@@ -391,6 +406,6 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 	}
 	wg.Wait()
 	for _, ev := range evals {
-		ev.finish(rs, x, vol, ro, seen, raise)
+		ev.finish(rs, x, vol, ro, where, seen, raise)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/labtrust/labtrust/demo"
 	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/explain"
+	"github.com/labtrust/labtrust/geo"
 	"github.com/labtrust/labtrust/roster"
 	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/stix"
@@ -113,7 +114,7 @@ The fields rules can use are listed by "labtrust detect fields".`,
 			return nil
 		},
 	}
-	var manifestPath, rosterPath, rosterTZ string
+	var manifestPath, rosterPath, rosterTZ, geoPath string
 	var explainQuiet bool
 	explainCmd := &cobra.Command{
 		Use:   "explain [--manifest FILE]",
@@ -140,6 +141,11 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				}
 				if err := loadFlags(ctx, a, e); err != nil {
 					return err
+				}
+				if closeGeo, err := loadGeo(e, geoPath, a.p.demo()); err != nil {
+					return err
+				} else {
+					defer closeGeo()
 				}
 				planted := map[string]string{} // sourceRef -> anomaly kind
 				var manifest demo.Manifest
@@ -181,6 +187,7 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				offShift := map[string]int{}
 				coworkers := map[string]int{}
 				flagged := map[string]int{}
+				travelled := map[string]int{}
 				countBursts := func(al labtrust.Alert) {
 					switch al.Rule {
 					case detect.VolumeRule:
@@ -191,6 +198,8 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 						coworkers[al.Actor]++
 					case detect.VIPRule, detect.DeceasedRule:
 						flagged[al.Actor]++
+					case detect.TravelRule:
+						travelled[al.Actor]++
 					}
 				}
 				if _, err = processAll(ctx, a, e, 0, next, countBursts, prog); err != nil {
@@ -228,7 +237,8 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 					counts map[string]int
 				}{{"opened unusually many records in %d hour(s)", bursts}, {"opened patient data off shift (%d access(es))", offShift},
 					{"opened a coworker's or their own record (%d access(es))", coworkers},
-					{"opened a VIP or deceased patient's record with no order (%d access(es))", flagged}} {
+					{"opened a VIP or deceased patient's record with no order (%d access(es))", flagged},
+					{"was in two places too far apart (%d time(s))", travelled}} {
 					accounts := make([]string, 0, len(c.counts))
 					for ac := range c.counts {
 						accounts = append(accounts, ac)
@@ -260,6 +270,7 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 	explainCmd.Flags().StringVar(&manifestPath, "manifest", "", "the demo's manifest.json (default DATA/demo/manifest.json when present)")
 	explainCmd.Flags().BoolVar(&explainQuiet, "quiet", false, "no progress bar")
 	explainCmd.Flags().StringVar(&rosterPath, "roster", "", "staff assignments, FHIR PractitionerRole NDJSON or Bundle (default DATA/demo/roster.ndjson when present)")
+	explainCmd.Flags().StringVar(&geoPath, "geoip", "", "MaxMind City database for impossible travel (default DATA/demo/geoip.mmdb when present)")
 	explainCmd.Flags().StringVar(&rosterTZ, "roster-tz", "", "the zone of the roster's times: -05:00 or America/Chicago (default UTC; the demo's: -05:00)")
 	var from, to uint64
 	var only, intelFile string
@@ -590,4 +601,22 @@ func argID(s, list string) (int64, error) {
 		return 0, &labtrust.Error{Code: "invalid", Message: "ID must be a number", Hint: "see IDs with: " + list}
 	}
 	return id, nil
+}
+
+// loadGeo opens the geolocation database for impossible travel: path,
+// else the demo's when it is there. It returns how to close it.
+func loadGeo(e *detect.Engine, path, demoDir string) (func(), error) {
+	if path == "" {
+		p := filepath.Join(demoDir, "geoip.mmdb")
+		if _, err := os.Stat(p); err != nil {
+			return func() {}, nil
+		}
+		path = p
+	}
+	db, err := geo.Open(path)
+	if err != nil {
+		return nil, &labtrust.Error{Code: "invalid", Message: err.Error(), Hint: "give a MaxMind DB of the City kind (GeoLite2-City.mmdb)"}
+	}
+	e.SetGeo(db)
+	return func() { e.SetGeo(nil); db.Close() }, nil
 }

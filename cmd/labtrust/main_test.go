@@ -914,7 +914,7 @@ func TestDetection(t *testing.T) {
 		// The accesses: almost all are part of an order for the patient;
 		// the planted snooping is among the rest.
 		out = mustRun(t, with("detect", "explain", "--quiet", "--manifest", filepath.Join(dir, "demo", "manifest.json"),
-			"--roster", filepath.Join(dir, "demo", "roster.ndjson"), "--roster-tz", "-05:00")...)
+			"--roster", filepath.Join(dir, "demo", "roster.ndjson"), "--roster-tz", "-05:00", "--geoip", filepath.Join(dir, "demo", "geoip.mmdb"))...)
 		m := regexp.MustCompile(`explained \((\d+\.\d+)%\)`).FindStringSubmatch(out)
 		if m == nil {
 			t.Fatalf("explain: %s", out)
@@ -926,6 +926,10 @@ func TestDetection(t *testing.T) {
 		// are patients: the planted coworker snooping is called that.
 		if !regexp.MustCompile(`(?m)^u\d+ opened a coworker's or their own record .*coworker-record`).MatchString(out) {
 			t.Fatalf("explain with the roster: %s", out)
+		}
+		// The demo's geolocation database places the planted sign-in abroad.
+		if !regexp.MustCompile(`(?m)^u\d+ was in two places too far apart .*impossible-travel`).MatchString(out) {
+			t.Fatalf("explain with the GeoIP database: %s", out)
 		}
 		// A partner's STIX bundle lists the spraying address.
 		bundle := filepath.Join(dir, "intel.json")

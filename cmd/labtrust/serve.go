@@ -65,6 +65,7 @@ type serveOpts struct {
 	explain      bool
 	roster       string
 	rosterTZ     string
+	geoip        string
 	alertWebhook string
 	alertEmailTo []string
 	smtp         notify.SMTP
@@ -117,6 +118,7 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.BoolVar(&o.explain, "explain", false, "explain every access by the orders in the events and alert on the rest (on with --demo); for sources whose audit names the orders")
 	f.StringVar(&o.roster, "roster", "", "staff assignments as FHIR PractitionerRole (NDJSON or Bundle): coworkers' and own records, and access off shift (the demo's with --demo)")
 	f.StringVar(&o.rosterTZ, "roster-tz", "", "the zone of the roster's times (-05:00 or America/Chicago; default UTC)")
+	f.StringVar(&o.geoip, "geoip", "", "MaxMind City database (GeoLite2-City.mmdb): impossible travel (the demo's with --demo)")
 	f.StringVar(&o.intel, "threat-intel", "", "STIX 2.1 bundle of indicators: access from their addresses raises alerts (reloaded when it changes)")
 	f.StringVar(&o.alertWebhook, "alert-webhook", "", "POST each new alert as JSON to this URL (no PHI in it)")
 	f.StringSliceVar(&o.alertEmailTo, "alert-email-to", nil, "email each new alert to these addresses (needs --smtp-host)")
@@ -261,6 +263,18 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 			stopPipeline()
 			return fmt.Errorf("explain: learn the stored orders: %w", err)
 		}
+	}
+	if o.geoip != "" || o.demo {
+		demoDir := ""
+		if o.demo {
+			demoDir = a.p.demo()
+		}
+		closeGeo, err := loadGeo(eng, o.geoip, demoDir)
+		if err != nil {
+			stopPipeline()
+			return err
+		}
+		defer closeGeo()
 	}
 	runner := &detect.Runner{Engine: eng, Store: a.db, Keys: a.keys, Logger: a.log}
 	var notifiers []func(context.Context, labtrust.Alert) error
