@@ -450,15 +450,17 @@ func TestFlagged(t *testing.T) {
 	}
 	e.Explain(explain.New())
 	blind := func(mrn string) []byte { return []byte("b:" + mrn) }
-	e.SetFlagged(blind, map[string]store.Flags{"b:MRN-VIP": {VIP: true}, "b:MRN-DEAD": {Deceased: true}})
+	e.SetFlagged(blind, map[string]store.Flags{"b:MRN-VIP": {VIP: true}, "b:MRN-DEAD": {Deceased: true}},
+		map[string]map[string]string{"b:MRN-SIS": {"u1": "address"}, "b:MRN-NAMESAKE": {"u2": "surname"}})
 	var got []string
-	for i, mrn := range []string{"MRN-VIP", "MRN-DEAD", "MRN-PLAIN"} {
+	for i, mrn := range []string{"MRN-VIP", "MRN-DEAD", "MRN-PLAIN", "MRN-SIS", "MRN-NAMESAKE"} {
 		en := labtrust.Entry{Index: uint64(i), Event: labtrust.Event{Time: t0, Source: "lis", Kind: labtrust.KindAccess, Action: labtrust.ActionRead,
 			Actor: labtrust.Actor{ID: "u1"}, Patients: []labtrust.PatientRef{{ID: mrn}}}}
 		e.Eval(&en, func(a labtrust.Alert) { got = append(got, a.Rule+" "+a.Severity) })
 	}
 	e.FlushExplain(func(a labtrust.Alert) { got = append(got, a.Rule+" "+a.Severity) })
-	if strings.Join(got, "; ") != "vip_record high; deceased_record medium; unexplained_access medium" {
+	// u1 shares MRN-SIS's address; MRN-NAMESAKE shares u2's surname, not u1's.
+	if strings.Join(got, "; ") != "vip_record high; deceased_record medium; unexplained_access medium; kin_record high; unexplained_access medium" {
 		t.Fatalf("alerts: %v", got)
 	}
 }

@@ -99,6 +99,7 @@ const (
 	OffShiftRule = "off_shift_access"
 	VIPRule      = "vip_record"
 	DeceasedRule = "deceased_record"
+	KinRule      = "kin_record"
 )
 
 func unexplainedAlert(u explain.Unexplained) labtrust.Alert {
@@ -112,6 +113,14 @@ func unexplainedAlert(u explain.Unexplained) labtrust.Alert {
 	case u.Coworker != "":
 		a.Rule, a.Title, a.Severity = CoworkerRule, "Access to a coworker's record with no clinical reason", "high"
 		b.WriteString("An account opened the record of a patient who is a staff member, and no order for that patient explains it: ")
+		b.WriteString(u.Why)
+	case u.Kin != "":
+		what := "family name"
+		if u.Kin == "address" {
+			what = "home address"
+		}
+		a.Rule, a.Title, a.Severity = KinRule, "Access to the record of a patient who shares the account's "+what+", with no clinical reason", "high"
+		b.WriteString("An account opened the record of a patient who shares its " + what + " (a relative or neighbour, likely), and no order for that patient explains it: ")
 		b.WriteString(u.Why)
 	case u.VIP:
 		a.Rule, a.Title, a.Severity = VIPRule, "Access to a VIP patient's record with no clinical reason", "high"
@@ -177,6 +186,13 @@ func (e *Engine) SetRoster(ro *roster.Roster) {
 	}
 }
 
+// Roster returns the staff assignments in use (nil: none).
+func (e *Engine) Roster() *roster.Roster {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.roster
+}
+
 // offShiftMargin is how far before or after a shift work still counts as
 // on shift (arriving early, staying late).
 const offShiftMargin = time.Hour
@@ -207,24 +223,27 @@ func offShiftAlert(ro *roster.Roster, d *sigma.Doc) labtrust.Alert {
 	return a
 }
 
-// SetFlagged gives detection the registry's VIP and deceased patients:
-// their flags by blind index, and blind, which computes a patient's blind
-// index (the vault's Keyring.Blind, safe on any goroutine). It may be
-// called again with fresh flags while detection runs.
-func (e *Engine) SetFlagged(blind func(string) []byte, flags map[string]store.Flags) {
+// SetFlagged gives detection the registry's VIP and deceased patients and
+// the patients who share a staff member's family name or home address
+// (kin: blind index -> account -> "surname" or "address"), all by blind
+// index, and blind, which computes a patient's blind index (the vault's
+// Keyring.Blind, safe on any goroutine). It may be called again with fresh
+// flags while detection runs.
+func (e *Engine) SetFlagged(blind func(string) []byte, flags map[string]store.Flags, kin map[string]map[string]string) {
 	e.mu.Lock()
 	x := e.explainer
 	e.mu.Unlock()
 	if x == nil {
 		return
 	}
-	if len(flags) == 0 {
+	if len(flags) == 0 && len(kin) == 0 {
 		x.Flags(nil)
 		return
 	}
-	x.Flags(func(mrn string) (bool, bool) {
-		f := flags[string(blind(mrn))]
-		return f.VIP, f.Deceased
+	x.Flags(func(mrn string) explain.PatientFlags {
+		b := string(blind(mrn))
+		f := flags[b]
+		return explain.PatientFlags{VIP: f.VIP, Deceased: f.Deceased, Kin: kin[b]}
 	})
 }
 

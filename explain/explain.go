@@ -58,6 +58,18 @@ type Access struct {
 	Coworker string
 	// VIP and Deceased are the registry's flags of a patient it names.
 	VIP, Deceased bool
+	// Kin is set when a patient it names shares the account's family name
+	// or home address.
+	Kin string // "surname" or "address"
+}
+
+// PatientFlags is what the registry says about a patient without opening
+// the record.
+type PatientFlags struct {
+	VIP, Deceased bool
+	// Kin lists the staff accounts whose family name (or home address)
+	// the patient shares, with which.
+	Kin map[string]string
 }
 
 // Unexplained is an access no reason explained within the grace period,
@@ -91,7 +103,7 @@ type Explainer struct {
 	orders  map[key]*orderT // order key -> order
 	objects map[key]key     // specimen or report key -> order key
 	staff   map[key]string  // patient key of a staff member -> their account
-	flag    atomic.Pointer[func(mrn string) (vip, deceased bool)]
+	flag    atomic.Pointer[func(mrn string) PatientFlags]
 	pending []Unexplained // in time order
 	now     time.Time
 	swept   time.Time
@@ -147,7 +159,7 @@ func (x *Explainer) Staff(mrns map[string]string) {
 
 // Flags sets how to learn a patient's registry flags from their MRN (nil:
 // not at all). It may change while accesses are summarized.
-func (x *Explainer) Flags(fn func(mrn string) (vip, deceased bool)) {
+func (x *Explainer) Flags(fn func(mrn string) PatientFlags) {
 	if fn == nil {
 		x.flag.Store(nil)
 		return
@@ -192,8 +204,11 @@ func (x *Explainer) Summarize(en *labtrust.Entry) (Access, bool) {
 	flag := x.flag.Load()
 	for _, p := range e.Patients {
 		if flag != nil {
-			vip, dec := (*flag)(p.ID)
-			a.VIP, a.Deceased = a.VIP || vip, a.Deceased || dec
+			f := (*flag)(p.ID)
+			a.VIP, a.Deceased = a.VIP || f.VIP, a.Deceased || f.Deceased
+			if how, ok := f.Kin[a.Actor]; ok && (a.Kin == "" || how == "address") {
+				a.Kin = how
+			}
 		}
 		k := sum("patient", p.ID)
 		a.Patient = append(a.Patient, k)

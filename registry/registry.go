@@ -224,6 +224,8 @@ const (
 	LookupEmail   = "email"
 	LookupPhone   = "phone"
 	LookupNameDOB = "name-dob"
+	LookupFamily  = "family"
+	LookupAddress = "address"
 )
 
 func lookups(blind func(string) []byte, p *labtrust.Patient) []store.Lookup {
@@ -246,7 +248,85 @@ func lookups(blind func(string) []byte, p *labtrust.Patient) []store.Lookup {
 	if p.Name.Family != "" && p.BirthDate != "" {
 		add(LookupNameDOB, NameKey(p.Name.Family, firstGiven(p.Name))+"\x00"+p.BirthDate)
 	}
+	// Family name and home address alone, so detection can tell when an
+	// account opens the record of someone who shares them.
+	add(LookupFamily, FamilyKey(p.Name.Family))
+	if a := homeAddress(p); a != nil {
+		add(LookupAddress, AddressKey(*a))
+	}
 	return out
+}
+
+// FamilyKey is a family name with case, accents and punctuation folded.
+func FamilyKey(family string) string {
+	k := NameKey(family, "")
+	return strings.TrimSuffix(k, ",")
+}
+
+// AddressKey is the first line and the 5-digit postal code of an address,
+// folded: what two records of one household share however they spell it.
+func AddressKey(a labtrust.Address) string {
+	if len(a.Lines) == 0 || a.PostalCode == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(a.Lines[0]) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	zip := normalizeDigits(a.PostalCode)
+	if len(zip) > 5 {
+		zip = zip[:5]
+	}
+	if b.Len() == 0 || zip == "" {
+		return ""
+	}
+	return b.String() + "\x00" + zip
+}
+
+func homeAddress(p *labtrust.Patient) *labtrust.Address {
+	for i := range p.Addresses {
+		if p.Addresses[i].Use == "home" || p.Addresses[i].Use == "" {
+			return &p.Addresses[i]
+		}
+	}
+	return nil
+}
+
+// Related returns the MRN blind indexes of registered patients who share
+// the family name (surname) or the home address (address) given: detection
+// checks accesses to them by the staff member they relate to. Either may be
+// empty.
+func (r *Registry) Related(ctx context.Context, family string, address *labtrust.Address) (surname, household [][]byte, err error) {
+	blind := r.keys.Blinder()
+	find := func(kind, v string) ([][]byte, error) {
+		if v == "" {
+			return nil, nil
+		}
+		ids, err := r.st.LookupPatients(ctx, kind, blind(kind+"\x00"+v))
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]byte, 0, len(ids))
+		for _, id := range ids {
+			row, err := r.st.PatientByID(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, row.Blind)
+		}
+		return out, nil
+	}
+	if surname, err = find(LookupFamily, FamilyKey(family)); err != nil {
+		return nil, nil, err
+	}
+	if address != nil {
+		if household, err = find(LookupAddress, AddressKey(*address)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return surname, household, nil
 }
 
 func firstGiven(n labtrust.HumanName) string {

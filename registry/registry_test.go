@@ -259,3 +259,42 @@ func TestFlags(t *testing.T) {
 		}
 	})
 }
+
+// TestRelated: patients who share a family name (however it is written)
+// or a home address are found by blind index.
+func TestRelated(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		home := labtrust.Address{Use: "home", Lines: []string{"12 Elm St."}, City: "Austin", State: "TX", PostalCode: "78701-1234"}
+		pat := func(id, family string, addr labtrust.Address) labtrust.PatientRecord {
+			return labtrust.PatientRecord{Source: "t", Patient: labtrust.Patient{ID: labtrust.PatientRef{ID: id}, Name: labtrust.HumanName{Family: family}, Addresses: []labtrust.Address{addr}}}
+		}
+		other := labtrust.Address{Use: "home", Lines: []string{"9 Oak Ave"}, PostalCode: "78702"}
+		if err := f.reg.Import(ctx, []labtrust.PatientRecord{pat("A", "Núñez", home), pat("B", "NUNEZ", other), pat("C", "Smith", labtrust.Address{Use: "home", Lines: []string{"12 ELM ST"}, PostalCode: "78701"}), pat("D", "Jones", other)}); err != nil {
+			t.Fatal(err)
+		}
+		surname, household, err := f.reg.Related(ctx, "nunez", &home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := func(bs [][]byte, ids ...string) bool {
+			if len(bs) != len(ids) {
+				return false
+			}
+			for _, id := range ids {
+				found := false
+				for _, b := range bs {
+					found = found || bytes.Equal(b, f.keys.Blind(id))
+				}
+				if !found {
+					return false
+				}
+			}
+			return true
+		}
+		if !has(surname, "A", "B") || !has(household, "A", "C") {
+			t.Fatalf("surname %d, household %d", len(surname), len(household))
+		}
+	})
+}

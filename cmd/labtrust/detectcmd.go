@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/geo"
+	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/roster"
 	"github.com/labtrust/labtrust/sigma"
 	"github.com/labtrust/labtrust/stix"
@@ -188,6 +190,7 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				coworkers := map[string]int{}
 				flagged := map[string]int{}
 				travelled := map[string]int{}
+				kinFound := map[string]int{}
 				countBursts := func(al labtrust.Alert) {
 					switch al.Rule {
 					case detect.VolumeRule:
@@ -200,6 +203,8 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 						flagged[al.Actor]++
 					case detect.TravelRule:
 						travelled[al.Actor]++
+					case detect.KinRule:
+						kinFound[al.Actor]++
 					}
 				}
 				if _, err = processAll(ctx, a, e, 0, next, countBursts, prog); err != nil {
@@ -238,7 +243,8 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				}{{"opened unusually many records in %d hour(s)", bursts}, {"opened patient data off shift (%d access(es))", offShift},
 					{"opened a coworker's or their own record (%d access(es))", coworkers},
 					{"opened a VIP or deceased patient's record with no order (%d access(es))", flagged},
-					{"was in two places too far apart (%d time(s))", travelled}} {
+					{"was in two places too far apart (%d time(s))", travelled},
+					{"opened a record of someone sharing their surname or address, with no order (%d access(es))", kinFound}} {
 					accounts := make([]string, 0, len(c.counts))
 					for ac := range c.counts {
 						accounts = append(accounts, ac)
@@ -564,7 +570,9 @@ func parseZone(s string) (*time.Location, error) {
 	return loc, nil
 }
 
-// loadFlags gives the engine the registry's VIP and deceased patients.
+// loadFlags gives the engine the registry's VIP and deceased patients, and,
+// with a roster, the patients who share a staff member's family name or
+// home address.
 func loadFlags(ctx context.Context, a *app, e *detect.Engine) error {
 	flags := map[string]store.Flags{}
 	if err := a.db.FlaggedPatients(ctx, func(b []byte, f store.Flags) error {
@@ -573,8 +581,79 @@ func loadFlags(ctx context.Context, a *app, e *detect.Engine) error {
 	}); err != nil {
 		return err
 	}
-	e.SetFlagged(a.keys.Blind, flags)
+	kin, err := kinOf(ctx, a, e.Roster())
+	if err != nil {
+		return err
+	}
+	e.SetFlagged(a.keys.Blind, flags, kin)
 	return nil
+}
+
+// maxSurname bounds how many patients a family name may be shared with and
+// still mean something: a very common name relates everyone.
+const maxSurname = 1000
+
+// kinOf finds, for each staff member, the patients who share their family
+// name or home address: from the staff member's own registry record when
+// the roster gives their MRN, else the family name from the roster's name.
+func kinOf(ctx context.Context, a *app, ro *roster.Roster) (map[string]map[string]string, error) {
+	if ro == nil {
+		return nil, nil
+	}
+	reg := registry.New(a.db, a.keys)
+	kin := map[string]map[string]string{}
+	mark := func(blinds [][]byte, account, how string) {
+		for _, b := range blinds {
+			m := kin[string(b)]
+			if m == nil {
+				m = map[string]string{}
+				kin[string(b)] = m
+			}
+			if m[account] != "address" {
+				m[account] = how
+			}
+		}
+	}
+	for account, m := range ro.Members {
+		family, home, own := "", (*labtrust.Address)(nil), []byte(nil)
+		if m.MRN != "" {
+			if en, err := reg.Get(ctx, m.MRN); err == nil {
+				family = en.Patient.Name.Family
+				for i := range en.Patient.Addresses {
+					if en.Patient.Addresses[i].Use == "home" || en.Patient.Addresses[i].Use == "" {
+						home = &en.Patient.Addresses[i]
+						break
+					}
+				}
+				own = a.keys.Blind(m.MRN)
+			}
+		}
+		if family == "" {
+			if f := strings.Fields(m.Name); len(f) > 1 {
+				family = f[len(f)-1]
+			}
+		}
+		surname, household, err := reg.Related(ctx, family, home)
+		if err != nil {
+			return nil, err
+		}
+		if len(surname) > maxSurname {
+			surname = nil
+		}
+		// Their own record is theirs, not a relative's (self_access).
+		drop := func(bs [][]byte) [][]byte {
+			out := bs[:0]
+			for _, b := range bs {
+				if !bytes.Equal(b, own) {
+					out = append(out, b)
+				}
+			}
+			return out
+		}
+		mark(drop(surname), account, "surname")
+		mark(drop(household), account, "address")
+	}
+	return kin, nil
 }
 
 // processAll runs the engine over the stored entries from..to in steps, so
