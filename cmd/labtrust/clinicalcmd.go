@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -39,31 +36,17 @@ them at start.`,
 				ctx := cmd.Context()
 				return withPipeline(a, func() error {
 					sink := &clinicalSink{a: a, source: source}
-					for _, name := range args {
-						f := format
-						if f == "" {
-							switch strings.ToLower(filepath.Ext(name)) {
-							case ".json", ".ndjson":
-								f = "fhir"
-							case ".hl7", ".txt", ".mllp", ".er7":
-								f = "hl7"
-							default:
-								return &labtrust.Error{Code: "invalid", Message: "cannot tell the format of " + name, Hint: "--format hl7 or fhir"}
+					parsers := map[string]func(context.Context, string, io.Reader, clinical.Sink) error{"hl7": clinical.ParseHL7, "fhir": clinical.ParseFHIR}
+					err := eachFile(args, format, map[string]string{".json": "fhir", ".ndjson": "fhir", ".hl7": "hl7", ".txt": "hl7", ".mllp": "hl7", ".er7": "hl7"},
+						func(f string, r io.Reader) error {
+							parse := parsers[f]
+							if parse == nil {
+								return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown --format %q", f), Hint: "hl7 or fhir"}
 							}
-						}
-						parse := map[string]func(context.Context, string, io.Reader, clinical.Sink) error{"hl7": clinical.ParseHL7, "fhir": clinical.ParseFHIR}[f]
-						if parse == nil {
-							return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown --format %q", f), Hint: "hl7 or fhir"}
-						}
-						fh, err := os.Open(name)
-						if err != nil {
-							return err
-						}
-						err = parse(ctx, source, fh, sink)
-						fh.Close()
-						if err != nil {
-							return err
-						}
+							return parse(ctx, source, r, sink)
+						})
+					if err != nil {
+						return err
 					}
 					if err := sink.flush(ctx); err != nil {
 						return err

@@ -55,37 +55,18 @@ reason. Use - for stdin (with --format).`,
 				return withPipeline(a, func() error {
 					sink := &registry.Sink{Reg: registry.New(a.db, a.keys), Quarantine: a.pipe.Quarantine}
 					start := time.Now()
-					for _, name := range args {
-						f := format
-						if f == "" {
-							switch strings.ToLower(filepath.Ext(name)) {
-							case ".json", ".ndjson":
-								f = "fhir"
-							case ".csv":
-								f = "csv"
-							case ".hl7", ".txt", ".mllp", ".er7":
-								f = "hl7"
-							default:
-								return &labtrust.Error{Code: "invalid", Message: "cannot tell the format of " + name, Hint: "--format hl7, fhir or csv"}
+					parsers := map[string]func(context.Context, string, io.Reader, labtrust.PatientSink) error{
+						"hl7": hl7.ParseStream, "fhir": fhir.ParsePatients, "csv": registry.ParseCSV}
+					err := eachFile(args, format, map[string]string{".json": "fhir", ".ndjson": "fhir", ".csv": "csv", ".hl7": "hl7", ".txt": "hl7", ".mllp": "hl7", ".er7": "hl7"},
+						func(f string, r io.Reader) error {
+							parse := parsers[f]
+							if parse == nil {
+								return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown --format %q", f), Hint: "hl7, fhir or csv"}
 							}
-						}
-						parse := map[string]func(context.Context, string, io.Reader, labtrust.PatientSink) error{
-							"hl7": hl7.ParseStream, "fhir": fhir.ParsePatients, "csv": registry.ParseCSV}[f]
-						if parse == nil {
-							return &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("unknown --format %q", f), Hint: "hl7, fhir or csv"}
-						}
-						var r io.Reader = os.Stdin
-						if name != "-" {
-							f, err := os.Open(name)
-							if err != nil {
-								return err
-							}
-							defer f.Close()
-							r = f
-						}
-						if err := parse(ctx, source, r, sink); err != nil {
-							return err
-						}
+							return parse(ctx, source, r, sink)
+						})
+					if err != nil {
+						return err
 					}
 					if err := sink.Flush(ctx); err != nil {
 						return err
@@ -270,4 +251,33 @@ func printPatient(w io.Writer, e *registry.Entry) {
 	row("source", e.Source)
 	row("updated", e.UpdatedAt.Format(time.RFC3339))
 	tw.Flush()
+}
+
+// eachFile opens each named file ("-" is standard input) and calls fn with
+// it and its format: format if given, else the one its extension maps to.
+func eachFile(names []string, format string, byExt map[string]string, fn func(format string, r io.Reader) error) error {
+	for _, name := range names {
+		f := format
+		if f == "" {
+			var ok bool
+			if f, ok = byExt[strings.ToLower(filepath.Ext(name))]; !ok {
+				return &labtrust.Error{Code: "invalid", Message: "cannot tell the format of " + name, Hint: "name it with --format"}
+			}
+		}
+		err := func() error {
+			if name == "-" {
+				return fn(f, os.Stdin)
+			}
+			fh, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			defer fh.Close()
+			return fn(f, fh)
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
