@@ -261,17 +261,35 @@ func (e *Engine) LoadClinical(ctx context.Context, st interface {
 	}
 	n := 0
 	err := st.Clinical(ctx, since, func(r store.ClinicalRow) error {
-		var k, order, patient explain.Key
-		copy(k[:], r.Key)
-		copy(order[:], r.Order)
-		copy(patient[:], r.Patient)
-		if r.Kind == "order" {
-			x.AddOrder(k, patient, r.At)
-		} else {
-			x.AddObject(k, order)
-		}
+		addClinical(x, r)
 		n++
 		return nil
 	})
 	return n, err
+}
+
+// AddClinical teaches the explainer clinical context as it arrives (orders
+// and results over MLLP). Safe beside detection.
+func (e *Engine) AddClinical(rows []store.ClinicalRow) {
+	e.mu.Lock()
+	x := e.explainer
+	e.mu.Unlock()
+	if x == nil {
+		return
+	}
+	for _, r := range rows {
+		addClinical(x, r)
+	}
+}
+
+func addClinical(x *explain.Explainer, r store.ClinicalRow) {
+	var k, order, patient explain.Key
+	copy(k[:], r.Key)
+	copy(order[:], r.Order)
+	copy(patient[:], r.Patient)
+	if r.Kind == "order" {
+		x.AddOrder(k, patient, r.At)
+	} else {
+		x.AddObject(k, order)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,6 +101,7 @@ type Explainer struct {
 	OrderLife time.Duration
 
 	blind   func(string) []byte
+	mu      sync.Mutex // orders, objects, pending: clinical context may arrive from other goroutines
 	orders  map[key]*orderT // order key -> order
 	objects map[key]key     // specimen or report key -> order key
 	staff   map[key]string  // patient key of a staff member -> their account
@@ -139,13 +141,19 @@ func (x *Explainer) Key(kind, v string) Key { return x.hash(kind, v) }
 // AddOrder teaches the explainer an order from the clinical context
 // (imported ServiceRequests and ORM messages).
 func (x *Explainer) AddOrder(order, patient Key, created time.Time) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	if o := x.orders[order]; o == nil || created.Before(o.created) {
 		x.orders[order] = &orderT{patient: patient, created: created}
 	}
 }
 
 // AddObject ties a specimen or report to its order.
-func (x *Explainer) AddObject(object, order Key) { x.objects[object] = order }
+func (x *Explainer) AddObject(object, order Key) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.objects[object] = order
+}
 
 // Staff tells the explainer which patients are staff members: MRN ->
 // account. Call it before the first Summarize.
@@ -236,6 +244,8 @@ func (x *Explainer) Summarize(en *labtrust.Entry) (Access, bool) {
 // Observe takes the next access (in time order, about) and returns the
 // accesses whose grace period ran out unexplained.
 func (x *Explainer) Observe(a Access) []Unexplained {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	if a.Time.After(x.now) {
 		x.now = a.Time
 	}
@@ -283,6 +293,8 @@ func (x *Explainer) sweep() {
 // Learn takes an access that was already judged (before a restart): it
 // only teaches the explainer its orders.
 func (x *Explainer) Learn(a Access) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	if a.Time.After(x.now) {
 		x.now = a.Time
 	}
@@ -294,10 +306,16 @@ func (x *Explainer) Learn(a Access) {
 }
 
 // Flush decides every waiting access now (at the end of a replay).
-func (x *Explainer) Flush() []Unexplained { return x.expire(x.now.Add(time.Hour * 24 * 365 * 100)) }
+func (x *Explainer) Flush() []Unexplained {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.expire(x.now.Add(time.Hour * 24 * 365 * 100))
+}
 
 // Stats returns the counts so far.
 func (x *Explainer) Stats() Stats {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	s := x.stats
 	s.ByReason = map[string]int64{}
 	for k, v := range x.stats.ByReason {

@@ -23,6 +23,11 @@ import (
 type Server struct {
 	Source string
 	Sink   labtrust.PatientSink
+	// Other, if set, takes the messages that are not ADT (orders and
+	// results): it stores them, or quarantines them and returns why (the
+	// text of an AE acknowledgement). An error means nothing was stored:
+	// no acknowledgement, so the sender resends.
+	Other func(ctx context.Context, m *Message, raw []byte, pos string) (rejected string, err error)
 	// IdleTimeout closes a connection that sends nothing for this long
 	// (default 5 minutes; interface engines keep connections open).
 	IdleTimeout time.Duration
@@ -101,6 +106,21 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) error {
 			continue
 		}
 		code, text := "AA", ""
+		if s.Other != nil && m.Field("MSH", 9).Comp(1) != "ADT" {
+			s.mu.Lock()
+			why, err := s.Other(ctx, m, msg, pos)
+			s.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("hl7: %s: %w", pos, err)
+			}
+			if why != "" {
+				code, text = "AE", why
+			}
+			if err := WriteFrame(c, Ack(m, code, text, s.Now())); err != nil {
+				return err
+			}
+			continue
+		}
 		rec, rerr := Record(m, s.Source)
 		if rerr != nil {
 			code, text = "AE", rerr.Error()

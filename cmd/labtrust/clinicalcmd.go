@@ -8,6 +8,7 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/clinical"
+	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/store"
 	"github.com/spf13/cobra"
@@ -72,6 +73,9 @@ type clinicalSink struct {
 	source                 string
 	rows                   []store.ClinicalRow
 	n, orders, quarantined int
+	// explainer, if set, learns each stored row at once (the server).
+	explainer  *detect.Engine
+	lastReject string
 }
 
 func (s *clinicalSink) Record(ctx context.Context, r clinical.Record) error {
@@ -99,6 +103,7 @@ func (s *clinicalSink) Reject(ctx context.Context, r labtrust.Reject) error {
 		return err
 	}
 	s.quarantined++
+	s.lastReject = r.Reason
 	return nil
 }
 
@@ -106,7 +111,12 @@ func (s *clinicalSink) flush(ctx context.Context) error {
 	if len(s.rows) == 0 {
 		return nil
 	}
-	err := s.a.db.SaveClinical(ctx, s.rows)
+	if err := s.a.db.SaveClinical(ctx, s.rows); err != nil {
+		return err
+	}
+	if s.explainer != nil {
+		s.explainer.AddClinical(s.rows)
+	}
 	s.rows = s.rows[:0]
-	return err
+	return nil
 }

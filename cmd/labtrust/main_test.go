@@ -633,9 +633,14 @@ func TestMLLPIntoRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := []byte("MSH|^~\\&|A|B|C|D|202610011200||ADT^A08|CTL2|P|2.5\rPID|1||^^^LAB^MR\r")
+	orm, err := os.ReadFile(filepath.Join("..", "..", "clinical", "testdata", "orm.hl7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	badOrder := []byte("MSH|^~\\&|LIS|LAB|X|Y|202611020900||ORM^O01|C9|P|2.5\rORC|NW|ORD-9\r")
 	fr := hl7.NewFrameReader(conn, 0)
 	var acks []string
-	for _, m := range [][]byte{a01, bad} {
+	for _, m := range [][]byte{a01, bad, orm, badOrder} {
 		if err := hl7.WriteFrame(conn, m); err != nil {
 			t.Fatal(err)
 		}
@@ -650,7 +655,9 @@ func TestMLLPIntoRegistry(t *testing.T) {
 		}
 		acks = append(acks, am.Field("MSA", 1).String())
 	}
-	if acks[0] != "AA" || acks[1] != "AE" {
+	// ADT to the registry, orders to the clinical context; what does
+	// not read is refused (AE) and quarantined.
+	if strings.Join(acks, " ") != "AA AE AA AE" {
 		t.Fatalf("acks %v", acks)
 	}
 	out := mustRun(t, "patients", "show", "MRN0012345", "--data", data)
@@ -658,8 +665,8 @@ func TestMLLPIntoRegistry(t *testing.T) {
 		t.Fatalf("patients show: %s", out)
 	}
 	out = mustRun(t, "quarantine", "list", "--data", data)
-	if !strings.Contains(out, "hl7v2") || !strings.Contains(out, "PID-3") {
-		t.Fatalf("the bad message is not in the quarantine: %s", out)
+	if !strings.Contains(out, "hl7v2") || !strings.Contains(out, "PID-3") || !strings.Contains(out, "hl7v2-clinical") {
+		t.Fatalf("the bad messages are not in the quarantine: %s", out)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/clinical"
 	"github.com/labtrust/labtrust/config"
 	"github.com/labtrust/labtrust/console"
 	"github.com/labtrust/labtrust/detect"
@@ -108,7 +110,7 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.oidcClient, "oidc-client-id", "", "OpenID Connect client ID")
 	f.StringVar(&o.oidcSecret, "oidc-client-secret", "", "OpenID Connect client secret (prefer LABTRUST_OIDC_CLIENT_SECRET_FILE)")
 	f.StringVar(&o.oidcName, "oidc-name", "your organization's sign-in", "the provider's name on the sign-in page")
-	f.StringVar(&o.hl7MLLP, "hl7-mllp", "", "listen for HL7 v2 ADT over MLLP on this address (patient registry)")
+	f.StringVar(&o.hl7MLLP, "hl7-mllp", "", "listen for HL7 v2 over MLLP on this address: ADT (patient registry), ORM/OML/ORU (clinical context)")
 	f.BoolVar(&o.hl7TLS, "hl7-mllp-tls", false, "wrap the MLLP listener in TLS (the same certificate as syslog over TLS)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) for syslog; default: a self-signed one in DATA/tls")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM) for syslog")
@@ -481,7 +483,19 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		}
 		fmt.Fprintf(g.stdout, "HL7 v2 over MLLP on %s\n", hl.Addr())
 		mllp := &hl7.Server{Source: "hl7", Log: a.log,
-			Sink: &registry.Direct{Sink: registry.Sink{Reg: registry.New(a.db, a.keys), Quarantine: a.pipe.Quarantine}}}
+			Sink: &registry.Direct{Sink: registry.Sink{Reg: registry.New(a.db, a.keys), Quarantine: a.pipe.Quarantine}},
+			// Orders and results (ORM, OML, ORU) are clinical context:
+			// stored, and taught to the running explainer at once.
+			Other: func(ctx context.Context, m *hl7.Message, raw []byte, pos string) (string, error) {
+				sink := &clinicalSink{a: a, source: "hl7", explainer: eng}
+				if err := clinical.ParseHL7(ctx, "hl7", bytes.NewReader(raw), sink); err != nil {
+					return "", err
+				}
+				if err := sink.flush(ctx); err != nil {
+					return "", err
+				}
+				return sink.lastReject, nil
+			}}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
