@@ -101,7 +101,7 @@ type Explainer struct {
 	OrderLife time.Duration
 
 	blind   func(string) []byte
-	mu      sync.Mutex // orders, objects, pending: clinical context may arrive from other goroutines
+	mu      sync.Mutex      // orders, objects, pending: clinical context may arrive from other goroutines
 	orders  map[key]*orderT // order key -> order
 	objects map[key]key     // specimen or report key -> order key
 	staff   map[key]string  // patient key of a staff member -> their account
