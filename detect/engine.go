@@ -333,7 +333,7 @@ func (ev evaluation) finish(rs *sigma.Ruleset, x *explain.Explainer, vol *explai
 // evaluate is a worker's part for one entry: rule matches, the intel
 // check and the access summary. It reports whether anything needs the
 // ordered phase; doc is kept by the evaluation when it does.
-func evaluate(m *sigma.Matcher, intel *stix.Set, ro *roster.Roster, g *geo.DB, x *explain.Explainer, doc *sigma.Doc, en *labtrust.Entry) (evaluation, bool) {
+func evaluate(m *sigma.Matcher, intel *stix.Set, ro *roster.Roster, g *geo.DB, summarize func(*labtrust.Entry) (explain.Access, bool), doc *sigma.Doc, en *labtrust.Entry) (evaluation, bool) {
 	Fill(doc, en)
 	var ev evaluation
 	ev.matched = m.Match(doc, nil)
@@ -343,8 +343,8 @@ func evaluate(m *sigma.Matcher, intel *stix.Set, ro *roster.Roster, g *geo.DB, x
 	if len(ev.matched) > 0 || ev.intel != nil || ev.off {
 		ev.doc = doc
 	}
-	if x != nil {
-		if acc, ok := x.Summarize(en); ok {
+	if summarize != nil {
+		if acc, ok := summarize(en); ok {
 			ev.access = &acc
 		}
 	}
@@ -363,9 +363,13 @@ func (e *Engine) Process(ctx context.Context, st Reader, keys frame.Opener, from
 	err := scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (evaluation, bool) {
 		m := rs.NewMatcher()
 		doc := Schema.NewDoc()
+		var summarize func(*labtrust.Entry) (explain.Access, bool)
+		if x != nil {
+			summarize = x.Summarizer()
+		}
 		return func(en *labtrust.Entry) (evaluation, bool) {
 			n.Add(1)
-			ev, keep := evaluate(m, intel, ro, g, x, doc, en)
+			ev, keep := evaluate(m, intel, ro, g, summarize, doc, en)
 			if ev.doc != nil {
 				doc = Schema.NewDoc() // the kept one now belongs to ev
 			}
@@ -394,8 +398,12 @@ func (e *Engine) ProcessEntries(entries []labtrust.Entry, raise func(labtrust.Al
 			defer wg.Done()
 			m := rs.NewMatcher()
 			doc := Schema.NewDoc()
+			var summarize func(*labtrust.Entry) (explain.Access, bool)
+			if x != nil {
+				summarize = x.Summarizer()
+			}
 			for i := w; i < len(entries); i += workers {
-				if ev, keep := evaluate(m, intel, ro, g, x, doc, &entries[i]); keep {
+				if ev, keep := evaluate(m, intel, ro, g, summarize, doc, &entries[i]); keep {
 					evals[i] = ev
 					if ev.doc != nil {
 						doc = Schema.NewDoc()

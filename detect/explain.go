@@ -160,9 +160,7 @@ func (e *Engine) WarmExplain(ctx context.Context, st Reader, keys frame.Opener, 
 	if x == nil {
 		return nil
 	}
-	return scan(ctx, st, keys, from, to, func() func(*labtrust.Entry) (explain.Access, bool) {
-		return x.Summarize
-	}, func(a explain.Access) error {
+	return scan(ctx, st, keys, from, to, x.Summarizer, func(a explain.Access) error {
 		x.Learn(a)
 		return nil
 	})

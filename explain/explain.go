@@ -100,7 +100,8 @@ type Explainer struct {
 	// long after).
 	OrderLife time.Duration
 
-	blind   func(string) []byte
+	blind     func(string) []byte
+	perWorker func() func(string) []byte
 	mu      sync.Mutex      // orders, objects, pending: clinical context may arrive from other goroutines
 	orders  map[key]*orderT // order key -> order
 	objects map[key]key     // specimen or report key -> order key
@@ -119,19 +120,36 @@ func New() *Explainer {
 	if _, err := rand.Read(k); err != nil {
 		panic("explain: no randomness: " + err.Error())
 	}
-	return NewBlinded(func(s string) []byte {
+	perWorker := func() func(string) []byte {
 		m := hmac.New(sha256.New, k)
-		m.Write([]byte(s))
-		return m.Sum(nil)
-	})
+		return func(s string) []byte {
+			m.Reset()
+			m.Write([]byte(s))
+			return m.Sum(nil)
+		}
+	}
+	return NewBlinded(func(s string) []byte { return perWorker()(s) }, perWorker)
 }
 
 // NewBlinded returns an Explainer hashing identifiers with blind (the
 // vault's blind index, safe on any goroutine), so the clinical context
-// imported and stored under the same key can be loaded into it.
-func NewBlinded(blind func(string) []byte) *Explainer {
-	return &Explainer{blind: blind, orders: map[key]*orderT{}, objects: map[key]key{},
+// imported and stored under the same key can be loaded into it. perWorker,
+// if set, makes the same function with its own reusable state (the vault's
+// Blinder), for Summarizer: hashing every identifier of every access is
+// detection's main cost here.
+func NewBlinded(blind func(string) []byte, perWorker func() func(string) []byte) *Explainer {
+	return &Explainer{blind: blind, perWorker: perWorker, orders: map[key]*orderT{}, objects: map[key]key{},
 		staff: map[key]string{}, stats: Stats{ByReason: map[string]int64{}}}
+}
+
+// Summarizer returns Summarize for one goroutine, with its own hashing
+// state.
+func (x *Explainer) Summarizer() func(*labtrust.Entry) (Access, bool) {
+	if x.perWorker == nil {
+		return x.Summarize
+	}
+	b := x.perWorker()
+	return func(en *labtrust.Entry) (Access, bool) { return x.summarize(en, b) }
 }
 
 // Key hashes an identifier of a kind ("patient", "order", "object") as
@@ -202,12 +220,14 @@ func (x *Explainer) life() time.Duration {
 
 // Summarize reduces an entry to an Access, or reports false for an event
 // that is not an access to patient data. Safe on any goroutine.
-func (x *Explainer) Summarize(en *labtrust.Entry) (Access, bool) {
+func (x *Explainer) Summarize(en *labtrust.Entry) (Access, bool) { return x.summarize(en, x.blind) }
+
+func (x *Explainer) summarize(en *labtrust.Entry, blind func(string) []byte) (Access, bool) {
 	e := &en.Event
 	if e.Kind != labtrust.KindAccess || len(e.Patients) == 0 {
 		return Access{}, false
 	}
-	sum := x.hash
+	sum := func(kind, v string) key { return Blinded(blind, kind, v) }
 	a := Access{Index: en.Index, Ref: e.SourceRef, Time: e.Time, Actor: e.Actor.ID, Role: e.Actor.Role, Site: e.Actor.Site}
 	flag := x.flag.Load()
 	for _, p := range e.Patients {

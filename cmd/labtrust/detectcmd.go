@@ -134,7 +134,7 @@ unexplained accesses that are not planted, per 10,000 accesses.`,
 				if err != nil {
 					return err
 				}
-				e.Explain(explain.NewBlinded(a.keys.Blind))
+				e.Explain(explain.NewBlinded(a.keys.Blind, a.keys.Blinder))
 				if _, err := e.LoadClinical(ctx, a.db, time.Time{}); err != nil {
 					return err
 				}

@@ -218,7 +218,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		// (the last few million), so a restart does not forget them.
 		// Keyed with the lab's blind index, so the imported clinical
 		// context (labtrust clinical import) loads into it.
-		eng.Explain(explain.NewBlinded(a.keys.Blind))
+		eng.Explain(explain.NewBlinded(a.keys.Blind, a.keys.Blinder))
 		if n, err := eng.LoadClinical(ctx, a.db, time.Now().Add(-180*24*time.Hour)); err != nil {
 			stopPipeline()
 			return fmt.Errorf("explain: load the clinical context: %w", err)
