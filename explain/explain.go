@@ -102,15 +102,15 @@ type Explainer struct {
 
 	blind     func(string) []byte
 	perWorker func() func(string) []byte
-	mu      sync.Mutex      // orders, objects, pending: clinical context may arrive from other goroutines
-	orders  map[key]*orderT // order key -> order
-	objects map[key]key     // specimen or report key -> order key
-	staff   map[key]string  // patient key of a staff member -> their account
-	flag    atomic.Pointer[func(mrn string) PatientFlags]
-	pending []Unexplained // in time order
-	now     time.Time
-	swept   time.Time
-	stats   Stats
+	mu        sync.Mutex      // orders, objects, pending: clinical context may arrive from other goroutines
+	orders    map[key]*orderT // order key -> order
+	objects   map[key]key     // specimen or report key -> order key
+	staff     map[key]string  // patient key of a staff member -> their account
+	flag      atomic.Pointer[func(mrn string) PatientFlags]
+	pending   []Unexplained // in time order
+	now       time.Time
+	swept     time.Time
+	stats     Stats
 }
 
 // New returns an Explainer with a fresh hashing key, known to no one
