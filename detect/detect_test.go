@@ -508,3 +508,32 @@ func TestImpossibleTravel(t *testing.T) {
 		t.Fatalf("travel alerts %+v", got)
 	}
 }
+
+// TestPrintsAndMassChanges: prints count as exports, and updates as well
+// as deletions count toward mass modification.
+func TestPrintsAndMassChanges(t *testing.T) {
+	e, err := detect.Open("", sigma.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	i := 0
+	feed := func(ev labtrust.Event) {
+		e.Eval(&labtrust.Entry{Index: uint64(i), Event: ev}, func(a labtrust.Alert) { got = append(got, a.Rule) })
+		i++
+	}
+	for k := 0; k < 5; k++ {
+		ev := export(k, "billing1", fmt.Sprint("P", k))
+		ev.Type, ev.Objects = labtrust.Code{Code: "110110"}, []labtrust.Object{{Type: "DiagnosticReport", ID: "R", Role: "print"}}
+		feed(ev)
+	}
+	for k := 0; k < 50; k++ {
+		ev := export(10, "tech9", fmt.Sprint("Q", k))
+		ev.Type, ev.Objects, ev.Action = labtrust.Code{}, nil, []labtrust.Action{labtrust.ActionUpdate, labtrust.ActionDelete}[k%2]
+		ev.Time = ev.Time.Add(time.Duration(k) * time.Second)
+		feed(ev)
+	}
+	if strings.Join(got, " ") != "export_burst mass_modification" {
+		t.Fatalf("alerts %v", got)
+	}
+}
