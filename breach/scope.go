@@ -1,0 +1,482 @@
+// Package breach turns an incident's indicators into the exact breach
+// scope (which patients, which of their data), the HIPAA four-factor risk
+// assessment, and the notice obligations HIPAA and each state's law impose,
+// each with its deadline and the provision behind it.
+package breach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/frame"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+)
+
+// Report-level elements: what the breach touched, in the words a notice
+// uses. Law files match them through LawElements.
+const (
+	ElementOrders    Element = "orders"
+	ElementResults   Element = "results"
+	ElementDiagnoses Element = "diagnoses"
+)
+
+func init() { knownElements = append(knownElements, ElementOrders, ElementResults, ElementDiagnoses) }
+
+// LawElements maps report elements to the statutes' categories: orders,
+// results and diagnoses are medical information.
+func LawElements(es []Element) []Element {
+	out := make([]Element, 0, len(es)+1)
+	for _, e := range es {
+		switch e {
+		case ElementOrders, ElementResults, ElementDiagnoses:
+			e = ElementMedical
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// IndicatorKind is what an indicator names.
+type IndicatorKind string
+
+const (
+	// IndicatorAccount: every successful access by this account.
+	IndicatorAccount IndicatorKind = "account"
+	// IndicatorAddress: every successful access from this source address
+	// (an IP address or a CIDR prefix).
+	IndicatorAddress IndicatorKind = "address"
+	// IndicatorSystem: every patient whose data passed through this
+	// source system (a compromised LIS interface, a ransomed server).
+	IndicatorSystem IndicatorKind = "system"
+	// IndicatorFeed: a business associate's data feed, by source name.
+	IndicatorFeed IndicatorKind = "feed"
+	// IndicatorRecords: a known record set (a lost laptop's export, a
+	// misdirected batch): the MRNs listed, with the elements it held.
+	IndicatorRecords IndicatorKind = "records"
+)
+
+// Indicator is one thing the investigation says the breach touched, with
+// the window it touched it in (zero bounds: unbounded).
+type Indicator struct {
+	Kind  IndicatorKind `json:"kind"`
+	Value string        `json:"value,omitempty"` // account, address, CIDR or source name
+	From  time.Time     `json:"from,omitzero"`
+	To    time.Time     `json:"to,omitzero"`
+	// MRNs and Elements describe a record set; MRNs are PHI and never
+	// leave the sealed incident.
+	MRNs     []string  `json:"mrns,omitempty"`
+	Elements []Element `json:"elements,omitempty"`
+	Note     string    `json:"note,omitempty"`
+}
+
+// Check reports the first problem with the indicator.
+func (in Indicator) Check() error {
+	switch in.Kind {
+	case IndicatorAccount, IndicatorSystem, IndicatorFeed:
+		if in.Value == "" {
+			return fmt.Errorf("breach: a %s indicator needs a value", in.Kind)
+		}
+	case IndicatorAddress:
+		if _, err := parseAddress(in.Value); err != nil {
+			return err
+		}
+	case IndicatorRecords:
+		if len(in.MRNs) == 0 || len(in.Elements) == 0 {
+			return errors.New("breach: a record set needs its MRNs and the elements it held")
+		}
+		for _, e := range in.Elements {
+			if !e.Known() {
+				return fmt.Errorf("breach: unknown element %q", e)
+			}
+		}
+	default:
+		return fmt.Errorf("breach: unknown indicator kind %q (account, address, system, feed, records)", in.Kind)
+	}
+	if !in.From.IsZero() && !in.To.IsZero() && in.To.Before(in.From) {
+		return errors.New("breach: an indicator's window ends before it starts")
+	}
+	return nil
+}
+
+func parseAddress(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("breach: address indicator %q: want an IP address or CIDR prefix", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Affected is one patient in a scope. MRN, State, Language and the
+// contact flags come from the registry; they are PHI and stay sealed.
+type Affected struct {
+	MRN      string    `json:"mrn"`
+	Blind    []byte    `json:"blind"` // the patient's blind index: names them without PHI
+	State    string    `json:"state,omitempty"`
+	Language string    `json:"language,omitempty"`
+	Elements []Element `json:"elements"`
+	// HasAddress and HasEmail say whether the registry can reach them;
+	// without either, substitute notice counts them.
+	HasAddress bool      `json:"hasAddress"`
+	HasEmail   bool      `json:"hasEmail"`
+	Minor      bool      `json:"minor,omitempty"`
+	Deceased   bool      `json:"deceased,omitempty"`
+	Registered bool      `json:"registered"`
+	Accesses   int       `json:"accesses"`
+	Entries    []uint64  `json:"entries"` // ledger entries behind it (the first MaxEntries)
+	First      time.Time `json:"first,omitzero"`
+	Last       time.Time `json:"last,omitzero"`
+}
+
+// MaxEntries bounds the ledger entries a scope keeps per patient.
+const MaxEntries = 64
+
+// Scope is the computed breach scope.
+type Scope struct {
+	Incident   int64       `json:"incident"`
+	Indicators []Indicator `json:"indicators"`
+	Computed   time.Time   `json:"computed"`
+	// TreeSize is the ledger size the computation read up to, and
+	// Checkpoint the signed checkpoint it cites (covering TreeSize).
+	TreeSize   uint64     `json:"treeSize"`
+	Checkpoint string     `json:"checkpoint"`
+	Events     int        `json:"events"` // matching ledger entries read
+	Patients   []Affected `json:"patients"`
+}
+
+// Summary counts a scope without naming anyone.
+type Summary struct {
+	Patients     int             `json:"patients"`
+	Events       int             `json:"events"`
+	ByElement    map[Element]int `json:"byElement"`
+	ByState      map[string]int  `json:"byState"`
+	NoContact    int             `json:"noContact"`
+	Unregistered int             `json:"unregistered"`
+}
+
+// Summarize counts the scope.
+func (s *Scope) Summarize() Summary {
+	sum := Summary{Patients: len(s.Patients), Events: s.Events, ByElement: map[Element]int{}, ByState: map[string]int{}}
+	for _, p := range s.Patients {
+		for _, e := range p.Elements {
+			sum.ByElement[e]++
+		}
+		st := p.State
+		if st == "" {
+			st = "unknown"
+		}
+		sum.ByState[st]++
+		if !p.HasAddress && !p.HasEmail {
+			sum.NoContact++
+		}
+		if !p.Registered {
+			sum.Unregistered++
+		}
+	}
+	return sum
+}
+
+// Events is what scoping reads: the store's index search and frames.
+type Events interface {
+	Search(ctx context.Context, f store.Filter, fn func(*store.EventRow) error) error
+	Frames(ctx context.Context, from, to uint64, fn func(*store.Frame) error) error
+}
+
+// Patients resolves an MRN to the registry's record (following merges).
+type Patients interface {
+	Get(ctx context.Context, mrn string) (*registry.Entry, error)
+}
+
+// Scoper computes scopes.
+type Scoper struct {
+	Events   Events
+	Keys     frame.Opener
+	Blind    func(id string) []byte
+	Patients Patients // nil: no registry; residence unknown
+	Now      func() time.Time
+}
+
+// want is one indicator's test an opened entry must pass.
+type want struct {
+	addr     netip.Prefix // valid for address indicators
+	from, to time.Time
+}
+
+type hit struct {
+	elements []Element
+	entries  []uint64
+	count    int
+	first    time.Time
+	last     time.Time
+}
+
+// Compute returns the scope of the indicators among the entries below
+// size (the checkpointed tree size the caller cites).
+func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint64) (*Scope, error) {
+	if len(indicators) == 0 {
+		return nil, errors.New("breach: a scope needs at least one indicator")
+	}
+	for _, in := range indicators {
+		if err := in.Check(); err != nil {
+			return nil, err
+		}
+	}
+	now := time.Now
+	if sc.Now != nil {
+		now = sc.Now
+	}
+	hits := map[string]*hit{}
+	add := func(mrn string, els []Element, idx uint64, at time.Time, counted bool) {
+		h := hits[mrn]
+		if h == nil {
+			h = &hit{}
+			hits[mrn] = h
+		}
+		for _, e := range els {
+			if !slices.Contains(h.elements, e) {
+				h.elements = append(h.elements, e)
+			}
+		}
+		if counted {
+			h.count++
+			if len(h.entries) < MaxEntries {
+				h.entries = append(h.entries, idx)
+			}
+			if h.first.IsZero() || at.Before(h.first) {
+				h.first = at
+			}
+			if at.After(h.last) {
+				h.last = at
+			}
+		}
+	}
+	// Candidate entries from the clear index, per indicator; addresses
+	// are only in the sealed bodies, so they read every entry of their
+	// window and match after opening.
+	cand := map[uint64][]want{}
+	for _, in := range indicators {
+		if in.Kind == IndicatorRecords {
+			for _, m := range in.MRNs {
+				add(strings.TrimSpace(m), in.Elements, 0, time.Time{}, false)
+			}
+			continue
+		}
+		f := store.Filter{From: in.From, To: in.To, Kind: string(labtrust.KindAccess)}
+		w := want{from: in.From, to: in.To}
+		switch in.Kind {
+		case IndicatorAccount:
+			f.Actor = in.Value
+		case IndicatorSystem, IndicatorFeed:
+			f.Source = in.Value
+		case IndicatorAddress:
+			w.addr, _ = parseAddress(in.Value)
+		}
+		err := sc.Events.Search(ctx, f, func(r *store.EventRow) error {
+			if r.Index >= size || r.Outcome != int(labtrust.OutcomeSuccess) {
+				return nil
+			}
+			cand[r.Index] = append(cand[r.Index], w)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("breach: search %s indicator: %w", in.Kind, err)
+		}
+	}
+	idxs := make([]uint64, 0, len(cand))
+	for i := range cand {
+		idxs = append(idxs, i)
+	}
+	slices.Sort(idxs)
+	events := 0
+	var rd frame.Reader
+	for i := 0; i < len(idxs); {
+		// Read runs of nearby candidates as one range of frames.
+		j := i + 1
+		for j < len(idxs) && idxs[j]-idxs[j-1] <= frame.Size {
+			j++
+		}
+		lo, hi := idxs[i], idxs[j-1]+1
+		err := sc.Events.Frames(ctx, lo, hi, func(f *store.Frame) error {
+			var recs []frame.Record
+			for k := range f.Rows {
+				idx := f.Rows[k].Index
+				ws, ok := cand[idx]
+				if !ok {
+					continue
+				}
+				if recs == nil {
+					var err error
+					if recs, err = rd.Open(sc.Keys, f.First, len(f.Rows), f.Body); err != nil {
+						return err
+					}
+				}
+				en, err := labtrust.DecodeStored(recs[k].Nonce, recs[k].Canonical)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", idx, err)
+				}
+				if !en.Erased.IsZero() {
+					continue // its patient was forgotten
+				}
+				if !matchAny(ws, &en.Event) {
+					continue
+				}
+				events++
+				els := ObjectElements(&en.Event)
+				for _, p := range en.Event.Patients {
+					add(p.ID, els, idx, en.Event.Time, true)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("breach: read entries: %w", err)
+		}
+		i = j
+	}
+	s := &Scope{Indicators: indicators, Computed: now().UTC(), TreeSize: size, Events: events}
+	for mrn, h := range hits {
+		a := Affected{MRN: mrn, Blind: sc.Blind(mrn), Elements: h.elements, Accesses: h.count,
+			Entries: h.entries, First: h.first, Last: h.last}
+		if err := sc.resolve(ctx, &a); err != nil {
+			return nil, err
+		}
+		sortElements(a.Elements)
+		s.Patients = append(s.Patients, a)
+	}
+	sort.Slice(s.Patients, func(i, j int) bool { return string(s.Patients[i].Blind) < string(s.Patients[j].Blind) })
+	return s, nil
+}
+
+func matchAny(ws []want, e *labtrust.Event) bool {
+	for _, w := range ws {
+		if !w.addr.IsValid() {
+			return true // the index matched it exactly
+		}
+		host := e.Network
+		if h, _, ok := strings.Cut(host, "%"); ok {
+			host = h
+		}
+		if a, err := netip.ParseAddr(host); err == nil && w.addr.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// ObjectElements says which data elements an access exposed, from the
+// types of the objects it touched. Naming the patient exposes their name
+// and record number; an export or a document exposes everything, because
+// scoping must not undercount.
+func ObjectElements(e *labtrust.Event) []Element {
+	els := []Element{ElementName, ElementMRN}
+	addAll := func(es ...Element) {
+		for _, x := range es {
+			if !slices.Contains(els, x) {
+				els = append(els, x)
+			}
+		}
+	}
+	demographics := []Element{ElementAddress, ElementDOB, ElementContact}
+	everything := append(slices.Clone(demographics), ElementOrders, ElementResults, ElementDiagnoses, ElementHealthInsurance)
+	if e.Action == labtrust.ActionExecute && len(e.Objects) == 0 {
+		addAll(everything...)
+	}
+	for _, o := range e.Objects {
+		switch o.Type {
+		case "Patient", "Person", "Query", "RelatedPerson":
+			addAll(demographics...)
+		case "ServiceRequest", "Task":
+			// Lab orders carry the ordering diagnosis (ICD-10) for
+			// medical necessity.
+			addAll(ElementOrders, ElementDiagnoses)
+		case "Specimen":
+			addAll(ElementOrders)
+		case "DiagnosticReport", "Observation":
+			addAll(ElementResults)
+		case "Condition":
+			addAll(ElementDiagnoses)
+		case "Coverage", "Claim", "ExplanationOfBenefit", "Account":
+			addAll(ElementHealthInsurance)
+		case "DocumentReference", "Binary", "Bundle", "Composition":
+			addAll(everything...)
+		}
+		if o.Role == "job" || o.Role == "export" {
+			addAll(everything...)
+		}
+	}
+	return els
+}
+
+var elementOrder = []Element{ElementName, ElementAddress, ElementDOB, ElementSSN, ElementContact, ElementMRN,
+	ElementHealthInsurance, ElementOrders, ElementResults, ElementDiagnoses, ElementMedical, ElementDriversLicense,
+	ElementFinancialAccount, ElementBiometric, ElementCredentials, ElementPassport, ElementTaxID}
+
+func sortElements(es []Element) {
+	slices.SortFunc(es, func(a, b Element) int {
+		ia, ib := slices.Index(elementOrder, a), slices.Index(elementOrder, b)
+		if ia < 0 {
+			ia = len(elementOrder)
+		}
+		if ib < 0 {
+			ib = len(elementOrder)
+		}
+		if ia != ib {
+			return ia - ib
+		}
+		return strings.Compare(string(a), string(b))
+	})
+}
+
+// resolve fills what the registry knows: residence, language, contact,
+// and the SSN when the demographics it exposed hold one.
+func (sc *Scoper) resolve(ctx context.Context, a *Affected) error {
+	if sc.Patients == nil {
+		return nil
+	}
+	en, err := sc.Patients.Get(ctx, a.MRN)
+	switch {
+	case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
+		return nil
+	case err != nil:
+		return fmt.Errorf("breach: registry: %w", err)
+	}
+	p := &en.Patient
+	a.Registered = true
+	a.Language = p.Language
+	a.Deceased = p.Deceased
+	a.HasEmail = len(p.Emails) > 0
+	for _, ad := range p.Addresses {
+		if len(ad.Lines) > 0 && (ad.PostalCode != "" || ad.City != "") {
+			a.HasAddress = true
+			if a.State == "" {
+				a.State = strings.ToUpper(strings.TrimSpace(ad.State))
+			}
+		}
+	}
+	if a.State == "" && len(p.Addresses) > 0 {
+		a.State = strings.ToUpper(strings.TrimSpace(p.Addresses[0].State))
+	}
+	if p.SSN != "" && slices.Contains(a.Elements, ElementAddress) {
+		a.Elements = append(a.Elements, ElementSSN)
+	}
+	if bd, err := time.Parse(time.DateOnly, p.BirthDate); err == nil {
+		now := time.Now()
+		if sc.Now != nil {
+			now = sc.Now()
+		}
+		a.Minor = bd.AddDate(18, 0, 0).After(now)
+	}
+	return nil
+}
