@@ -21,6 +21,7 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/identity"
+	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/vault"
@@ -55,7 +56,10 @@ type Console struct {
 	Admin *Admin
 	// Alerts, if set, serves the alert list and triage pages.
 	Alerts Alerts
-	Log    *slog.Logger
+	// Incidents, if set, serves the incident, scope, assessment and
+	// obligations pages.
+	Incidents *Incidents
+	Log       *slog.Logger
 
 	// LoginLimit is how many sign-in and code attempts one client address
 	// may make per LoginWindow (defaults: 20 per 5 minutes).
@@ -81,7 +85,7 @@ func (c *Console) Handler() (http.Handler, error) {
 	}
 	c.limiter = newAttempts(c.LoginLimit, c.LoginWindow)
 	c.pages = map[string]*template.Template{}
-	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients", "staff", "keys", "quarantine", "alerts", "alert"} {
+	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients", "staff", "keys", "quarantine", "alerts", "alert", "incidents", "incident"} {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
@@ -129,6 +133,23 @@ func (c *Console) Handler() (http.Handler, error) {
 		mux.HandleFunc("GET /console/alerts/{id}", c.require(identity.PermViewAlerts, c.alertPage))
 		mux.HandleFunc("POST /console/alerts/{id}/status", c.require(identity.PermTriageAlerts, c.alertTriage))
 	}
+	if c.Incidents != nil {
+		inc := func(h func(w http.ResponseWriter, r *http.Request, st *identity.Staff)) http.HandlerFunc {
+			return c.require(identity.PermIncidents, h)
+		}
+		mux.HandleFunc("GET /console/incidents", inc(c.incidentsPage))
+		mux.HandleFunc("POST /console/incidents", inc(c.incidentCreate))
+		mux.HandleFunc("GET /console/incidents/{id}", inc(c.incidentPage))
+		mux.HandleFunc("GET /console/incidents/{id}/manifest", inc(c.incidentManifest))
+		mux.HandleFunc("POST /console/incidents/{id}/evidence/{eid}", inc(c.incidentEvidenceGet))
+		for path, fn := range map[string]func(*http.Request, *identity.Staff, int64) (string, error){
+			"status": c.incidentStatus, "note": c.incidentNote, "lessons": c.incidentLessons, "playbook": c.incidentPlaybook,
+			"task/{task}": c.incidentTask, "contact": c.incidentContact, "delay": c.incidentDelay, "indicators": c.incidentIndicators,
+			"scope": c.incidentScope, "assess": c.incidentAssess, "evidence": c.incidentEvidenceAdd, "evidence/{eid}/transfer": c.incidentEvidenceTransfer,
+		} {
+			mux.HandleFunc("POST /console/incidents/{id}/"+path, inc(c.act(fn)))
+		}
+	}
 	// Refuse cross-origin state-changing requests (CSRF), by the browser's
 	// Sec-Fetch-Site and Origin headers.
 	return headers(http.NewCrossOriginProtection().Handler(mux)), nil
@@ -173,6 +194,12 @@ type page struct {
 	Filter      string
 	Statuses    []labtrust.AlertStatus
 	Chart       *Chart
+	// incidents
+	Incidents        []*incident.Incident
+	Incident         *IncidentView
+	Playbooks        []*incident.Playbook
+	IncidentStatuses []incident.Status
+	Today            string
 }
 
 func (c *Console) render(w http.ResponseWriter, name string, status int, p page) {
@@ -184,11 +211,14 @@ func (c *Console) render(w http.ResponseWriter, name string, status int, p page)
 		p.CanPHI = p.Staff.Role.Can(identity.PermViewPHI)
 		p.Admin = c.Admin != nil
 		p.Can = map[string]bool{}
-		for _, perm := range []identity.Permission{identity.PermManageStaff, identity.PermManageKeys, identity.PermManageSources, identity.PermViewLedger, identity.PermViewAlerts, identity.PermTriageAlerts} {
+		for _, perm := range []identity.Permission{identity.PermManageStaff, identity.PermManageKeys, identity.PermManageSources, identity.PermViewLedger, identity.PermViewAlerts, identity.PermTriageAlerts, identity.PermIncidents} {
 			p.Can[string(perm)] = p.Staff.Role.Can(perm)
 		}
 		if c.Alerts == nil {
 			p.Can[string(identity.PermViewAlerts)], p.Can[string(identity.PermTriageAlerts)] = false, false
+		}
+		if c.Incidents == nil {
+			p.Can[string(identity.PermIncidents)] = false
 		}
 	}
 	// Rendered whole before anything is sent, so a template error is a

@@ -68,7 +68,7 @@ func newEnv(t *testing.T, dsn string) *env { return newEnvWith(t, dsn, nil) }
 
 // newEnvWith builds the console; configure, if set, adjusts it once the
 // test server's address is known.
-func newEnvWith(t *testing.T, dsn string, configure func(c *console.Console, base string, db *store.DB)) *env {
+func newEnvWith(t *testing.T, dsn string, configure func(c *console.Console, base string, db *store.DB, keys *vault.Keyring)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -133,7 +133,7 @@ func newEnvWith(t *testing.T, dsn string, configure func(c *console.Console, bas
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
 	if configure != nil {
-		configure(c, e.srv.URL, db)
+		configure(c, e.srv.URL, db, keys)
 	}
 	if h, err = c.Handler(); err != nil {
 		t.Fatal(err)
@@ -587,7 +587,7 @@ func TestPasskeyInChromium(t *testing.T) {
 		t.Skip("Debian's chromium is not installed (.ci/run installs it)")
 	}
 	var base string
-	e := newEnvWith(t, filepath.Join(t.TempDir(), "c.db"), func(c *console.Console, srvURL string, db *store.DB) {
+	e := newEnvWith(t, filepath.Join(t.TempDir(), "c.db"), func(c *console.Console, srvURL string, db *store.DB, _ *vault.Keyring) {
 		// WebAuthn needs a host name, not an IP address: localhost.
 		base = strings.Replace(srvURL, "127.0.0.1", "localhost", 1)
 		pk, err := identity.NewPasskeys(db, "localhost", []string{base})

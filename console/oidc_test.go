@@ -19,6 +19,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	"github.com/labtrust/labtrust/console"
 	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/vault"
 )
 
 // provider is an in-process OpenID Connect provider: discovery and keys
@@ -93,7 +94,7 @@ func (p *provider) signIn(claims map[string]any) {
 
 func TestSingleSignOn(t *testing.T) {
 	idp := newProvider(t)
-	e := newEnvWith(t, filepath.Join(t.TempDir(), "c.db"), func(c *console.Console, base string, _ *store.DB) {
+	e := newEnvWith(t, filepath.Join(t.TempDir(), "c.db"), func(c *console.Console, base string, _ *store.DB, _ *vault.Keyring) {
 		sso, err := console.NewOIDC(context.Background(), "Test IdP", idp.srv.URL, "labtrust", "s3cret", base+"/console/oidc/callback")
 		if err != nil {
 			t.Fatal(err)

@@ -49,6 +49,7 @@ type app struct {
 	db       *store.DB
 	keys     *vault.Keyring
 	kek      vault.KEK
+	signer   note.Signer
 	verifier note.Verifier
 	origin   string
 	lg       *ledger.Log
@@ -116,7 +117,7 @@ func openApp(ctx context.Context, g *globalOpts, sources map[string]config.Sourc
 		a.Close()
 		return nil, err
 	}
-	a.verifier, a.origin = verifier, verifier.Name()
+	a.signer, a.verifier, a.origin = signer, verifier, verifier.Name()
 	if !o.writer {
 		return a, nil
 	}

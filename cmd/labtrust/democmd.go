@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/identity"
+	"github.com/labtrust/labtrust/incident"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -224,6 +226,9 @@ func seedDemo(ctx context.Context, g *globalOpts, a *app, o *serveOpts) error {
 	if err := demoStaff(ctx, g, a); err != nil {
 		return err
 	}
+	if err := demoIncident(ctx, g, a, lab); err != nil {
+		return err
+	}
 	return os.WriteFile(seeded, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
 }
 
@@ -270,5 +275,44 @@ func demoStaff(ctx context.Context, g *globalOpts, a *app) error {
 		return err
 	}
 	fmt.Fprintf(g.stdout, "demo: console accounts (passwords also in %s):\n  %s\n", path, strings.Join(lines, "\n  "))
+	return nil
+}
+
+// demoIncident opens the planted incident a new user starts from: the
+// after-hours bulk export, as the privacy officer would open it on the
+// day detection raised it, with the insider playbook and the account and
+// address as scope indicators. Scoping, the assessment and the
+// obligations are left to the user.
+func demoIncident(ctx context.Context, g *globalOpts, a *app, lab *demo.Lab) error {
+	var an *demo.Anomaly
+	for _, x := range lab.Manifest().Anomalies {
+		if x.Kind == demo.KindAfterHoursExport {
+			an = &x
+			break
+		}
+	}
+	if an == nil || len(an.Actors) == 0 {
+		return nil // a lab too small to hold the anomalies
+	}
+	s, err := incident.New(a.db, a.keys, ledgerRecorder{a}, nil)
+	if err != nil {
+		return err
+	}
+	in, err := s.Create(ctx, "demo", incident.NewIncident{
+		Title:    "After-hours bulk export of patient records by " + an.Actors[0],
+		Summary:  "Detection flagged a burst of exports by one account at night from " + an.Network + ". Open the scope to see whose records left, then assess and see the obligations.",
+		Severity: "high", Playbook: "insider", Entity: breach.EntityCoveredEntity,
+	})
+	if err != nil {
+		return err
+	}
+	from, to := an.From.Add(-time.Hour), an.To.Add(time.Hour)
+	if _, err := s.SetIndicators(ctx, "demo", in.ID, []breach.Indicator{
+		{Kind: breach.IndicatorAccount, Value: an.Actors[0], From: from, To: to},
+		{Kind: breach.IndicatorAddress, Value: an.Network, From: from, To: to},
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "demo: planted incident %d opened (try: labtrust incident show %d, then labtrust scope %d)\n", in.ID, in.ID, in.ID)
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/incident"
 	"math/big"
 	"net"
 	"net/http"
@@ -565,6 +567,15 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 	reg := registry.New(a.db, a.keys)
 	id := identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil)
 	id.SetPasskeys(pk)
+	inc, err := incident.New(a.db, a.keys, ledgerRecorder{a}, nil)
+	if err != nil {
+		return nil, err
+	}
+	laws, err := breach.BuiltinLaws()
+	if err != nil {
+		return nil, err
+	}
+	incPages := &console.Incidents{Service: inc, Scoper: scoper(a), Checkpoint: a.pipe.LatestCheckpoint, Signer: a.signer, Laws: laws}
 	c := &console.Console{
 		PasskeysOn: pk != nil,
 		SSO:        sso,
@@ -582,10 +593,11 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 				}
 				return fmt.Sprintf("OK: %d entries, %d checkpoints, %d tiles; every signature, consistency proof and tile checks (labtrust verify also checks the stored bodies).", rep.Entries, rep.Checkpoints, rep.Tiles), nil
 			}},
-		ID:       id,
-		Alerts:   a.db,
-		Patients: reg,
-		Log:      a.log,
+		ID:        id,
+		Alerts:    a.db,
+		Incidents: incPages,
+		Patients:  reg,
+		Log:       a.log,
 		History: func(ctx context.Context, mrn string) ([]labtrust.Event, error) {
 			blinds, err := reg.Blinds(ctx, mrn)
 			if err != nil {

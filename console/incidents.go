@@ -1,0 +1,451 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/identity"
+	"github.com/labtrust/labtrust/incident"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Incidents serves the incident pages: list, open, playbooks and tasks,
+// timeline, evidence, contacts and delays, scope, assessment and the
+// obligations with their clocks.
+type Incidents struct {
+	Service *incident.Service
+	Scoper  *breach.Scoper
+	// Checkpoint returns the latest signed checkpoint note.
+	Checkpoint func() []byte
+	Signer     note.Signer
+	Laws       breach.Laws
+}
+
+// IncidentView is what the incident page shows.
+type IncidentView struct {
+	*incident.Incident
+	Obligations []ObligationView
+	ObError     string
+	Owed        int
+	Playbooks   []*incident.Playbook
+	Kinds       []string
+	Factors     []breach.Factor
+	Exceptions  []breach.Exception
+	OpenTasks   int
+	Scope       *breach.Summary
+	States      []StateCount
+}
+
+// ObligationView is an obligation with its clock.
+type ObligationView struct {
+	breach.Obligation
+	Clock   string
+	Overdue bool
+	Soon    bool // within 7 days
+}
+
+// StateCount is one row of the scope's residence table.
+type StateCount struct {
+	State string
+	Count int
+}
+
+// mayOpen says whether st may see incident id: responders only their own.
+func mayOpen(st *identity.Staff, id int64) bool {
+	if st.Role != identity.RoleResponder {
+		return true
+	}
+	return st.Incident == strconv.FormatInt(id, 10)
+}
+
+func (c *Console) incidentsPage(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	c.showIncidents(w, r, st, http.StatusOK, "")
+}
+
+func (c *Console) showIncidents(w http.ResponseWriter, r *http.Request, st *identity.Staff, status int, problem string) {
+	all, err := c.Incidents.Service.List(r.Context())
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	var ins []*incident.Incident
+	for _, in := range all {
+		if mayOpen(st, in.ID) {
+			ins = append(ins, in)
+		}
+	}
+	c.ID.Record(r.Context(), st.Username, "incident-list", labtrust.ActionRead, labtrust.OutcomeSuccess, "")
+	c.render(w, "incidents", status, page{Title: "Incidents", Staff: st, Error: problem, Incidents: ins, Playbooks: c.playbookList(),
+		Today: time.Now().UTC().Format(time.DateOnly)})
+}
+
+func (c *Console) playbookList() []*incident.Playbook {
+	var out []*incident.Playbook
+	for _, k := range []string{"ransomware", "phishing", "insider", "lost-device", "business-associate", "misdirected"} {
+		if pb := c.Incidents.Service.Playbooks()[k]; pb != nil {
+			out = append(out, pb)
+		}
+	}
+	return out
+}
+
+func (c *Console) incidentCreate(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	if st.Role == identity.RoleResponder {
+		http.Error(w, "Responders work on the incident they were given.", http.StatusForbidden)
+		return
+	}
+	n := incident.NewIncident{Title: r.PostFormValue("title"), Summary: r.PostFormValue("summary"), Severity: r.PostFormValue("severity"),
+		Playbook: r.PostFormValue("playbook"), Entity: breach.Entity(r.PostFormValue("entity")), CoveredEntity: r.PostFormValue("covered_entity")}
+	if d := r.PostFormValue("discovered"); d != "" {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			c.showIncidents(w, r, st, http.StatusBadRequest, "The discovery date must be a date (YYYY-MM-DD).")
+			return
+		}
+		n.Discovered = t
+	}
+	if a := r.PostFormValue("alert"); a != "" {
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err == nil {
+			n.Alerts = []int64{id}
+		}
+	}
+	in, err := c.Incidents.Service.Create(r.Context(), st.Username, n)
+	if err != nil {
+		if msg, ok := userError(err); ok {
+			c.showIncidents(w, r, st, http.StatusBadRequest, msg)
+			return
+		}
+		c.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/console/incidents/%d", in.ID), http.StatusSeeOther)
+}
+
+// userError returns the message of an error meant for the user.
+func userError(err error) (string, bool) {
+	var le *labtrust.Error
+	if errors.As(err, &le) && le.Code == "invalid" {
+		return sentenceOf(le.Message), true
+	}
+	return "", false
+}
+
+func sentenceOf(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ")") {
+		s += "."
+	}
+	return s
+}
+
+func (c *Console) incidentID(w http.ResponseWriter, r *http.Request, st *identity.Staff) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || !mayOpen(st, id) {
+		c.showIncidents(w, r, st, http.StatusNotFound, "No incident you may see has that number.")
+		return 0, false
+	}
+	return id, true
+}
+
+func (c *Console) incidentPage(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	id, ok := c.incidentID(w, r, st)
+	if !ok {
+		return
+	}
+	c.showIncident(w, r, st, id, http.StatusOK, r.URL.Query().Get("done"), "")
+}
+
+func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *identity.Staff, id int64, status int, msg, problem string) {
+	ctx := r.Context()
+	in, err := c.Incidents.Service.Get(ctx, id)
+	if errors.Is(err, labtrust.ErrNotFound) {
+		c.showIncidents(w, r, st, http.StatusNotFound, "No incident you may see has that number.")
+		return
+	}
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	v := &IncidentView{Incident: in, Playbooks: c.playbookList(), Kinds: incident.ContactKinds, Factors: breach.Factors, Exceptions: breach.Exceptions}
+	for _, t := range in.Tasks {
+		if !t.Done {
+			v.OpenTasks++
+		}
+	}
+	if in.Scope != nil {
+		sum := in.Scope.Summary
+		v.Scope = &sum
+		for _, s := range sortedKeys(sum.ByState) {
+			v.States = append(v.States, StateCount{State: s, Count: sum.ByState[s]})
+		}
+		_, obs, err := c.Incidents.Service.Obligations(ctx, id, c.Incidents.Laws)
+		if err != nil {
+			v.ObError = err.Error()
+		}
+		now := time.Now()
+		for _, o := range obs {
+			ov := ObligationView{Obligation: o, Clock: "-"}
+			if o.Status == breach.StatusOwed {
+				v.Owed++
+				ov.Clock = breach.Clock(o.Due, now)
+				ov.Overdue = !o.Due.IsZero() && o.Due.Before(now)
+				ov.Soon = !ov.Overdue && !o.Due.IsZero() && o.Due.Sub(now) < 7*24*time.Hour
+			}
+			v.Obligations = append(v.Obligations, ov)
+		}
+	}
+	c.ID.Record(ctx, st.Username, "incident-view", labtrust.ActionRead, labtrust.OutcomeSuccess, "incident "+strconv.FormatInt(id, 10))
+	c.render(w, "incident", status, page{Title: fmt.Sprintf("Incident %d", id), Staff: st, Incident: v, Message: msg, Error: problem,
+		IncidentStatuses: incident.Statuses})
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// act wraps a POST on an incident: it runs fn and shows the page again
+// with fn's message, or the user's error.
+func (c *Console) act(fn func(r *http.Request, st *identity.Staff, id int64) (string, error)) func(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	return func(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+		id, ok := c.incidentID(w, r, st)
+		if !ok {
+			return
+		}
+		msg, err := fn(r, st, id)
+		if err != nil {
+			if m, ok := userError(err); ok {
+				c.showIncident(w, r, st, id, http.StatusBadRequest, "", m)
+				return
+			}
+			if errors.Is(err, labtrust.ErrNotFound) {
+				c.showIncident(w, r, st, id, http.StatusNotFound, "", "That item is not part of this incident.")
+				return
+			}
+			c.fail(w, err)
+			return
+		}
+		// Post/redirect/get, so a reload does not repeat the action.
+		http.Redirect(w, r, fmt.Sprintf("/console/incidents/%d?done=%s", id, urlQuery(msg)), http.StatusSeeOther)
+	}
+}
+
+func urlQuery(s string) string {
+	return strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", " ", "+", "#", "%23", "?", "%3F", "=", "%3D").Replace(s)
+}
+
+func (c *Console) incidentStatus(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	s := incident.Status(r.PostFormValue("status"))
+	_, err := c.Incidents.Service.SetStatus(r.Context(), st.Username, id, s, r.PostFormValue("note"))
+	return "The incident is now " + string(s) + ".", err
+}
+
+func (c *Console) incidentNote(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	_, err := c.Incidents.Service.AddNote(r.Context(), st.Username, id, r.PostFormValue("note"))
+	return "Note added.", err
+}
+
+func (c *Console) incidentLessons(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	_, err := c.Incidents.Service.SetLessons(r.Context(), st.Username, id, r.PostFormValue("lessons"))
+	return "Lessons learned recorded.", err
+}
+
+func (c *Console) incidentPlaybook(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	_, err := c.Incidents.Service.ApplyPlaybook(r.Context(), st.Username, id, r.PostFormValue("playbook"))
+	return "Playbook applied.", err
+}
+
+func (c *Console) incidentTask(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	tid, err := strconv.Atoi(r.PathValue("task"))
+	if err != nil {
+		return "", labtrust.ErrNotFound
+	}
+	done := r.PostFormValue("done") == "1"
+	_, err = c.Incidents.Service.SetTask(r.Context(), st.Username, id, tid, done, r.PostFormValue("owner"))
+	if done {
+		return fmt.Sprintf("Task %d done.", tid), err
+	}
+	return fmt.Sprintf("Task %d updated.", tid), err
+}
+
+func (c *Console) incidentContact(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	ct := incident.Contact{Kind: r.PostFormValue("kind"), Org: r.PostFormValue("org"), Person: r.PostFormValue("person"),
+		Channel: r.PostFormValue("channel"), Summary: r.PostFormValue("summary"), Reference: r.PostFormValue("reference")}
+	_, err := c.Incidents.Service.AddContact(r.Context(), st.Username, id, ct)
+	return "Contact recorded.", err
+}
+
+func (c *Console) incidentDelay(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	d := breach.Delay{Agency: r.PostFormValue("agency"), Oral: r.PostFormValue("oral") == "1"}
+	if u := r.PostFormValue("until"); u != "" {
+		t, err := time.Parse(time.DateOnly, u)
+		if err != nil {
+			return "", &labtrust.Error{Code: "invalid", Message: "the end date must be a date (YYYY-MM-DD)"}
+		}
+		d.Until = t
+	}
+	in, err := c.Incidents.Service.RequestDelay(r.Context(), st.Username, id, d, r.PostFormValue("official"), r.PostFormValue("reference"))
+	if err != nil {
+		return "", err
+	}
+	return "Delay recorded: notices are held until " + in.Delay.End().Format(time.DateOnly) + ".", nil
+}
+
+func (c *Console) incidentIndicators(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	var from, to time.Time
+	var err error
+	if f := r.PostFormValue("from"); f != "" {
+		if from, err = time.Parse(time.DateOnly, f); err != nil {
+			return "", &labtrust.Error{Code: "invalid", Message: "the window's start must be a date (YYYY-MM-DD)"}
+		}
+	}
+	if t := r.PostFormValue("to"); t != "" {
+		if to, err = time.Parse(time.DateOnly, t); err != nil {
+			return "", &labtrust.Error{Code: "invalid", Message: "the window's end must be a date (YYYY-MM-DD)"}
+		}
+		to = to.Add(24*time.Hour - time.Nanosecond)
+	}
+	var ins []breach.Indicator
+	for _, k := range []breach.IndicatorKind{breach.IndicatorAccount, breach.IndicatorAddress, breach.IndicatorSystem, breach.IndicatorFeed} {
+		for _, v := range strings.FieldsFunc(r.PostFormValue(string(k)), func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' }) {
+			ins = append(ins, breach.Indicator{Kind: k, Value: v, From: from, To: to})
+		}
+	}
+	if len(ins) == 0 {
+		return "", &labtrust.Error{Code: "invalid", Message: "give at least one account, address, system or feed"}
+	}
+	_, err = c.Incidents.Service.SetIndicators(r.Context(), st.Username, id, ins)
+	return fmt.Sprintf("%d indicators set.", len(ins)), err
+}
+
+func (c *Console) incidentScope(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	start := time.Now()
+	sc, _, err := c.Incidents.Service.ComputeScope(r.Context(), st.Username, id, c.Incidents.Scoper, c.Incidents.Checkpoint(), c.Incidents.Signer)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Scope computed in %s: %d patients.", time.Since(start).Round(time.Millisecond), len(sc.Patients)), nil
+}
+
+func (c *Console) incidentAssess(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	a := breach.Assessment{Secured: r.PostFormValue("secured") == "1", Exception: r.PostFormValue("exception"),
+		Ransomware: r.PostFormValue("ransomware") == "1", Ratings: map[string]breach.Rating{}, Rationale: map[string]string{}}
+	for _, f := range breach.Factors {
+		if v := r.PostFormValue("rating_" + f.Key); v != "" {
+			a.Ratings[f.Key] = breach.Rating(v)
+		}
+		if v := strings.TrimSpace(r.PostFormValue("why_" + f.Key)); v != "" {
+			a.Rationale[f.Key] = v
+		}
+	}
+	for _, e := range strings.FieldsFunc(r.PostFormValue("evidence"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		if n, err := strconv.ParseInt(e, 10, 64); err == nil {
+			a.Evidence = append(a.Evidence, n)
+		}
+	}
+	in, err := c.Incidents.Service.Assess(r.Context(), st.Username, id, a)
+	if err != nil {
+		return "", err
+	}
+	if in.Assessment().Outcome.Breach {
+		return "Assessment recorded: notice is owed.", nil
+	}
+	return "Assessment recorded: no notice owed under HIPAA.", nil
+}
+
+func (c *Console) incidentEvidenceAdd(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, incident.MaxEvidence+1<<20)
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		return "", &labtrust.Error{Code: "invalid", Message: "choose a file (at most 64 MiB)"}
+	}
+	defer f.Close()
+	name := r.PostFormValue("name")
+	if name == "" {
+		name = hdr.Filename
+	}
+	ev, err := c.Incidents.Service.AddEvidence(r.Context(), st.Username, id, name, r.PostFormValue("description"), f)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Evidence %d sealed (SHA-256 %s).", ev.ID, ev.SHA256), nil
+}
+
+func (c *Console) incidentEvidenceTransfer(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	eid, err := strconv.ParseInt(r.PathValue("eid"), 10, 64)
+	if err != nil {
+		return "", labtrust.ErrNotFound
+	}
+	_, err = c.Incidents.Service.TransferEvidence(r.Context(), st.Username, id, eid, r.PostFormValue("to"), r.PostFormValue("purpose"))
+	return "Hand-over recorded.", err
+}
+
+// incidentEvidenceGet sends an evidence file, checked against its
+// SHA-256, after recording why it was opened.
+func (c *Console) incidentEvidenceGet(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	id, ok := c.incidentID(w, r, st)
+	if !ok {
+		return
+	}
+	eid, err := strconv.ParseInt(r.PathValue("eid"), 10, 64)
+	if err != nil {
+		c.showIncident(w, r, st, id, http.StatusNotFound, "", "That item is not part of this incident.")
+		return
+	}
+	ev, b, err := c.Incidents.Service.OpenEvidence(r.Context(), st.Username, id, eid, r.PostFormValue("purpose"))
+	if err != nil {
+		if m, ok := userError(err); ok {
+			c.showIncident(w, r, st, id, http.StatusBadRequest, "", m)
+			return
+		}
+		if errors.Is(err, labtrust.ErrNotFound) {
+			c.showIncident(w, r, st, id, http.StatusNotFound, "", "That item is not part of this incident.")
+			return
+		}
+		c.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"evidence-%d.bin\"", ev.ID))
+	w.Header().Set("X-Content-SHA256", ev.SHA256)
+	w.Write(b)
+}
+
+// incidentManifest sends the latest scope's signed manifest (no PHI).
+func (c *Console) incidentManifest(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	id, ok := c.incidentID(w, r, st)
+	if !ok {
+		return
+	}
+	_, m, err := c.Incidents.Service.Scope(r.Context(), id)
+	if errors.Is(err, labtrust.ErrNotFound) {
+		c.showIncident(w, r, st, id, http.StatusNotFound, "", "No scope has been computed yet.")
+		return
+	}
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.ID.Record(r.Context(), st.Username, "scope-manifest", labtrust.ActionExecute, labtrust.OutcomeSuccess, "incident "+strconv.FormatInt(id, 10))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"scope-incident-%d.json\"", id))
+	w.Write(m)
+}

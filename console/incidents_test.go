@@ -1,0 +1,207 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/console"
+	"github.com/labtrust/labtrust/incident"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/store/storetest"
+	"github.com/labtrust/labtrust/vault"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// incidentEnv is the console with the incident pages over a real
+// pipeline: accesses by "mallory" to the test patient are in the ledger.
+func incidentEnv(t *testing.T, dsn string) *env {
+	return newEnvWith(t, dsn, func(c *console.Console, _ string, db *store.DB, keys *vault.Keyring) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		skey, _, _ := ledger.NewKey("lab.example/log")
+		signer, _ := note.NewSigner(skey)
+		lg, err := ledger.Open(ctx, filepath.Join(dir, "ledger"), "lab.example/log", signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipe, err := ingest.New(ctx, ingest.Config{CheckpointInterval: 10 * time.Millisecond}, db, lg, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- pipe.Run(runCtx) }()
+		t.Cleanup(func() { cancel(); <-done; lg.Close() })
+		at := time.Date(2026, 10, 20, 2, 0, 0, 0, time.UTC)
+		var evs []labtrust.Event
+		for i := range 3 {
+			evs = append(evs, labtrust.Event{Time: at.Add(time.Duration(i) * time.Minute), Source: "lis", Kind: labtrust.KindAccess, Action: labtrust.ActionRead,
+				Actor: labtrust.Actor{ID: "mallory"}, Network: "10.9.9.9", Patients: []labtrust.PatientRef{{ID: "MRN0012345"}},
+				Objects: []labtrust.Object{{Type: "DiagnosticReport", ID: "r1"}}})
+		}
+		if _, err := pipe.Submit(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		for pipe.LatestCheckpoint() == nil || !strings.Contains(string(pipe.LatestCheckpoint()), "\n3\n") {
+			time.Sleep(10 * time.Millisecond)
+		}
+		svc, err := incident.New(db, keys, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		laws, err := breach.BuiltinLaws()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Incidents = &console.Incidents{Service: svc, Laws: laws, Signer: signer, Checkpoint: pipe.LatestCheckpoint,
+			Scoper: &breach.Scoper{Events: db, Keys: keys, Blind: keys.Blinder(), Patients: registry.New(db, keys)}}
+	})
+}
+
+// TestIncidentPagesHTTP takes an incident from opening to obligations
+// over plain HTTP, and checks who may see what.
+func TestIncidentPagesHTTP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		e := incidentEnv(t, dsn)
+		ana := signInHTTP(t, e, "ana", "a long enough passphrase")
+		base := e.srv.URL + "/console/incidents"
+		code, body := post(t, ana, base, url.Values{"title": {"Snooping by mallory"}, "severity": {"high"}, "playbook": {"insider"}, "discovered": {"2026-10-21"}})
+		if code != 200 || !strings.Contains(body, "Preserve") && !strings.Contains(body, "Mark done: task 1") {
+			t.Fatalf("open: %d", code)
+		}
+		if code, body = post(t, ana, base+"/1/indicators", url.Values{"account": {"mallory"}, "from": {"2026-10-19"}, "to": {"2026-10-21"}}); code != 200 || !strings.Contains(body, "1 indicators set") {
+			t.Fatalf("indicators: %d", code)
+		}
+		if code, body = post(t, ana, base+"/1/scope", nil); code != 200 || !strings.Contains(body, "1 patients") {
+			t.Fatalf("scope: %d %s", code, body[strings.Index(body, "<main"):])
+		}
+		// The patient lives in a state (hl7 testdata); obligations show
+		// the HIPAA notice with its 60-day deadline from discovery.
+		if !strings.Contains(body, "45 CFR 164.404(b)") || !strings.Contains(body, "2026-12-20") {
+			t.Fatalf("obligations missing: %s", body[strings.Index(body, "id=\"obligations\""):][:2000])
+		}
+		code, body = post(t, ana, base+"/1/assess", url.Values{"rating_nature": {"high"}, "why_nature": {"results"}})
+		if code != http.StatusBadRequest || !strings.Contains(body, "rationale") && !strings.Contains(body, "not rated") {
+			t.Fatalf("incomplete assessment: %d", code)
+		}
+		v := url.Values{}
+		for _, f := range breach.Factors {
+			v.Set("rating_"+f.Key, "high")
+			v.Set("why_"+f.Key, "viewed by an insider without reason")
+		}
+		if code, body = post(t, ana, base+"/1/assess", v); code != 200 || !strings.Contains(body, "Notice is owed") {
+			t.Fatalf("assessment: %d", code)
+		}
+		if code, body = post(t, ana, base+"/1/task/1", url.Values{"done": {"1"}}); code != 200 || !strings.Contains(body, "done by ana") {
+			t.Fatalf("task: %d", code)
+		}
+		if code, body = post(t, ana, base+"/1/delay", url.Values{"agency": {"FBI"}, "official": {"SA Smith"}, "until": {"2027-02-01"}}); code != 200 || !strings.Contains(body, "notices held until 2027-02-01") {
+			t.Fatalf("delay: %d", code)
+		}
+		res, err := ana.Get(base + "/1/manifest")
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("manifest: %v", err)
+		}
+		res.Body.Close()
+		// An auditor has no incident access; a responder sees only theirs.
+		aud := signInHTTP(t, e, "aud", "auditor passphrase")
+		if code, _ := get(t, aud, base); code != http.StatusForbidden {
+			t.Fatalf("auditor: %d", code)
+		}
+		if code, body := get(t, ana, base+"/99"); code != http.StatusNotFound || !strings.Contains(body, "No incident") {
+			t.Fatalf("missing incident: %d", code)
+		}
+	})
+}
+
+// TestIncidentInChromium walks the demo path in a browser: open the
+// incident, apply a playbook, set indicators, compute the scope, record
+// the assessment and see the obligations with clocks; every page passes
+// axe-core.
+func TestIncidentInChromium(t *testing.T) {
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("LABTRUST_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("chromium is required here (LABTRUST_REQUIRE_CHROMIUM) but not installed")
+		}
+		t.Skip("Debian's chromium is not installed (.ci/run installs it)")
+	}
+	e := incidentEnv(t, filepath.Join(t.TempDir(), "c.db"))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Headless)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	axe := axeScript(t)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	// Sign in and enrol the second factor in the browser.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.srv.URL+"/console/"),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "ana"),
+		chromedp.SendKeys(css("#password"), "a long enough passphrase"),
+		chromedp.Submit(css("#password")),
+		chromedp.WaitVisible(css("#secret")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := chromedp.Run(ctx, chromedp.Text(css("#secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := totp.GenerateCodeCustom(strings.TrimSpace(secret), e.clock.now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(css("#code"), code), chromedp.Submit(css("#code")), chromedp.WaitVisible(css("ul li code"))); err != nil {
+		t.Fatal(err)
+	}
+	base := e.srv.URL + "/console/incidents"
+	if err := chromedp.Do(ctx, chromedp.Navigate(base), chromedp.WaitVisible(css("#title"))); err != nil {
+		t.Fatal(err)
+	}
+	checkA11y(t, ctx, axe, "incidents")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(css("#title"), "Snooping by mallory"),
+		chromedp.SetValue(css("#playbook"), "insider"),
+		chromedp.SetValue(css("#discovered"), "2026-10-21"),
+		chromedp.Submit(css("#title")),
+		chromedp.WaitVisible(css("#tasks")),
+		chromedp.SendKeys(css("#ind-account"), "mallory"),
+		chromedp.SetValue(css("#ind-from"), "2026-10-19"),
+		chromedp.SetValue(css("#ind-to"), "2026-10-21"),
+		chromedp.Submit(css("#ind-account")),
+		chromedp.WaitVisible(css(`form[action$="/scope"] button`)),
+		chromedp.Click(css(`form[action$="/scope"] button`)),
+		chromedp.WaitVisible(css(`a[href$="/manifest"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(css("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "1 patients") || !strings.Contains(text, "45 CFR 164.404(b)") || !regexp.MustCompile(`(overdue by|days? left)`).MatchString(text) {
+		t.Fatalf("scope and obligations not shown: %s", text)
+	}
+	checkA11y(t, ctx, axe, "incident")
+}
