@@ -104,6 +104,10 @@ type Duty struct {
 	// Threshold is the least number of affected residents that triggers
 	// the duty (1: any breach).
 	Threshold int `yaml:"threshold,omitempty"`
+	// HIPAAThreshold, when set, replaces Threshold for a HIPAA entity
+	// whose individual notice the state deems compliant (some states
+	// want the regulator told of every such breach, whatever its size).
+	HIPAAThreshold int `yaml:"hipaa_threshold,omitempty"`
 	// Days is the outer limit counted from discovery; 0 when the law only
 	// says "in the most expedient time possible and without unreasonable
 	// delay" (HIPAA's 60 days then bind a covered entity).

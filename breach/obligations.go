@@ -315,9 +315,13 @@ func stateObligations(law *Law, ps []Affected, s Situation, hipaa, hipaaOwed boo
 		if law.RegulatorDespiteHIPAA {
 			n = counted
 		}
-		if n > 0 && counted >= r.Threshold {
+		threshold := r.Threshold
+		if hipaa && law.HIPAADeemed && r.HIPAAThreshold > 0 {
+			threshold = r.HIPAAThreshold
+		}
+		if n > 0 && counted >= threshold {
 			st := StatusOwed
-			basis := fmt.Sprintf("%d residents affected; the threshold is %d.", counted, r.Threshold)
+			basis := fmt.Sprintf("%d residents affected; the threshold is %d.", counted, threshold)
 			if s.Assessed && !hipaaOwed && (law.HarmThreshold || owed == 0) {
 				st = StatusExcused
 			}

@@ -122,3 +122,11 @@ func dayCount(from, to time.Time) int {
 	}
 	return int(to.Sub(from).Hours() / 24)
 }
+
+func mustDate(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}

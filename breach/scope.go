@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -377,8 +378,9 @@ func matchAny(ws []want, e *labtrust.Event) bool {
 
 // ObjectElements says which data elements an access exposed, from the
 // types of the objects it touched. Naming the patient exposes their name
-// and record number; an export or a document exposes everything, because
-// scoping must not undercount.
+// and record number. An export (DICOM 110106, or a FHIR $export query)
+// exposes the resource types it names, or everything when it names none,
+// because scoping must not undercount.
 func ObjectElements(e *labtrust.Event) []Element {
 	els := []Element{ElementName, ElementMRN}
 	addAll := func(es ...Element) {
@@ -388,35 +390,79 @@ func ObjectElements(e *labtrust.Event) []Element {
 			}
 		}
 	}
-	demographics := []Element{ElementAddress, ElementDOB, ElementContact}
-	everything := append(slices.Clone(demographics), ElementOrders, ElementResults, ElementDiagnoses, ElementHealthInsurance)
-	if e.Action == labtrust.ActionExecute && len(e.Objects) == 0 {
-		addAll(everything...)
-	}
-	for _, o := range e.Objects {
-		switch o.Type {
-		case "Patient", "Person", "Query", "RelatedPerson":
-			addAll(demographics...)
-		case "ServiceRequest", "Task":
-			// Lab orders carry the ordering diagnosis (ICD-10) for
-			// medical necessity.
-			addAll(ElementOrders, ElementDiagnoses)
-		case "Specimen":
-			addAll(ElementOrders)
-		case "DiagnosticReport", "Observation":
-			addAll(ElementResults)
-		case "Condition":
-			addAll(ElementDiagnoses)
-		case "Coverage", "Claim", "ExplanationOfBenefit", "Account":
-			addAll(ElementHealthInsurance)
-		case "DocumentReference", "Binary", "Bundle", "Composition":
+	export := e.Type.Code == "110106" && (e.Type.System == "" || strings.Contains(e.Type.System, "DCM"))
+	if export || (e.Action == labtrust.ActionExecute && len(e.Objects) == 0) {
+		types := exportTypes(e)
+		if len(types) == 0 {
 			addAll(everything...)
 		}
+		for _, t := range types {
+			addAll(typeElements(t)...)
+		}
+		return els
+	}
+	for _, o := range e.Objects {
+		addAll(typeElements(o.Type)...)
 		if o.Role == "job" || o.Role == "export" {
 			addAll(everything...)
 		}
 	}
 	return els
+}
+
+var (
+	demographics = []Element{ElementAddress, ElementDOB, ElementContact}
+	everything   = []Element{ElementAddress, ElementDOB, ElementContact, ElementOrders, ElementResults, ElementDiagnoses, ElementHealthInsurance}
+)
+
+// typeElements maps a FHIR resource type (or a source's object type) to
+// the elements it holds.
+func typeElements(t string) []Element {
+	switch t {
+	case "Patient", "Person", "Query", "RelatedPerson":
+		return demographics
+	case "ServiceRequest", "Task":
+		// Lab orders carry the ordering diagnosis (ICD-10) for medical
+		// necessity.
+		return []Element{ElementOrders, ElementDiagnoses}
+	case "Specimen":
+		return []Element{ElementOrders}
+	case "DiagnosticReport", "Observation":
+		return []Element{ElementResults}
+	case "Condition":
+		return []Element{ElementDiagnoses}
+	case "Coverage", "Claim", "ExplanationOfBenefit", "Account":
+		return []Element{ElementHealthInsurance}
+	case "DocumentReference", "Binary", "Bundle", "Composition":
+		return everything
+	}
+	return nil
+}
+
+// exportTypes reads the resource types a FHIR bulk export asked for
+// (_type=Patient,DiagnosticReport) from the event's query objects.
+func exportTypes(e *labtrust.Event) []string {
+	var out []string
+	for _, o := range e.Objects {
+		q := o.Query
+		i := strings.Index(q, "_type=")
+		if i < 0 {
+			continue
+		}
+		v := q[i+len("_type="):]
+		if j := strings.IndexAny(v, "&# "); j >= 0 {
+			v = v[:j]
+		}
+		if u, err := url.QueryUnescape(v); err == nil {
+			v = u
+		}
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
 }
 
 var elementOrder = []Element{ElementName, ElementAddress, ElementDOB, ElementSSN, ElementContact, ElementMRN,
