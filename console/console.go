@@ -419,6 +419,14 @@ func (c *Console) patients(w http.ResponseWriter, r *http.Request, st *identity.
 	p.MRN = mrn
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
+	// An outside responder sees only the patients in their incident's
+	// scope; the refusal looks like a miss, so it tells them nothing.
+	if st.Role == identity.RoleResponder && !c.inResponderScope(ctx, st, mrn) {
+		c.ID.Record(ctx, st.Username, "patient-view-denied", labtrust.ActionRead, labtrust.OutcomeMinorFailure, "outside the responder's incident scope")
+		p.Error = "No patient in the registry has that MRN."
+		c.render(w, "patients", http.StatusNotFound, p)
+		return
+	}
 	e, err := c.Patients.Get(ctx, mrn)
 	switch {
 	case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):

@@ -1,9 +1,11 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +42,9 @@ type IncidentView struct {
 	OpenTasks   int
 	Scope       *breach.Summary
 	States      []StateCount
+	// Timeline merges the incident's own entries with its alerts.
+	Timeline   []incident.Entry
+	Responders []*identity.Staff
 }
 
 // ObligationView is an obligation with its clock.
@@ -54,6 +59,28 @@ type ObligationView struct {
 type StateCount struct {
 	State string
 	Count int
+}
+
+// inResponderScope says whether mrn is in the latest scope of the
+// responder's incident.
+func (c *Console) inResponderScope(ctx context.Context, st *identity.Staff, mrn string) bool {
+	if c.Incidents == nil {
+		return false
+	}
+	id, err := strconv.ParseInt(st.Incident, 10, 64)
+	if err != nil {
+		return false
+	}
+	sc, _, err := c.Incidents.Service.Scope(ctx, id)
+	if err != nil {
+		return false
+	}
+	for _, p := range sc.Patients {
+		if p.MRN == mrn {
+			return true
+		}
+	}
+	return false
 }
 
 // mayOpen says whether st may see incident id: responders only their own.
@@ -202,6 +229,25 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *ident
 				ov.Soon = !ov.Overdue && !o.Due.IsZero() && o.Due.Sub(now) < 7*24*time.Hour
 			}
 			v.Obligations = append(v.Obligations, ov)
+		}
+	}
+	v.Timeline = append(v.Timeline, in.Timeline...)
+	if c.Alerts != nil {
+		for _, aid := range in.Alerts {
+			a, err := c.Alerts.GetAlert(ctx, aid)
+			if err != nil {
+				continue
+			}
+			v.Timeline = append(v.Timeline, incident.Entry{At: a.First, By: "detection", Action: "alert",
+				Text: fmt.Sprintf("Alert %d first seen: %s (%d matching events until %s)", a.ID, a.Title, a.Count, a.Last.Format("2006-01-02 15:04"))})
+		}
+	}
+	sort.SliceStable(v.Timeline, func(i, j int) bool { return v.Timeline[i].At.Before(v.Timeline[j].At) })
+	if staff, err := c.ID.List(ctx); err == nil {
+		for _, s := range staff {
+			if s.Role == identity.RoleResponder && s.Incident == strconv.FormatInt(id, 10) {
+				v.Responders = append(v.Responders, s)
+			}
 		}
 	}
 	c.ID.Record(ctx, st.Username, "incident-view", labtrust.ActionRead, labtrust.OutcomeSuccess, "incident "+strconv.FormatInt(id, 10))

@@ -119,7 +119,48 @@ func TestIncidentPagesHTTP(t *testing.T) {
 			t.Fatalf("manifest: %v", err)
 		}
 		res.Body.Close()
-		// An auditor has no incident access; a responder sees only theirs.
+		// The timeline holds the actions in order.
+		if code, body = get(t, ana, base+"/1"); code != 200 || !strings.Contains(body, "Risk assessment recorded") || !strings.Contains(body, "Breach scope 1 computed") {
+			t.Fatalf("timeline: %d", code)
+		}
+		// A responder for incident 1 sees it, not incident 2, and only
+		// the patients in its scope.
+		if code, _ := post(t, ana, base, url.Values{"title": {"Another"}}); code != 200 {
+			t.Fatalf("second incident: %d", code)
+		}
+		admin := signInHTTP(t, e, "root", "admin passphrase!")
+		if code, _ := post(t, admin, e.srv.URL+"/console/staff", url.Values{"username": {"ir"}, "name": {"Ivy Forensics"}, "role": {"responder"},
+			"password": {"responder passphrase"}, "incident": {"1"}, "expires": {"72h"}}); code != 200 {
+			t.Fatalf("responder account: %d", code)
+		}
+		ir := signInHTTP(t, e, "ir", "responder passphrase")
+		if code, body := get(t, ir, base); code != 200 || !strings.Contains(body, "Snooping by mallory") || strings.Contains(body, "Another") || strings.Contains(body, `id="title"`) {
+			t.Fatalf("responder's list: %d", code)
+		}
+		if code, _ := get(t, ir, base+"/2"); code != http.StatusNotFound {
+			t.Fatalf("responder opened another incident: %d", code)
+		}
+		if code, body := get(t, ana, base+"/1"); code != 200 || !strings.Contains(body, "Ivy Forensics (ir)") {
+			t.Fatalf("responders not listed: %d", code)
+		}
+		if code, _ := get(t, ir, e.srv.URL+"/console/patients?mrn=MRN0012345"); code != 200 {
+			t.Fatalf("responder, patient in scope: %d", code)
+		}
+		if code, _ := get(t, ir, e.srv.URL+"/console/patients?mrn=MRN9999999"); code != http.StatusNotFound {
+			t.Fatalf("responder, patient outside scope: %d", code)
+		}
+		denied := false
+		e.rec.mu.Lock()
+		for _, ev := range e.rec.es {
+			if ev.Type.Code == "patient-view-denied" && ev.Actor.ID == "ir" && len(ev.Subtype) > 0 && strings.Contains(ev.Subtype[0].Code, "scope") {
+				denied = true
+			}
+		}
+		e.rec.mu.Unlock()
+		if !denied {
+			t.Fatal("the refused look-up outside the scope is not in the ledger")
+		}
+		// An auditor has no incident access.
 		aud := signInHTTP(t, e, "aud", "auditor passphrase")
 		if code, _ := get(t, aud, base); code != http.StatusForbidden {
 			t.Fatalf("auditor: %d", code)

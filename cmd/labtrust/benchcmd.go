@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,13 +26,16 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/accessreport"
+	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/demo"
 	"github.com/labtrust/labtrust/detect"
 	"github.com/labtrust/labtrust/explain"
 	"github.com/labtrust/labtrust/fhir"
+	"github.com/labtrust/labtrust/frame"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/sigma"
+	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/syslog"
 	"github.com/spf13/cobra"
 )
@@ -116,6 +120,13 @@ type benchResult struct {
 	TopPatientEntries  int     `json:"topPatientEntries"`
 	TopPatientProofMs  float64 `json:"topPatientProofMs"`
 	LedgerVerifyPerSec float64 `json:"ledgerVerifyEntriesPerSecond"`
+	ScopeAccount       string  `json:"scopeAccount"`
+	ScopeAccountEvents int     `json:"scopeAccountEvents"`
+	ScopePatients      int     `json:"scopePatients"`
+	ScopeMs            float64 `json:"scopeMs"`
+	ScopeWarmMs        float64 `json:"scopeWarmMs"`
+	ScopeDayScanMs     float64 `json:"scopeOneDayAddressScanMs"`
+	ScopeDayIndexMs    float64 `json:"scopeOneDayAccountMs"`
 	DetectRules        int     `json:"detectRules"`
 	DetectPerSec       float64 `json:"detectReplayEventsPerSecond"`
 	DetectSeconds      float64 `json:"detectReplaySeconds"`
@@ -470,6 +481,12 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	if res.ProofEntries != plantedEntries {
 		return fmt.Errorf("bench: the planted patient's report has %d entries, want %d", res.ProofEntries, plantedEntries)
 	}
+	// 4b. Breach scope: the busiest account over the 30-day window, cold
+	// then warm; and, for scale, one day scoped by account (index) and by
+	// address (every body in the day opened).
+	if err := benchScope(ctx, a, lab, &res); err != nil {
+		return err
+	}
 	// 5. Detection replay: every stored event through the rules and the
 	// access explainer.
 	eng, err := detect.Open(rulesDir, sigma.Options{})
@@ -507,6 +524,8 @@ func runBench(ctx context.Context, g *globalOpts, o *benchOpts) error {
 	fmt.Fprintf(g.stdout, "  verify            %10.0f entries/s (ledger + store), %.0f entries/s (ledger files only)\n", res.VerifyPerSec, res.LedgerVerifyPerSec)
 	fmt.Fprintf(g.stdout, "  access report     %d entries with proofs in %.1f ms (busiest demo patient: %d in %.1f ms)\n",
 		res.ProofEntries, res.ProofMs, res.TopPatientEntries, res.TopPatientProofMs)
+	fmt.Fprintf(g.stdout, "  breach scope      account %s over 30 days: %d accesses, %d patients in %.0f ms (warm %.0f ms); one day: by account %.0f ms, by address (bodies scanned) %.0f ms\n",
+		res.ScopeAccount, res.ScopeAccountEvents, res.ScopePatients, res.ScopeMs, res.ScopeWarmMs, res.ScopeDayIndexMs, res.ScopeDayScanMs)
 	if o.live {
 		fmt.Fprintf(g.stdout, "  live alerts       %d new alerts; commit to alert p50 %.1f ms, p99 %.1f ms; caught up %.0f ms after the last event (%d%% of entries from memory)\n",
 			res.LiveAlerts, res.AlertP50Ms, res.AlertP99Ms, res.DetectCatchUpMs, res.DetectLivePct)
@@ -726,4 +745,88 @@ func benchSchema(ctx context.Context, base string, keep bool) (string, func(), e
 		}
 		admin.Close()
 	}, nil
+}
+
+// benchScope measures breach scoping on the bench ledger.
+func benchScope(ctx context.Context, a *app, lab *demo.Lab, res *benchResult) error {
+	size, err := a.db.NextIndex(ctx)
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	var lastAddr string
+	if err := a.db.Events(ctx, 0, size, func(r *store.EventRow) error {
+		if r.Kind == string(labtrust.KindAccess) && r.Outcome == 0 {
+			counts[r.Actor]++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for actor, n := range counts {
+		if n > res.ScopeAccountEvents || (n == res.ScopeAccountEvents && actor < res.ScopeAccount) {
+			res.ScopeAccount, res.ScopeAccountEvents = actor, n
+		}
+	}
+	sc := scoper(a)
+	from, to := lab.Config().Start, lab.Config().End()
+	in := []breach.Indicator{{Kind: breach.IndicatorAccount, Value: res.ScopeAccount, From: from, To: to}}
+	for i, ms := range []*float64{&res.ScopeMs, &res.ScopeWarmMs} {
+		start := time.Now()
+		s, err := sc.Compute(ctx, in, size)
+		if err != nil {
+			return err
+		}
+		*ms = float64(time.Since(start).Microseconds()) / 1000
+		if i == 0 {
+			res.ScopePatients = len(s.Patients)
+		}
+		if s.Events != res.ScopeAccountEvents {
+			return fmt.Errorf("bench: the scope read %d of the account's %d accesses", s.Events, res.ScopeAccountEvents)
+		}
+	}
+	// One day: the account's own address from one of its events.
+	day := from.Add(24 * time.Hour)
+	if err := ingestReadOne(ctx, a, res.ScopeAccount, day, &lastAddr); err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := sc.Compute(ctx, []breach.Indicator{{Kind: breach.IndicatorAccount, Value: res.ScopeAccount, From: day, To: day.Add(24 * time.Hour)}}, size); err != nil {
+		return err
+	}
+	res.ScopeDayIndexMs = float64(time.Since(start).Microseconds()) / 1000
+	if lastAddr != "" {
+		start = time.Now()
+		if _, err := sc.Compute(ctx, []breach.Indicator{{Kind: breach.IndicatorAddress, Value: lastAddr, From: day, To: day.Add(24 * time.Hour)}}, size); err != nil {
+			return err
+		}
+		res.ScopeDayScanMs = float64(time.Since(start).Microseconds()) / 1000
+	}
+	return nil
+}
+
+// ingestReadOne finds the network address of one of actor's events on or
+// after day.
+func ingestReadOne(ctx context.Context, a *app, actor string, day time.Time, addr *string) error {
+	errFound := errors.New("found")
+	var first uint64
+	found := false
+	err := a.db.Search(ctx, store.Filter{From: day, Actor: actor}, func(r *store.EventRow) error {
+		first, found = r.Index, true
+		return errFound
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return err
+	}
+	if !found {
+		return nil
+	}
+	return ingest.ReadEntries(ctx, a.db, a.keys, first, first+1, func(_ *store.EventRow, rec frame.Record) error {
+		en, err := labtrust.DecodeStored(rec.Nonce, rec.Canonical)
+		if err != nil {
+			return err
+		}
+		*addr = en.Event.Network
+		return nil
+	})
 }
