@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/demo"
+	"github.com/labtrust/labtrust/store/storetest"
+)
+
+// TestIncidentCLI takes the demo's planted after-hours export from an
+// incident to its obligations with the CLI alone, as a new user would.
+func TestIncidentCLI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		dir := t.TempDir()
+		data := filepath.Join(dir, "data")
+		common := append([]string{"--data", data}, dbArgs(dsn)...)
+		with := func(args ...string) []string { return append(append([]string{}, args...), common...) }
+		mustRun(t, "demo", "--out", filepath.Join(dir, "demo"), "--patients", "300", "--events", "4000", "--quiet")
+		mustRun(t, with("ingest", "--source", "ehr", "--format", "fhir", "--quiet", filepath.Join(dir, "demo", "events.ndjson"))...)
+		mustRun(t, with("patients", "import", "--source", "adt", filepath.Join(dir, "demo", "patients.csv"))...)
+		var man demo.Manifest
+		b, _ := os.ReadFile(filepath.Join(dir, "demo", "manifest.json"))
+		if err := json.Unmarshal(b, &man); err != nil {
+			t.Fatal(err)
+		}
+		var an demo.Anomaly
+		for _, a := range man.Anomalies {
+			if a.Kind == demo.KindAfterHoursExport {
+				an = a
+			}
+		}
+		if an.ID == "" {
+			t.Fatal("no planted export")
+		}
+		discovered := an.To.AddDate(0, 0, 2).Format(time.DateOnly)
+		out := mustRun(t, with("incident", "open", "--title", "After-hours export", "--severity", "high", "--playbook", "insider", "--discovered", discovered)...)
+		if !regexp.MustCompile(`incident 1 opened \(1\d tasks\)`).MatchString(out) {
+			t.Fatalf("open: %s", out)
+		}
+		if code, _, errb := run(t, with("incident", "open", "--title", "x", "--playbook", "nope")...); code != 1 || !strings.Contains(errb, `no playbook "nope"`) {
+			t.Fatalf("unknown playbook: %d %s", code, errb)
+		}
+		// The window of the export itself (the account also works by day).
+		mustRun(t, with("incident", "indicators", "1", "--account", an.Actors[0], "--address", an.Network,
+			"--from", an.From.Add(-time.Minute).Format(time.RFC3339), "--to", an.To.Add(time.Minute).Format(time.RFC3339))...)
+		manifest := filepath.Join(dir, "scope.json")
+		out = mustRun(t, with("scope", "1", "--manifest", manifest)...)
+		want := strconv.Itoa(len(an.MRNs)) + " patients affected"
+		if !strings.Contains(out, want) || !regexp.MustCompile(`(?m)^results\s+`+strconv.Itoa(len(an.MRNs))+`$`).MatchString(out) {
+			t.Fatalf("scope: want %q and results for all:\n%s", want, out)
+		}
+		out = mustRun(t, with("scope", "verify", manifest)...)
+		if !strings.Contains(out, "manifest OK: incident 1, "+strconv.Itoa(len(an.MRNs))+" patients") {
+			t.Fatalf("verify: %s", out)
+		}
+		mb, _ := os.ReadFile(manifest)
+		os.WriteFile(manifest, []byte(strings.Replace(string(mb), `"results"`, `"orders"`, 1)), 0o600)
+		if code, _, errb := run(t, with("scope", "verify", manifest)...); code != 1 || !strings.Contains(errb, "does not verify") {
+			t.Fatalf("an altered manifest: %d %s", code, errb)
+		}
+		// Obligations before any assessment: a breach is presumed.
+		out = mustRun(t, with("obligations", "1", "--json")...)
+		var obs []breach.Obligation
+		if err := json.Unmarshal([]byte(out), &obs); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := time.Parse(time.DateOnly, discovered)
+		found := false
+		for _, o := range obs {
+			if o.Key == "hipaa/individuals" {
+				found = o.Count == len(an.MRNs) && o.Due.Equal(d.AddDate(0, 0, 60)) && o.Status == breach.StatusOwed
+			}
+		}
+		if !found {
+			t.Fatalf("no owed HIPAA notice due 60 days after discovery: %s", out)
+		}
+		if out := mustRun(t, with("obligations", "1")...); !strings.Contains(out, "a breach is presumed") || !strings.Contains(out, "45 CFR 164.404(b)") {
+			t.Fatalf("obligations: %s", out)
+		}
+		// The assessment: incomplete is refused; all high owes notice.
+		if code, _, errb := run(t, with("assess", "1", "--nature", "high")...); code != 1 || !strings.Contains(errb, "rationale") {
+			t.Fatalf("incomplete assessment: %d %s", code, errb)
+		}
+		args := []string{"assess", "1"}
+		for _, f := range breach.Factors {
+			args = append(args, "--"+f.Key, "high", "--"+f.Key+"-why", "exported at night to an unknown destination")
+		}
+		if out := mustRun(t, with(args...)...); !strings.Contains(out, "NOTICE IS OWED") {
+			t.Fatalf("assess: %s", out)
+		}
+		// Evidence in and out, with its hash checked and custody kept.
+		ev := filepath.Join(dir, "export-log.txt")
+		os.WriteFile(ev, []byte("export job log\n"), 0o600)
+		if out := mustRun(t, with("incident", "evidence", "add", "1", ev, "--description", "from the LIS")...); !strings.Contains(out, "evidence 1: ") {
+			t.Fatalf("evidence add: %s", out)
+		}
+		got := filepath.Join(dir, "got.txt")
+		if code, _, errb := run(t, with("incident", "evidence", "get", "1", "1", "--out", got)...); code != 1 || !strings.Contains(errb, "say why") {
+			t.Fatalf("evidence without purpose: %d %s", code, errb)
+		}
+		mustRun(t, with("incident", "evidence", "get", "1", "1", "--purpose", "review", "--out", got)...)
+		if b, _ := os.ReadFile(got); string(b) != "export job log\n" {
+			t.Fatalf("evidence came back as %q", b)
+		}
+		if out := mustRun(t, with("incident", "delay", "1", "--agency", "FBI", "--official", "SA Lee", "--oral")...); !strings.Contains(out, "notices held until") {
+			t.Fatalf("delay: %s", out)
+		}
+		if code, _, errb := run(t, with("incident", "status", "1", "closed")...); code != 1 || !strings.Contains(errb, "lessons learned") {
+			t.Fatalf("closing without lessons: %d %s", code, errb)
+		}
+		mustRun(t, with("incident", "task", "1", "1", "--done")...)
+		out = mustRun(t, with("incident", "show", "1")...)
+		for _, w := range []string{"[x]", "Risk assessment recorded: notice is owed", "Evidence 1 collected", "accessed by", "Law-enforcement delay (oral", "scope 1 ("} {
+			if !strings.Contains(out, w) {
+				t.Fatalf("show lacks %q:\n%s", w, out)
+			}
+		}
+		if out := mustRun(t, with("incident", "list")...); !strings.Contains(out, "After-hours export") {
+			t.Fatalf("list: %s", out)
+		}
+	})
+}
