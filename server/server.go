@@ -50,6 +50,8 @@ type Server struct {
 	Console http.Handler
 	// Alerts, if set, serves /api/v1/alerts.
 	Alerts Alerts
+	// Incidents, if set, serves /api/v1/incidents.
+	Incidents *Incidents
 	// Record, if set, puts an API caller's action in the ledger.
 	Record func(ctx context.Context, by, what string, action labtrust.Action, detail string)
 }
@@ -74,6 +76,12 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/v1/alerts", s.auth(s.listAlerts))
 		mux.HandleFunc("GET /api/v1/alerts/{id}", s.auth(s.getAlert))
 		mux.HandleFunc("POST /api/v1/alerts/{id}/status", s.auth(s.triageAlert))
+	}
+	if s.Incidents != nil {
+		mux.HandleFunc("GET /api/v1/incidents", s.auth(s.listIncidents))
+		mux.HandleFunc("POST /api/v1/incidents", s.auth(s.createIncident))
+		mux.HandleFunc("GET /api/v1/incidents/{id}", s.auth(s.getIncident))
+		mux.HandleFunc("GET /api/v1/incidents/{id}/obligations", s.auth(s.incidentObligations))
 	}
 	mux.HandleFunc("GET /api/v1/ledger/checkpoint", s.checkpoint)
 	ledger := http.StripPrefix("/ledger/", noStoreErrors(http.FileServer(http.Dir(s.LedgerDir))))
@@ -173,6 +181,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "GET  /metrics                      OpenMetrics")
 	fmt.Fprintln(w, "POST /api/v1/events?source=NAME    ingest FHIR AuditEvent JSON/NDJSON, ATNA XML, syslog lines or CSV (bearer token)")
 	fmt.Fprintln(w, "GET  /api/v1/quarantine            rejected records (bearer token)")
+	fmt.Fprintln(w, "GET  /api/v1/incidents             incidents; POST opens one (bearer token)")
+	fmt.Fprintln(w, "GET  /api/v1/incidents/ID/obligations  notices owed and their deadlines (bearer token)")
 	fmt.Fprintln(w, "GET  /ledger/checkpoint            latest signed checkpoint (C2SP tlog-checkpoint)")
 	fmt.Fprintln(w, "GET  /ledger/tile/...              C2SP tlog-tiles")
 }

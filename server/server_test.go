@@ -205,7 +205,7 @@ func newEnv(t testing.TB, dsn string, maxBody int64, cfg ...func(*ingest.Config)
 	done := make(chan error, 1)
 	go func() { done <- e.pipe.Run(runCtx) }()
 	e.srv = &server.Server{Pipeline: e.pipe, Store: e.db, Parsers: e.parsers, Formats: e.parsers.format, Token: token,
-		LedgerDir: e.ledgerDir, Gatherer: reg, Log: log, MaxBody: maxBody, Alerts: e.db,
+		LedgerDir: e.ledgerDir, Gatherer: reg, Log: log, MaxBody: maxBody, Alerts: e.db, Incidents: incidentsAPI(t, e),
 		Record: func(_ context.Context, by, what string, _ labtrust.Action, detail string) {
 			e.recorded = append(e.recorded, by+" "+what+" "+detail)
 		}}

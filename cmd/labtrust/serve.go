@@ -388,10 +388,22 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		stopPipeline()
 		return err
 	}
+	apiIncSvc, err := incident.New(a.db, a.keys, ledgerRecorder{a}, nil)
+	if err != nil {
+		stopPipeline()
+		return err
+	}
+	apiLaws, err := breach.BuiltinLaws()
+	if err != nil {
+		stopPipeline()
+		return err
+	}
+	apiInc := &server.Incidents{Service: apiIncSvc, Laws: apiLaws}
 	srv := &server.Server{Pipeline: a.pipe, Store: a.db, Parsers: parsers{sources}, Token: token, Console: con,
 		LedgerDir: a.p.ledger(), Gatherer: a.reg, Log: a.log,
-		Formats: func(s string) (string, bool) { src, ok := sources[s]; return src.Format, ok },
-		Alerts:  a.db,
+		Formats:   func(s string) (string, bool) { src, ok := sources[s]; return src.Format, ok },
+		Alerts:    a.db,
+		Incidents: apiInc,
 		Record: func(ctx context.Context, by, what string, action labtrust.Action, detail string) {
 			identity.New(a.db, a.keys, ledgerRecorder{a}, identity.Config{}, nil).Record(ctx, by, what, action, labtrust.OutcomeSuccess, detail)
 		},
