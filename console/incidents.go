@@ -38,6 +38,7 @@ type IncidentView struct {
 	Playbooks   []*incident.Playbook
 	Kinds       []string
 	Factors     []breach.Factor
+	Elements    []breach.Element
 	Exceptions  []breach.Exception
 	OpenTasks   int
 	Scope       *breach.Summary
@@ -203,7 +204,9 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *ident
 		c.fail(w, err)
 		return
 	}
-	v := &IncidentView{Incident: in, Playbooks: c.playbookList(), Kinds: incident.ContactKinds, Factors: breach.Factors, Exceptions: breach.Exceptions}
+	v := &IncidentView{Incident: in, Playbooks: c.playbookList(), Kinds: incident.ContactKinds, Factors: breach.Factors, Exceptions: breach.Exceptions,
+		Elements: []breach.Element{breach.ElementName, breach.ElementAddress, breach.ElementDOB, breach.ElementSSN, breach.ElementContact,
+			breach.ElementHealthInsurance, breach.ElementOrders, breach.ElementResults, breach.ElementDiagnoses, breach.ElementDriversLicense, breach.ElementFinancialAccount}}
 	for _, t := range in.Tasks {
 		if !t.Done {
 			v.OpenTasks++
@@ -375,8 +378,15 @@ func (c *Console) incidentIndicators(r *http.Request, st *identity.Staff, id int
 			ins = append(ins, breach.Indicator{Kind: k, Value: v, From: from, To: to})
 		}
 	}
+	if mrns := strings.FieldsFunc(r.PostFormValue("records"), func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' }); len(mrns) > 0 {
+		var els []breach.Element
+		for _, e := range r.PostForm["element"] {
+			els = append(els, breach.Element(e))
+		}
+		ins = append(ins, breach.Indicator{Kind: breach.IndicatorRecords, MRNs: mrns, Elements: els})
+	}
 	if len(ins) == 0 {
-		return "", &labtrust.Error{Code: "invalid", Message: "give at least one account, address, system or feed"}
+		return "", &labtrust.Error{Code: "invalid", Message: "give at least one account, address, system, feed or record set"}
 	}
 	_, err = c.Incidents.Service.SetIndicators(r.Context(), st.Username, id, ins)
 	return fmt.Sprintf("%d indicators set.", len(ins)), err

@@ -96,6 +96,14 @@ func TestIncidentPagesHTTP(t *testing.T) {
 		if !strings.Contains(body, "45 CFR 164.404(b)") || !strings.Contains(body, "2026-12-20") {
 			t.Fatalf("obligations missing: %s", body[strings.Index(body, "id=\"obligations\""):][:2000])
 		}
+		// A record set adds what it held for the patients it lists.
+		if code, body = post(t, ana, base+"/1/indicators", url.Values{"account": {"mallory"}, "from": {"2026-10-19"}, "to": {"2026-10-21"},
+			"records": {"MRN0012345"}, "element": {"ssn", "health_insurance"}}); code != 200 || !strings.Contains(body, "2 indicators set") {
+			t.Fatalf("record set: %d", code)
+		}
+		if code, body = post(t, ana, base+"/1/scope", nil); code != 200 || !strings.Contains(body, "<td>ssn</td>") || !strings.Contains(body, "<td>results</td>") {
+			t.Fatalf("scope with a record set: %d", code)
+		}
 		code, body = post(t, ana, base+"/1/assess", url.Values{"rating_nature": {"high"}, "why_nature": {"results"}})
 		if code != http.StatusBadRequest || !strings.Contains(body, "rationale") && !strings.Contains(body, "not rated") {
 			t.Fatalf("incomplete assessment: %d", code)
@@ -120,7 +128,7 @@ func TestIncidentPagesHTTP(t *testing.T) {
 		}
 		res.Body.Close()
 		// The timeline holds the actions in order.
-		if code, body = get(t, ana, base+"/1"); code != 200 || !strings.Contains(body, "Risk assessment recorded") || !strings.Contains(body, "Breach scope 1 computed") {
+		if code, body = get(t, ana, base+"/1"); code != 200 || !strings.Contains(body, "Risk assessment recorded") || !strings.Contains(body, "Breach scope 2 computed") {
 			t.Fatalf("timeline: %d", code)
 		}
 		// A responder for incident 1 sees it, not incident 2, and only

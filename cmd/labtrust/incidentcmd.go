@@ -157,6 +157,14 @@ obligations.`,
 					enc.SetIndent("", "  ")
 					return enc.Encode(in)
 				}
+				// The timeline shows the linked alerts beside the actions.
+				for _, aid := range in.Alerts {
+					if al, err := a.db.GetAlert(ctx, aid); err == nil {
+						in.Timeline = append(in.Timeline, incident.Entry{At: al.First, By: "detection", Action: "alert",
+							Text: fmt.Sprintf("Alert %d first seen: %s (%d matching events)", al.ID, al.Title, al.Count)})
+					}
+				}
+				sort.SliceStable(in.Timeline, func(i, j int) bool { return in.Timeline[i].At.Before(in.Timeline[j].At) })
 				printIncident(g, in)
 				return nil
 			})
