@@ -248,21 +248,53 @@ func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) err
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: search: %w", mapErr(err))
 	}
+	match := func(r *EventRow) error {
+		ts := r.Time.UnixMicro()
+		if ts < from || ts > to || (f.Actor != "" && r.Actor != f.Actor) ||
+			(f.Source != "" && r.Source != f.Source) || (f.Kind != "" && r.Kind != f.Kind) {
+			return nil
+		}
+		return fn(r)
+	}
+	// For one account, sealed blocks list the frames holding its entries:
+	// only those are read.
+	var lists map[uint64][]uint64
+	var sealed map[uint64]bool
+	if f.Actor != "" && len(blocks) > 0 {
+		if lists, err = d.actorFrames(ctx, f.Actor); err != nil {
+			return err
+		}
+		if sealed, err = d.sealedBlocks(ctx, blocks[0], blocks[len(blocks)-1]); err != nil {
+			return err
+		}
+	}
 	for i := 0; i < len(blocks); {
-		// Adjacent candidate blocks are read as one range.
+		if b := blocks[i]; sealed[b] {
+			lo, hi := b<<BlockShift, (b+1)<<BlockShift
+			for _, first := range lists[b] {
+				if err := d.frameAt(ctx, first, func(fr *Frame) error {
+					for k := range fr.Rows {
+						if idx := fr.Rows[k].Index; idx >= lo && idx < hi {
+							if err := match(&fr.Rows[k]); err != nil {
+								return err
+							}
+						}
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			i++
+			continue
+		}
+		// Adjacent unsealed candidate blocks are read as one range.
 		j := i + 1
-		for j < len(blocks) && blocks[j] == blocks[j-1]+1 {
+		for j < len(blocks) && blocks[j] == blocks[j-1]+1 && !sealed[blocks[j]] {
 			j++
 		}
 		lo, hi := blocks[i]<<BlockShift, (blocks[j-1]+1)<<BlockShift
-		if err := d.Events(ctx, lo, hi, func(r *EventRow) error {
-			ts := r.Time.UnixMicro()
-			if ts < from || ts > to || (f.Actor != "" && r.Actor != f.Actor) ||
-				(f.Source != "" && r.Source != f.Source) || (f.Kind != "" && r.Kind != f.Kind) {
-				return nil
-			}
-			return fn(r)
-		}); err != nil {
+		if err := d.Events(ctx, lo, hi, match); err != nil {
 			return err
 		}
 		i = j

@@ -81,7 +81,11 @@ func (d *DB) AppendFrames(ctx context.Context, frames []Frame) error {
 		}
 	}
 	if d.dialect == Postgres {
-		return d.copyFrames(ctx, frames)
+		if err := d.copyFrames(ctx, frames); err != nil {
+			return err
+		}
+		d.maybeSeal(ctx, frames)
+		return nil
 	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -106,6 +110,7 @@ func (d *DB) AppendFrames(ctx context.Context, frames []Frame) error {
 		return fmt.Errorf("store: commit append: %w", mapErr(err))
 	}
 	d.committed(br)
+	d.maybeSeal(ctx, frames)
 	return nil
 }
 

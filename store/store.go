@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,6 +47,8 @@ type DB struct {
 	stopWAL func() // stops the SQLite WAL checkpointer
 
 	idx indexed // block index rows already stored for the newest block
+	// sealPending: complete blocks may lack their per-actor frame lists.
+	sealPending atomic.Bool
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared multi-row inserts, by text
@@ -58,6 +61,7 @@ var _ vault.KeyStore = (*DB)(nil)
 // migrations, one transaction each.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	d := &DB{now: time.Now}
+	d.sealPending.Store(true)
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		d.dialect = Postgres
