@@ -852,6 +852,15 @@ func TestServeDemo(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), `id="secret"`) {
 		t.Fatalf("the demo account does not reach the second-factor set-up: %d", res.StatusCode)
 	}
+	// The planted incident is open, with its playbook and indicators, and
+	// its scope finds the exported records.
+	if out := mustRun(t, "incident", "show", "1", "--data", data); !strings.Contains(out, "After-hours bulk export of patient records by") ||
+		!strings.Contains(out, "playbooks:  insider") || !strings.Contains(out, "Scope indicators set: account") {
+		t.Fatalf("the demo's incident: %s", out)
+	}
+	if out := mustRun(t, "scope", "1", "--data", data); !regexp.MustCompile(`(?m)^[1-9]\d* patients affected`).MatchString(out) {
+		t.Fatalf("the demo incident's scope: %s", out)
+	}
 }
 
 // TestStaffAndKeysBesideServer: with a server running, staff and key
