@@ -302,7 +302,7 @@ func TestScopeToObligations(t *testing.T) {
 			access(t0, "mallory", "10.0.0.9", "M1", labtrust.OutcomeSuccess, "Patient"),
 			access(t0.Add(time.Hour), "mallory", "10.0.0.9", "M2", labtrust.OutcomeSuccess, "DiagnosticReport"),
 			access(t0.Add(2*time.Hour), "mallory", "10.0.0.9", "M4", labtrust.OutcomeSeriousFailure, "DiagnosticReport"), // refused: nothing exposed
-			access(t0.Add(40*day), "mallory", "10.0.0.9", "M4", labtrust.OutcomeSuccess, "DiagnosticReport"),               // outside the window
+			access(t0.Add(40*day), "mallory", "10.0.0.9", "M4", labtrust.OutcomeSuccess, "DiagnosticReport"),             // outside the window
 			access(t0.Add(3*time.Hour), "bob", "192.0.2.44", "M3", labtrust.OutcomeSuccess, "ServiceRequest"),
 			access(t0.Add(4*time.Hour), "bob", "10.0.0.7", "M4", labtrust.OutcomeSuccess, "ServiceRequest"),
 		}

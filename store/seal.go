@@ -149,4 +149,3 @@ func (d *DB) frameAt(ctx context.Context, first uint64, fn func(*Frame) error) e
 	defer rows.Close()
 	return scanFrames(rows, false, fn)
 }
-
