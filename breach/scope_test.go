@@ -1,8 +1,11 @@
 package breach
 
 import (
+	"bytes"
 	"slices"
 	"testing"
+
+	ics "github.com/arran4/golang-ical"
 
 	"github.com/labtrust/labtrust"
 )
@@ -140,5 +143,33 @@ func TestAssessmentDecide(t *testing.T) {
 	a = Assessment{By: "priya", Exception: "good-faith-workforce"}
 	if err := a.Decide(); err != nil || a.Outcome.Breach || a.Outcome.Citation != "45 CFR 164.402(1)(i)" {
 		t.Fatalf("exception: %v %+v", err, a.Outcome)
+	}
+}
+
+// TestICS reads the deadline calendar back with the same library: one
+// event per owed, dated obligation, on its due date, without PHI.
+func TestICS(t *testing.T) {
+	d := mustDate("2026-03-02")
+	obs := []Obligation{
+		{Key: "hipaa/individuals", Jurisdiction: "US", Party: "affected individuals", Count: 3, Status: StatusOwed, Due: d.AddDate(0, 0, 60), Citation: "45 CFR 164.404(b)"},
+		{Key: "state/TX/regulator", Jurisdiction: "TX", Party: "Texas Attorney General", Count: 3, Status: StatusOwed, Due: d.AddDate(0, 0, 30), Citation: "x"},
+		{Key: "state/AZ/individuals-hipaa", Status: StatusDeemed},
+		{Key: "state/NY/individuals", Status: StatusOwed}, // no fixed date
+	}
+	b := ICS(7, obs, d)
+	cal, err := ics.ParseCalendar(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := cal.Events()
+	if len(evs) != 2 {
+		t.Fatalf("%d events", len(evs))
+	}
+	start, err := evs[1].GetAllDayStartAt()
+	if err != nil || !start.Equal(d.AddDate(0, 0, 30)) || evs[1].Id() != "incident-7-state-TX-regulator@labtrust" {
+		t.Fatalf("event %s at %v %v", evs[1].Id(), start, err)
+	}
+	if len(evs[0].Alarms()) != 2 {
+		t.Fatal("no reminders")
 	}
 }

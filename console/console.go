@@ -141,6 +141,7 @@ func (c *Console) Handler() (http.Handler, error) {
 		mux.HandleFunc("POST /console/incidents", inc(c.incidentCreate))
 		mux.HandleFunc("GET /console/incidents/{id}", inc(c.incidentPage))
 		mux.HandleFunc("GET /console/incidents/{id}/manifest", inc(c.incidentManifest))
+		mux.HandleFunc("GET /console/incidents/{id}/deadlines.ics", inc(c.incidentCalendar))
 		mux.HandleFunc("POST /console/incidents/{id}/evidence/{eid}", inc(c.incidentEvidenceGet))
 		for path, fn := range map[string]func(*http.Request, *identity.Staff, int64) (string, error){
 			"status": c.incidentStatus, "note": c.incidentNote, "lessons": c.incidentLessons, "playbook": c.incidentPlaybook,

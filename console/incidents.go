@@ -485,6 +485,26 @@ func (c *Console) incidentEvidenceGet(w http.ResponseWriter, r *http.Request, st
 	w.Write(b)
 }
 
+// incidentCalendar sends the owed deadlines as an iCalendar file.
+func (c *Console) incidentCalendar(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	id, ok := c.incidentID(w, r, st)
+	if !ok {
+		return
+	}
+	_, obs, err := c.Incidents.Service.Obligations(r.Context(), id, c.Incidents.Laws)
+	if err != nil {
+		if m, ok := userError(err); ok {
+			c.showIncident(w, r, st, id, http.StatusConflict, "", m)
+			return
+		}
+		c.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"incident-%d-deadlines.ics\"", id))
+	w.Write(breach.ICS(id, obs, time.Now()))
+}
+
 // incidentManifest sends the latest scope's signed manifest (no PHI).
 func (c *Console) incidentManifest(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
 	id, ok := c.incidentID(w, r, st)

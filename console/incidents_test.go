@@ -122,6 +122,9 @@ func TestIncidentPagesHTTP(t *testing.T) {
 		if code, body = post(t, ana, base+"/1/delay", url.Values{"agency": {"FBI"}, "official": {"SA Smith"}, "until": {"2027-02-01"}}); code != 200 || !strings.Contains(body, "notices held until 2027-02-01") {
 			t.Fatalf("delay: %d", code)
 		}
+		if code, body := get(t, ana, base+"/1/deadlines.ics"); code != 200 || !strings.Contains(body, "BEGIN:VCALENDAR") || !strings.Contains(body, "45 CFR 164.404(b)") || strings.Contains(body, "mallory") {
+			t.Fatalf("deadline calendar: %d %s", code, body)
+		}
 		res, err := ana.Get(base + "/1/manifest")
 		if err != nil || res.StatusCode != 200 {
 			t.Fatalf("manifest: %v", err)

@@ -223,9 +223,9 @@ func factorHelp() string {
 
 func newObligations(g *globalOpts) *cobra.Command {
 	var asJSON bool
-	var lawsDir string
+	var lawsDir, icsOut string
 	cmd := &cobra.Command{
-		Use:   "obligations ID [--json]",
+		Use:   "obligations ID [--json] [--ics FILE]",
 		Short: "Every notice an incident owes under HIPAA and each state's law, with deadlines",
 		Long: `From the incident's latest scope (who, which data, where they live), its risk assessment
 (none recorded: a breach is presumed), the discovery date and any law-enforcement delay,
@@ -253,6 +253,12 @@ versioned data files (breach/laws); --laws DIR uses reviewed copies instead.`,
 					return incidentErr(err)
 				}
 				recordAction(cmd.Context(), a, "obligations-view", labtrust.ActionRead, fmt.Sprintf("incident %d", id))
+				if icsOut != "" {
+					if err := os.WriteFile(icsOut, breach.ICS(id, obs, time.Now()), 0o644); err != nil {
+						return err
+					}
+					fmt.Fprintf(g.stderr, "deadline calendar written to %s (import it into a calendar; importing again updates it)\n", icsOut)
+				}
 				if asJSON {
 					enc := json.NewEncoder(g.stdout)
 					enc.SetIndent("", "  ")
@@ -264,6 +270,7 @@ versioned data files (breach/laws); --laws DIR uses reviewed copies instead.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable")
+	cmd.Flags().StringVar(&icsOut, "ics", "", "also write the deadlines as an iCalendar file (RFC 5545) with reminders")
 	cmd.Flags().StringVar(&lawsDir, "laws", "", "a directory of reviewed law files to use instead of the built-in ones")
 	return cmd
 }

@@ -82,8 +82,12 @@ func TestIncidentCLI(t *testing.T) {
 		if !found {
 			t.Fatalf("no owed HIPAA notice due 60 days after discovery: %s", out)
 		}
-		if out := mustRun(t, with("obligations", "1")...); !strings.Contains(out, "a breach is presumed") || !strings.Contains(out, "45 CFR 164.404(b)") {
+		icsFile := filepath.Join(dir, "deadlines.ics")
+		if out := mustRun(t, with("obligations", "1", "--ics", icsFile)...); !strings.Contains(out, "a breach is presumed") || !strings.Contains(out, "45 CFR 164.404(b)") {
 			t.Fatalf("obligations: %s", out)
+		}
+		if b, err := os.ReadFile(icsFile); err != nil || !strings.Contains(string(b), "DTSTART;VALUE=DATE:"+d.AddDate(0, 0, 60).Format("20060102")) {
+			t.Fatalf("deadline calendar: %v\n%s", err, b)
 		}
 		// The assessment: incomplete is refused; all high owes notice.
 		if code, _, errb := run(t, with("assess", "1", "--nature", "high")...); code != 1 || !strings.Contains(errb, "rationale") {
