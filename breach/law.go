@@ -78,6 +78,10 @@ type Law struct {
 	// information" under the statute.
 	Covered         []Element `yaml:"covered"`
 	CoveredCitation string    `yaml:"covered_citation"`
+	// CoveredExceptHIPAA lists covered elements whose statute does not
+	// bind a HIPAA covered entity or business associate (Virginia's
+	// medical-information breach law).
+	CoveredExceptHIPAA []Element `yaml:"covered_except_hipaa,omitempty"`
 	// HarmThreshold: notice is not owed when, after a reasonable
 	// investigation, misuse is not reasonably likely.
 	HarmThreshold         bool   `yaml:"harm_threshold"`
@@ -108,6 +112,9 @@ type Duty struct {
 	// whose individual notice the state deems compliant (some states
 	// want the regulator told of every such breach, whatever its size).
 	HIPAAThreshold int `yaml:"hipaa_threshold,omitempty"`
+	// HIPAAExempt: the duty does not bind a HIPAA covered entity or
+	// business associate (Ohio's consumer-reporting-agency notice).
+	HIPAAExempt bool `yaml:"hipaa_exempt,omitempty"`
 	// Days is the outer limit counted from discovery; 0 when the law only
 	// says "in the most expedient time possible and without unreasonable
 	// delay" (HIPAA's 60 days then bind a covered entity).
@@ -203,6 +210,11 @@ func (l *Law) check() error {
 	for _, e := range l.Covered {
 		if !e.Known() {
 			return fmt.Errorf("covered: unknown element %q", e)
+		}
+	}
+	for _, e := range l.CoveredExceptHIPAA {
+		if !slices.Contains(l.Covered, e) {
+			return fmt.Errorf("covered_except_hipaa: %q is not in covered", e)
 		}
 	}
 	if err := l.Individuals.check("individuals"); err != nil {

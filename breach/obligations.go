@@ -239,7 +239,7 @@ func Obligations(s Situation, laws Laws) []Obligation {
 func StateStatus(law *Law, elements []Element, hipaa bool) Status {
 	covered := false
 	for _, e := range LawElements(elements) {
-		covered = covered || slices.Contains(law.Covered, e)
+		covered = covered || (slices.Contains(law.Covered, e) && !(hipaa && slices.Contains(law.CoveredExceptHIPAA, e)))
 	}
 	switch {
 	case !covered:
@@ -310,7 +310,7 @@ func stateObligations(law *Law, ps []Affected, s Situation, hipaa, hipaaOwed boo
 			Count: deemed, Status: StatusDeemed, Basis: basis, What: "Satisfied by the HIPAA individual notice",
 			DueText: "with the HIPAA notice", Citation: law.HIPAADeemedCitation}))
 	}
-	if r := law.Regulator; r != nil {
+	if r := law.Regulator; r != nil && !(hipaa && r.HIPAAExempt) {
 		n := owed
 		if law.RegulatorDespiteHIPAA {
 			n = counted
@@ -335,7 +335,7 @@ func stateObligations(law *Law, ps []Affected, s Situation, hipaa, hipaaOwed boo
 				Status: st, Basis: basis, What: regulatorWhat(r), Content: r.Content, Due: t, DueText: text, Citation: r.Citation}))
 		}
 	}
-	if c := law.CRA; c != nil && owed >= c.Threshold {
+	if c := law.CRA; c != nil && owed >= c.Threshold && !(hipaa && c.HIPAAExempt) {
 		st := StatusOwed
 		if s.Assessed && !hipaaOwed && law.HarmThreshold {
 			st = StatusExcused
