@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -300,61 +302,125 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 		idxs = append(idxs, i)
 	}
 	slices.Sort(idxs)
-	events := 0
-	var rd frame.Reader
+	// Runs of nearby candidates are read as one range of frames; the
+	// ranges are read and opened on a few workers (cold frames wait on
+	// the disk, opening them on the CPU) and merged in ledger order.
+	type span struct{ lo, hi uint64 }
+	var spans []span
 	for i := 0; i < len(idxs); {
-		// Read runs of nearby candidates as one range of frames.
 		j := i + 1
 		for j < len(idxs) && idxs[j]-idxs[j-1] <= frame.Size {
 			j++
 		}
-		lo, hi := idxs[i], idxs[j-1]+1
-		err := sc.Events.Frames(ctx, lo, hi, func(f *store.Frame) error {
-			var recs []frame.Record
-			for k := range f.Rows {
-				idx := f.Rows[k].Index
-				ws, ok := cand[idx]
-				if !ok {
-					continue
+		spans = append(spans, span{idxs[i], idxs[j-1] + 1})
+		i = j
+	}
+	type matched struct {
+		idx      uint64
+		at       time.Time
+		patients []string
+		els      []Element
+	}
+	found := make([][]matched, len(spans))
+	const workers = 3
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, len(spans)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rd frame.Reader
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(spans) || ctx.Err() != nil {
+					return
 				}
-				if recs == nil {
-					var err error
-					if recs, err = rd.Open(sc.Keys, f.First, len(f.Rows), f.Body); err != nil {
-						return err
+				err := sc.Events.Frames(ctx, spans[k].lo, spans[k].hi, func(f *store.Frame) error {
+					var recs []frame.Record
+					for r := range f.Rows {
+						idx := f.Rows[r].Index
+						ws, ok := cand[idx]
+						if !ok {
+							continue
+						}
+						if recs == nil {
+							var err error
+							if recs, err = rd.Open(sc.Keys, f.First, len(f.Rows), f.Body); err != nil {
+								return err
+							}
+						}
+						en, err := labtrust.DecodeStored(recs[r].Nonce, recs[r].Canonical)
+						if err != nil {
+							return fmt.Errorf("entry %d: %w", idx, err)
+						}
+						if !en.Erased.IsZero() || !matchAny(ws, &en.Event) {
+							continue // a forgotten patient's residue, or another address
+						}
+						m := matched{idx: idx, at: en.Event.Time, els: ObjectElements(&en.Event)}
+						for _, p := range en.Event.Patients {
+							m.patients = append(m.patients, p.ID)
+						}
+						found[k] = append(found[k], m)
 					}
-				}
-				en, err := labtrust.DecodeStored(recs[k].Nonce, recs[k].Canonical)
+					return nil
+				})
 				if err != nil {
-					return fmt.Errorf("entry %d: %w", idx, err)
-				}
-				if !en.Erased.IsZero() {
-					continue // its patient was forgotten
-				}
-				if !matchAny(ws, &en.Event) {
-					continue
-				}
-				events++
-				els := ObjectElements(&en.Event)
-				for _, p := range en.Event.Patients {
-					add(p.ID, els, idx, en.Event.Time, true)
+					errs[w] = err
+					return
 				}
 			}
-			return nil
-		})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("breach: read entries: %w", err)
 		}
-		i = j
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	events := 0
+	for _, ms := range found {
+		for _, m := range ms {
+			events++
+			for _, p := range m.patients {
+				add(p, m.els, m.idx, m.at, true)
+			}
+		}
 	}
 	s := &Scope{Indicators: indicators, Computed: now().UTC(), TreeSize: size, Events: events}
 	for mrn, h := range hits {
-		a := Affected{MRN: mrn, Blind: sc.Blind(mrn), Elements: h.elements, Accesses: h.count,
-			Entries: h.entries, First: h.first, Last: h.last}
-		if err := sc.resolve(ctx, &a); err != nil {
+		s.Patients = append(s.Patients, Affected{MRN: mrn, Blind: sc.Blind(mrn), Elements: h.elements, Accesses: h.count,
+			Entries: h.entries, First: h.first, Last: h.last})
+	}
+	// Registry look-ups, a few at once (each is a random read).
+	next.Store(0)
+	for w := 0; w < min(workers, len(s.Patients)); w++ {
+		errs[w] = nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(s.Patients) || ctx.Err() != nil {
+					return
+				}
+				a := &s.Patients[k]
+				if err := sc.resolve(ctx, a); err != nil {
+					errs[w] = err
+					return
+				}
+				sortElements(a.Elements)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
-		sortElements(a.Elements)
-		s.Patients = append(s.Patients, a)
 	}
 	sort.Slice(s.Patients, func(i, j int) bool { return string(s.Patients[i].Blind) < string(s.Patients[j].Blind) })
 	return s, nil

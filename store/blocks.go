@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -269,23 +270,19 @@ func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) err
 		}
 	}
 	for i := 0; i < len(blocks); {
-		if b := blocks[i]; sealed[b] {
-			lo, hi := b<<BlockShift, (b+1)<<BlockShift
-			for _, first := range lists[b] {
-				if err := d.frameAt(ctx, first, func(fr *Frame) error {
-					for k := range fr.Rows {
-						if idx := fr.Rows[k].Index; idx >= lo && idx < hi {
-							if err := match(&fr.Rows[k]); err != nil {
-								return err
-							}
-						}
-					}
-					return nil
-				}); err != nil {
-					return err
+		if sealed[blocks[i]] {
+			// A run of sealed blocks: their listed frames, read on a few
+			// connections at once (they are scattered over the file, so
+			// cold reads wait on the disk), and matched in index order.
+			var want []blockFrame
+			for ; i < len(blocks) && sealed[blocks[i]]; i++ {
+				for _, first := range lists[blocks[i]] {
+					want = append(want, blockFrame{block: blocks[i], first: first})
 				}
 			}
-			i++
+			if err := d.readListed(ctx, want, f.Actor, match); err != nil {
+				return err
+			}
 			continue
 		}
 		// Adjacent unsealed candidate blocks are read as one range.
@@ -298,6 +295,62 @@ func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) err
 			return err
 		}
 		i = j
+	}
+	return nil
+}
+
+type blockFrame struct {
+	block, first uint64
+}
+
+// readListed reads the listed frames' index columns with searchReaders
+// connections and calls match with each of actor's rows in the frame's
+// block, in list order.
+func (d *DB) readListed(ctx context.Context, want []blockFrame, actor string, match func(*EventRow) error) error {
+	const searchReaders = 3
+	rows := make([][]EventRow, len(want))
+	errs := make([]error, searchReaders)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(searchReaders, len(want)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(want) || ctx.Err() != nil {
+					return
+				}
+				lo, hi := want[k].block<<BlockShift, (want[k].block+1)<<BlockShift
+				if err := d.frameAt(ctx, want[k].first, func(fr *Frame) error {
+					for j := range fr.Rows {
+						if idx := fr.Rows[j].Index; idx >= lo && idx < hi && fr.Rows[j].Actor == actor {
+							rows[k] = append(rows[k], fr.Rows[j])
+						}
+					}
+					return nil
+				}); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for k := range rows {
+		for j := range rows[k] {
+			if err := match(&rows[k][j]); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
