@@ -5,6 +5,7 @@
 package breach
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -191,10 +192,10 @@ func (s *Scope) Summarize() Summary {
 	return sum
 }
 
-// Events is what scoping reads: the store's index search and frames.
+// Events is what scoping reads: the store's frames, selected by their
+// clear index columns.
 type Events interface {
-	Search(ctx context.Context, f store.Filter, fn func(*store.EventRow) error) error
-	Frames(ctx context.Context, from, to uint64, fn func(*store.Frame) error) error
+	ScanFrames(ctx context.Context, f store.Filter, workers int, fn func(fr *store.Frame, rows []int) error) error
 }
 
 // Patients resolves an MRN to the registry's record (following merges).
@@ -209,12 +210,6 @@ type Scoper struct {
 	Blind    func(id string) []byte
 	Patients Patients // nil: no registry; residence unknown
 	Now      func() time.Time
-}
-
-// want is one indicator's test an opened entry must pass.
-type want struct {
-	addr     netip.Prefix // valid for address indicators
-	from, to time.Time
 }
 
 type hit struct {
@@ -265,10 +260,23 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 			}
 		}
 	}
-	// Candidate entries from the clear index, per indicator; addresses
-	// are only in the sealed bodies, so they read every entry of their
-	// window and match after opening.
-	cand := map[uint64][]want{}
+	// Each indicator scans the frames its clear index columns select (an
+	// account reads only the frames listing it); addresses are only in
+	// the sealed bodies, so their frames are every frame of their window
+	// and they match after opening. Frames are read and opened on a few
+	// workers; an entry several indicators select counts once.
+	type matched struct {
+		idx      uint64
+		at       time.Time
+		patients []string
+		els      []Element
+	}
+	var (
+		mu    sync.Mutex
+		found []matched
+		seen  = map[uint64]bool{}
+	)
+	readers := sync.Pool{New: func() any { return new(frame.Reader) }}
 	for _, in := range indicators {
 		if in.Kind == IndicatorRecords {
 			for _, m := range in.MRNs {
@@ -277,117 +285,63 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 			continue
 		}
 		f := store.Filter{From: in.From, To: in.To, Kind: string(labtrust.KindAccess)}
-		w := want{from: in.From, to: in.To}
+		var addr netip.Prefix
 		switch in.Kind {
 		case IndicatorAccount:
 			f.Actor = in.Value
 		case IndicatorSystem, IndicatorFeed:
 			f.Source = in.Value
 		case IndicatorAddress:
-			w.addr, _ = parseAddress(in.Value)
+			addr, _ = parseAddress(in.Value)
 		}
-		err := sc.Events.Search(ctx, f, func(r *store.EventRow) error {
-			if r.Index >= size || r.Outcome != int(labtrust.OutcomeSuccess) {
-				return nil
+		err := sc.Events.ScanFrames(ctx, f, scanWorkers, func(fr *store.Frame, rows []int) error {
+			var recs []frame.Record
+			rd := readers.Get().(*frame.Reader)
+			defer readers.Put(rd)
+			for _, r := range rows {
+				row := &fr.Rows[r]
+				if row.Index >= size || row.Outcome != int(labtrust.OutcomeSuccess) {
+					continue
+				}
+				if recs == nil {
+					var err error
+					if recs, err = rd.Open(sc.Keys, fr.First, len(fr.Rows), fr.Body); err != nil {
+						return err
+					}
+				}
+				en, err := labtrust.DecodeStored(recs[r].Nonce, recs[r].Canonical)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", row.Index, err)
+				}
+				if !en.Erased.IsZero() || (addr.IsValid() && !inPrefix(addr, en.Event.Network)) {
+					continue // a forgotten patient's residue, or another address
+				}
+				m := matched{idx: row.Index, at: en.Event.Time, els: ObjectElements(&en.Event)}
+				for _, p := range en.Event.Patients {
+					m.patients = append(m.patients, p.ID)
+				}
+				mu.Lock()
+				if !seen[m.idx] {
+					seen[m.idx] = true
+					found = append(found, m)
+				}
+				mu.Unlock()
 			}
-			cand[r.Index] = append(cand[r.Index], w)
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("breach: search %s indicator: %w", in.Kind, err)
+			return nil, fmt.Errorf("breach: scan for %s indicator: %w", in.Kind, err)
 		}
 	}
-	idxs := make([]uint64, 0, len(cand))
-	for i := range cand {
-		idxs = append(idxs, i)
-	}
-	slices.Sort(idxs)
-	// Runs of nearby candidates are read as one range of frames; the
-	// ranges are read and opened on a few workers (cold frames wait on
-	// the disk, opening them on the CPU) and merged in ledger order.
-	type span struct{ lo, hi uint64 }
-	var spans []span
-	for i := 0; i < len(idxs); {
-		j := i + 1
-		for j < len(idxs) && idxs[j]-idxs[j-1] <= frame.Size {
-			j++
-		}
-		spans = append(spans, span{idxs[i], idxs[j-1] + 1})
-		i = j
-	}
-	type matched struct {
-		idx      uint64
-		at       time.Time
-		patients []string
-		els      []Element
-	}
-	found := make([][]matched, len(spans))
-	const workers = 3
+	slices.SortFunc(found, func(a, b matched) int { return cmp.Compare(a.idx, b.idx) })
+	const workers = scanWorkers
 	errs := make([]error, workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < min(workers, len(spans)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var rd frame.Reader
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= len(spans) || ctx.Err() != nil {
-					return
-				}
-				err := sc.Events.Frames(ctx, spans[k].lo, spans[k].hi, func(f *store.Frame) error {
-					var recs []frame.Record
-					for r := range f.Rows {
-						idx := f.Rows[r].Index
-						ws, ok := cand[idx]
-						if !ok {
-							continue
-						}
-						if recs == nil {
-							var err error
-							if recs, err = rd.Open(sc.Keys, f.First, len(f.Rows), f.Body); err != nil {
-								return err
-							}
-						}
-						en, err := labtrust.DecodeStored(recs[r].Nonce, recs[r].Canonical)
-						if err != nil {
-							return fmt.Errorf("entry %d: %w", idx, err)
-						}
-						if !en.Erased.IsZero() || !matchAny(ws, &en.Event) {
-							continue // a forgotten patient's residue, or another address
-						}
-						m := matched{idx: idx, at: en.Event.Time, els: ObjectElements(&en.Event)}
-						for _, p := range en.Event.Patients {
-							m.patients = append(m.patients, p.ID)
-						}
-						found[k] = append(found[k], m)
-					}
-					return nil
-				})
-				if err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("breach: read entries: %w", err)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	events := 0
-	for _, ms := range found {
-		for _, m := range ms {
-			events++
-			for _, p := range m.patients {
-				add(p, m.els, m.idx, m.at, true)
-			}
+	events := len(found)
+	for _, m := range found {
+		for _, p := range m.patients {
+			add(p, m.els, m.idx, m.at, true)
 		}
 	}
 	s := &Scope{Indicators: indicators, Computed: now().UTC(), TreeSize: size, Events: events}
@@ -426,20 +380,16 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 	return s, nil
 }
 
-func matchAny(ws []want, e *labtrust.Event) bool {
-	for _, w := range ws {
-		if !w.addr.IsValid() {
-			return true // the index matched it exactly
-		}
-		host := e.Network
-		if h, _, ok := strings.Cut(host, "%"); ok {
-			host = h
-		}
-		if a, err := netip.ParseAddr(host); err == nil && w.addr.Contains(a.Unmap()) {
-			return true
-		}
+// scanWorkers is how many frames a scope reads and opens at once: cold
+// frames wait on the disk, warm ones on the CPU.
+const scanWorkers = 8
+
+func inPrefix(p netip.Prefix, host string) bool {
+	if h, _, ok := strings.Cut(host, "%"); ok {
+		host = h
 	}
-	return false
+	a, err := netip.ParseAddr(host)
+	return err == nil && p.Contains(a.Unmap())
 }
 
 // ObjectElements says which data elements an access exposed, from the

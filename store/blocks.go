@@ -200,12 +200,10 @@ type Filter struct {
 	Kind     string
 }
 
-// Search calls fn with the index columns of each entry matching f, in
-// index order. It narrows to the blocks whose time range, actors and
-// sources can match, then filters those blocks' entries exactly. The row
-// is only valid during the call.
-func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) error {
-	from, to := int64(-1<<62), int64(1<<62)
+// candidateBlocks returns, in order, the blocks whose time range, actors
+// and sources can match f, and f's time bounds in microseconds.
+func (d *DB) candidateBlocks(ctx context.Context, f Filter) (blocks []uint64, from, to int64, err error) {
+	from, to = int64(-1<<62), int64(1<<62)
 	if !f.From.IsZero() {
 		from = f.From.UnixMicro()
 	}
@@ -234,25 +232,40 @@ func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) err
 	cand.WriteString(` ORDER BY block`)
 	rows, err := d.db.QueryContext(ctx, d.q(cand.String()), args...)
 	if err != nil {
-		return fmt.Errorf("store: search: %w", mapErr(err))
+		return nil, 0, 0, fmt.Errorf("store: search: %w", mapErr(err))
 	}
-	var blocks []uint64
+	defer rows.Close()
 	for rows.Next() {
 		var b int64
 		if err := rows.Scan(&b); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: search: %w", err)
+			return nil, 0, 0, fmt.Errorf("store: search: %w", err)
 		}
 		blocks = append(blocks, uint64(b))
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: search: %w", mapErr(err))
+		return nil, 0, 0, fmt.Errorf("store: search: %w", mapErr(err))
+	}
+	return blocks, from, to, nil
+}
+
+// matches reports whether r passes f (time bounds in microseconds).
+func (f *Filter) matches(r *EventRow, from, to int64) bool {
+	ts := r.Time.UnixMicro()
+	return ts >= from && ts <= to && (f.Actor == "" || r.Actor == f.Actor) &&
+		(f.Source == "" || r.Source == f.Source) && (f.Kind == "" || r.Kind == f.Kind)
+}
+
+// Search calls fn with the index columns of each entry matching f, in
+// index order. It narrows to the blocks whose time range, actors and
+// sources can match, then filters those blocks' entries exactly. The row
+// is only valid during the call.
+func (d *DB) Search(ctx context.Context, f Filter, fn func(*EventRow) error) error {
+	blocks, from, to, err := d.candidateBlocks(ctx, f)
+	if err != nil {
+		return err
 	}
 	match := func(r *EventRow) error {
-		ts := r.Time.UnixMicro()
-		if ts < from || ts > to || (f.Actor != "" && r.Actor != f.Actor) ||
-			(f.Source != "" && r.Source != f.Source) || (f.Kind != "" && r.Kind != f.Kind) {
+		if !f.matches(r, from, to) {
 			return nil
 		}
 		return fn(r)
@@ -353,4 +366,93 @@ func (d *DB) readListed(ctx context.Context, want []blockFrame, actor string, ma
 		}
 	}
 	return nil
+}
+
+// ScanFrames calls fn, from workers goroutines at once and in no
+// particular order, with each stored frame (body included) holding
+// entries that match f, and the positions of those rows in it. For one
+// account it reads only the frames its sealed blocks list, one read each
+// (their bodies are what a caller opens); otherwise the candidate blocks'
+// frames. fn must be safe for concurrent use; the frame is only valid
+// during its call.
+func (d *DB) ScanFrames(ctx context.Context, f Filter, workers int, fn func(fr *Frame, rows []int) error) error {
+	blocks, from, to, err := d.candidateBlocks(ctx, f)
+	if err != nil || len(blocks) == 0 {
+		return err
+	}
+	var lists map[uint64][]uint64
+	var sealed map[uint64]bool
+	if f.Actor != "" {
+		if lists, err = d.actorFrames(ctx, f.Actor); err != nil {
+			return err
+		}
+		if sealed, err = d.sealedBlocks(ctx, blocks[0], blocks[len(blocks)-1]); err != nil {
+			return err
+		}
+	}
+	// A task is one listed frame (first set) or one whole block.
+	type task struct {
+		block, first uint64
+		listed       bool
+	}
+	var tasks []task
+	for _, b := range blocks {
+		if !sealed[b] {
+			tasks = append(tasks, task{block: b})
+			continue
+		}
+		for _, first := range lists[b] {
+			tasks = append(tasks, task{block: b, first: first, listed: true})
+		}
+	}
+	workers = max(1, min(workers, len(tasks)))
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var pos []int
+			visit := func(lo, hi uint64) func(fr *Frame) error {
+				return func(fr *Frame) error {
+					pos = pos[:0]
+					for k := range fr.Rows {
+						if idx := fr.Rows[k].Index; idx >= lo && idx < hi && f.matches(&fr.Rows[k], from, to) {
+							pos = append(pos, k)
+						}
+					}
+					if len(pos) == 0 {
+						return nil
+					}
+					return fn(fr, pos)
+				}
+			}
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(tasks) || ctx.Err() != nil {
+					return
+				}
+				t := tasks[k]
+				lo, hi := t.block<<BlockShift, (t.block+1)<<BlockShift
+				var err error
+				if t.listed {
+					err = d.frameBodyAt(ctx, t.first, visit(lo, hi))
+				} else {
+					err = d.Frames(ctx, lo, hi, visit(lo, hi))
+				}
+				if err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }

@@ -149,3 +149,17 @@ func (d *DB) frameAt(ctx context.Context, first uint64, fn func(*Frame) error) e
 	defer rows.Close()
 	return scanFrames(rows, false, fn)
 }
+
+// frameBodyAt reads the frame starting at first, body included.
+func (d *DB) frameBodyAt(ctx context.Context, first uint64, fn func(*Frame) error) error {
+	st, err := d.stmt(ctx, d.q(`SELECT first, count, commitments, meta, body FROM event_frames WHERE first = ?`))
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, int64(first))
+	if err != nil {
+		return fmt.Errorf("store: read frame %d: %w", first, mapErr(err))
+	}
+	defer rows.Close()
+	return scanFrames(rows, true, fn)
+}

@@ -84,7 +84,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
 		}
-		d.db.SetMaxOpenConns(4)
+		// Eight connections: scoping and access reports read scattered
+		// frames on several at once, so cold reads overlap on the disk.
+		d.db.SetMaxOpenConns(8)
 	}
 	if err := d.db.PingContext(ctx); err != nil {
 		d.db.Close()

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -377,9 +379,32 @@ func TestSearchSealedBlocks(t *testing.T) {
 			{Actor: "u5", From: t0.Add(60000 * time.Second), To: t0.Add(70000 * time.Second)},
 			{Actor: "nobody"},
 		}
+		// ScanFrames selects the same entries, with bodies, concurrently.
+		scan := func(f store.Filter) []uint64 {
+			var mu sync.Mutex
+			var out []uint64
+			if err := db.ScanFrames(ctx, f, 3, func(fr *store.Frame, rows []int) error {
+				if len(fr.Body) == 0 {
+					return errors.New("a frame without its body")
+				}
+				mu.Lock()
+				for _, r := range rows {
+					out = append(out, fr.Rows[r].Index)
+				}
+				mu.Unlock()
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(out)
+			return out
+		}
 		var fast [][]uint64
 		for _, f := range filters {
 			fast = append(fast, search(f))
+			if got := scan(f); fmt.Sprint(got) != fmt.Sprint(fast[len(fast)-1]) {
+				t.Errorf("ScanFrames(%+v) = %d entries, Search %d", f, len(got), len(fast[len(fast)-1]))
+			}
 		}
 		if len(fast[0]) != (n+4982)/5000 || fast[0][1] != 5017 {
 			t.Fatalf("rare: %v", fast[0])
@@ -396,6 +421,9 @@ func TestSearchSealedBlocks(t *testing.T) {
 		for i, f := range filters {
 			if slow := search(f); fmt.Sprint(slow) != fmt.Sprint(fast[i]) {
 				t.Errorf("Search(%+v): %d with frame lists, %d decoding blocks", f, len(fast[i]), len(slow))
+			}
+			if slow := scan(f); fmt.Sprint(slow) != fmt.Sprint(fast[i]) {
+				t.Errorf("ScanFrames(%+v): %d with frame lists, %d reading blocks", f, len(fast[i]), len(slow))
 			}
 		}
 		// Sealing catches up (an upgraded store).
