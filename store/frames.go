@@ -427,15 +427,26 @@ func (d *DB) Scrub(ctx context.Context) error {
 		}
 		return nil
 	}
-	var busy, logFrames, done int
-	if err := d.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
-		return fmt.Errorf("store: checkpoint the write-ahead log: %w", mapErr(err))
+	// The background checkpointer, a commit or a reader can hold the log
+	// for a moment: retry for a few seconds before giving up.
+	for attempt := 0; ; attempt++ {
+		var busy, logFrames, done int
+		if err := d.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+			return fmt.Errorf("store: checkpoint the write-ahead log: %w", mapErr(err))
+		}
+		if busy == 0 {
+			return nil
+		}
+		if attempt == 30 {
+			return &labtrust.Error{Code: "busy", Message: "the write-ahead log could not be truncated: a reader held it",
+				Hint: "run the command again; it is safe to repeat"}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	if busy != 0 {
-		return &labtrust.Error{Code: "busy", Message: "the write-ahead log could not be truncated: a reader held it",
-			Hint: "run the command again; it is safe to repeat"}
-	}
-	return nil
 }
 
 // patientIndices returns the indices of the patient's entries, ascending.
