@@ -139,12 +139,14 @@ func VerifyManifest(b []byte, v note.Verifier, prove func(cp ledger.Checkpoint, 
 	if cp.Size < m.TreeSize {
 		return nil, fmt.Errorf("breach: manifest: checkpoint size %d does not cover tree size %d", cp.Size, m.TreeSize)
 	}
+	proved := map[uint64]bool{} // an entry naming several patients is proved once
 	for _, p := range m.Patients {
 		for _, i := range p.Entries {
 			if i >= cp.Size {
 				return nil, fmt.Errorf("breach: manifest: entry %d is beyond the checkpoint (size %d)", i, cp.Size)
 			}
-			if prove != nil {
+			if prove != nil && !proved[i] {
+				proved[i] = true
 				if err := prove(cp, i); err != nil {
 					return nil, fmt.Errorf("breach: manifest: entry %d: %w", i, err)
 				}

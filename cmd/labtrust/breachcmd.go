@@ -49,11 +49,16 @@ labtrust scope verify FILE.`,
 				if err != nil {
 					return incidentErr(err)
 				}
-				printScope(g, sc.Summarize(), sc.TreeSize, time.Since(start))
+				took := time.Since(start)
+				// The manifest first, so a reader that stops reading the
+				// summary early cannot lose it.
 				if manifestOut != "" {
 					if err := os.WriteFile(manifestOut, manifest, 0o644); err != nil {
 						return err
 					}
+				}
+				printScope(g, sc.Summarize(), sc.TreeSize, took)
+				if manifestOut != "" {
 					fmt.Fprintf(g.stdout, "signed manifest written to %s (verify: labtrust scope verify %s)\n", manifestOut, manifestOut)
 				}
 				return nil
@@ -79,12 +84,14 @@ labtrust scope verify FILE.`,
 				if err != nil {
 					return &labtrust.Error{Code: "invalid", Message: "the manifest does not verify: " + err.Error(), Err: err}
 				}
-				n := 0
+				distinct := map[uint64]bool{}
 				for _, p := range m.Patients {
-					n += len(p.Entries)
+					for _, e := range p.Entries {
+						distinct[e] = true
+					}
 				}
 				fmt.Fprintf(g.stdout, "manifest OK: incident %d, %d patients, %d ledger entries proved against the checkpoint at size %d (%s)\n",
-					m.Incident, len(m.Patients), n, m.TreeSize, a.origin)
+					m.Incident, len(m.Patients), len(distinct), m.TreeSize, a.origin)
 				return nil
 			})
 		},
