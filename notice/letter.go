@@ -74,8 +74,8 @@ var lang = map[string]words{
 		title: "Notice of a data breach", code: "Your notice code", dear: "Dear %s,",
 		dearMinor: "To the parent or guardian of %s,", dearDeceased: "To the family or personal representative of %s,",
 		whatHappened: "What happened", when: "The breach happened on %s. We discovered it on %s.",
-		between: "The breach happened between %s and %s. We discovered it on %s.",
-		whatInfo:     "What information was involved", whatDoing: "What we are doing", whatYouCan: "What you can do",
+		between:  "The breach happened between %s and %s. We discovered it on %s.",
+		whatInfo: "What information was involved", whatDoing: "What we are doing", whatYouCan: "What you can do",
 		steps: []string{
 			"Review the statements you receive from your health insurer and health care providers. If you see services you did not receive, call them.",
 			"Get your free credit reports at www.annualcreditreport.com or 1-877-322-8228, and check them for accounts you did not open.",
@@ -97,8 +97,8 @@ var lang = map[string]words{
 		title: "Aviso de una violación de datos", code: "Su código de aviso", dear: "Estimado/a %s:",
 		dearMinor: "Al padre, madre o tutor de %s:", dearDeceased: "A la familia o al representante personal de %s:",
 		whatHappened: "Qué pasó", when: "La violación ocurrió el %s. La descubrimos el %s.",
-		between: "La violación ocurrió entre el %s y el %s. La descubrimos el %s.",
-		whatInfo:     "Qué información estuvo involucrada", whatDoing: "Qué estamos haciendo", whatYouCan: "Qué puede hacer usted",
+		between:  "La violación ocurrió entre el %s y el %s. La descubrimos el %s.",
+		whatInfo: "Qué información estuvo involucrada", whatDoing: "Qué estamos haciendo", whatYouCan: "Qué puede hacer usted",
 		steps: []string{
 			"Revise los estados de cuenta de su seguro médico y de sus proveedores de salud. Si ve servicios que no recibió, llámelos.",
 			"Obtenga sus informes de crédito gratuitos en www.annualcreditreport.com o al 1-877-322-8228, y revise si hay cuentas que usted no abrió.",
@@ -114,7 +114,9 @@ var lang = map[string]words{
 			breach.ElementHealthInsurance: "la información de su seguro médico", breach.ElementOrders: "las pruebas de laboratorio que le ordenaron",
 			breach.ElementResults: "sus resultados de laboratorio", breach.ElementDiagnoses: "los códigos de diagnóstico de sus órdenes de laboratorio",
 			breach.ElementDriversLicense: "su número de licencia de conducir", breach.ElementFinancialAccount: "la información de su cuenta financiera"},
-		date: func(t time.Time) string { return fmt.Sprintf("%d de %s de %d", t.Day(), monthsES[t.Month()-1], t.Year()) },
+		date: func(t time.Time) string {
+			return fmt.Sprintf("%d de %s de %d", t.Day(), monthsES[t.Month()-1], t.Year())
+		},
 	},
 }
 
