@@ -74,7 +74,10 @@ type Incident struct {
 	Scope         *ScopeRef           `json:"scope,omitempty"`
 	Lessons       string              `json:"lessons,omitempty"`
 	Ransomware    bool                `json:"ransomware,omitempty"`
-	version       int64
+	// NoticeText is what the notices say happened and what the lab is
+	// doing, by language ("en", "es").
+	NoticeText map[string]NoticeText `json:"noticeText,omitempty"`
+	version    int64
 }
 
 // Assessment returns the latest recorded assessment, or nil.
@@ -731,4 +734,28 @@ func (s *Service) TransferEvidence(ctx context.Context, by string, id, eid int64
 	}
 	s.custody(ctx, by, id, eid, "transferred", sum)
 	return in, nil
+}
+
+// NoticeText is the incident's own words in the notices, in one language.
+type NoticeText struct {
+	What  string `json:"what"`
+	Doing string `json:"doing"`
+}
+
+// SetNoticeText records what the notices in one language say happened and
+// what the lab is doing about it.
+func (s *Service) SetNoticeText(ctx context.Context, by string, id int64, language, what, doing string) (*Incident, error) {
+	if language != "en" && language != "es" {
+		return nil, invalid("notices are written in English (en) and Spanish (es)")
+	}
+	if strings.TrimSpace(what) == "" || strings.TrimSpace(doing) == "" {
+		return nil, invalid("the notice text needs what happened and what the lab is doing")
+	}
+	return s.update(ctx, by, id, "notice-text", func(in *Incident, now time.Time) (string, string, error) {
+		if in.NoticeText == nil {
+			in.NoticeText = map[string]NoticeText{}
+		}
+		in.NoticeText[language] = NoticeText{What: strings.TrimSpace(what), Doing: strings.TrimSpace(doing)}
+		return "Notice text written (" + language + ")", "notice text " + language, nil
+	})
 }

@@ -61,7 +61,7 @@ type Letter struct {
 // words holds a language's fixed text.
 type words struct {
 	title, code, dear, dearMinor, dearDeceased, whatHappened, when, between, discovered, whatInfo, whatDoing,
-	whatYouCan, moreInfo, portal, resources, sincerely, monitoring string
+	whatYouCan, moreInfo, portal, resources, sincerely, monitoring, discoveredOn string
 	steps    []string
 	elements map[breach.Element]string
 	date     func(time.Time) string
@@ -153,7 +153,10 @@ func (l *Letter) Sections() []Section {
 	}
 	out = append(out, Section{Body: []string{fmt.Sprintf(greet, l.Recipient)}})
 	when := fmt.Sprintf(w.when, w.date(l.From), w.date(l.Discovered))
-	if !l.To.IsZero() && l.To.Format(time.DateOnly) != l.From.Format(time.DateOnly) {
+	switch {
+	case l.From.IsZero(): // a record set: no access of theirs is dated
+		when = fmt.Sprintf(w.discoveredOn, w.date(l.Discovered))
+	case !l.To.IsZero() && l.To.Format(time.DateOnly) != l.From.Format(time.DateOnly):
 		when = fmt.Sprintf(w.between, w.date(l.From), w.date(l.To), w.date(l.Discovered))
 	}
 	out = append(out, Section{Heading: w.whatHappened, Body: []string{l.What, when}})

@@ -116,3 +116,23 @@ func TestCodes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormalizeCode: whatever is typed, a code either normalizes to the
+// canonical shape (and normalizing again changes nothing) or is refused.
+func FuzzNormalizeCode(f *testing.F) {
+	f.Add("7k3d 9qmx 2hfo")
+	f.Add("7K3D-9QMX-2HFA")
+	f.Add("ÑK3D")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := NormalizeCode(s)
+		if err != nil {
+			return
+		}
+		if len(c) != 14 || c[4] != '-' || c[9] != '-' {
+			t.Fatalf("%q → %q", s, c)
+		}
+		if again, err := NormalizeCode(c); err != nil || again != c {
+			t.Fatalf("not stable: %q → %q → %q %v", s, c, again, err)
+		}
+	})
+}

@@ -130,5 +130,36 @@ func TestIncidentCLI(t *testing.T) {
 		if out := mustRun(t, with("incident", "list")...); !strings.Contains(out, "After-hours export") {
 			t.Fatalf("list: %s", out)
 		}
+		// Notices: the text in both languages, one per person, the
+		// mail-house files, and one letter by its code.
+		mustRun(t, with("notices", "text", "1", "--lang", "en", "--what", "An account exported records at night.", "--doing", "We disabled it.")...)
+		mustRun(t, with("notices", "text", "1", "--lang", "es", "--what", "Una cuenta exportó expedientes de noche.", "--doing", "La desactivamos.")...)
+		out = mustRun(t, with("notices", "prepare", "1", "--quiet")...)
+		if !strings.Contains(out, strconv.Itoa(len(an.MRNs))+" notices prepared") {
+			t.Fatalf("prepare: %s", out)
+		}
+		lab := []string{"--lab-name", "Valley Lab", "--lab-phone", "1-800-555-0100", "--lab-address", "1 Lab Way; Austin, TX 78702"}
+		mh := filepath.Join(dir, "mailhouse")
+		out = mustRun(t, with(append([]string{"notices", "export", "1", "--out", mh, "--batch", "10", "--quiet"}, lab...)...)...)
+		if !strings.Contains(out, "letters in") {
+			t.Fatalf("export: %s", out)
+		}
+		csvb, err := os.ReadFile(filepath.Join(mh, "mailhouse.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(csvb)), "\n")
+		if fi, err := os.Stat(filepath.Join(mh, "letters-0001.pdf")); err != nil || fi.Mode().Perm() != 0o600 || len(lines) < 2 {
+			t.Fatalf("mail-house files: %v %d lines", err, len(lines))
+		}
+		code := strings.Split(lines[1], ",")[0]
+		letter := filepath.Join(dir, "letter.pdf")
+		mustRun(t, with(append([]string{"notices", "letter", strings.ToLower(code), "--out", letter}, lab...)...)...)
+		if b, _ := os.ReadFile(letter); !strings.HasPrefix(string(b), "%PDF-") {
+			t.Fatal("the letter is not a PDF")
+		}
+		if code, _, errb := run(t, with(append([]string{"notices", "letter", "0000-0000-0000", "--out", letter}, lab...)...)...); code != 1 || !strings.Contains(errb, "no notice has that code") {
+			t.Fatalf("unknown code: %d %s", code, errb)
+		}
 	})
 }

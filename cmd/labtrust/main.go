@@ -105,7 +105,7 @@ then the config file (DATA/labtrust.yaml or --config).`,
 	pf.StringVar(&g.kek.ca, "kek-ca", "", "PEM file of the CA that signs the KMS's TLS certificate (HashiCorp Vault with a private CA)")
 	pf.StringVar(&g.kek.token, "kek-token", "", "HashiCorp Vault token (default VAULT_TOKEN; prefer LABTRUST_KEK_TOKEN_FILE)")
 	pf.StringVar(&g.kek.awsEndpoint, "aws-kms-endpoint", "", "AWS KMS endpoint override (VPC endpoint); credentials come from the AWS default chain")
-	root.AddCommand(newServe(g), newIngest(g), newVerify(g), newProof(g), newQuarantine(g), newDemo(g), newKeys(g), newPatients(g), newStaff(g), newDetect(g), newAlerts(g), newIncident(g), newScope(g), newAssess(g), newObligations(g), newClinical(g), newBench(g))
+	root.AddCommand(newServe(g), newIngest(g), newVerify(g), newProof(g), newQuarantine(g), newDemo(g), newKeys(g), newPatients(g), newStaff(g), newDetect(g), newAlerts(g), newIncident(g), newScope(g), newAssess(g), newObligations(g), newNotices(g), newClinical(g), newBench(g))
 	return root
 }
 

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/johnfercher/maroto/v2/pkg/merge"
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+	"github.com/spf13/cobra"
+)
+
+// labOpts is how the lab signs its notices; they come from flags or
+// labtrust.yaml (lab-name, lab-address, lab-phone, lab-email, lab-website,
+// portal-url).
+type labOpts struct{ name, address, phone, email, website, portal string }
+
+func (o *labOpts) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.name, "lab-name", "", "the lab's name, as letters are signed")
+	f.StringVar(&o.address, "lab-address", "", `the lab's postal address, lines separated by ";" ("1 Lab Way; Austin, TX 78702")`)
+	f.StringVar(&o.phone, "lab-phone", "", "the toll-free number people call (45 CFR 164.404(c)(1)(E))")
+	f.StringVar(&o.email, "lab-email", "", "the address people write to")
+	f.StringVar(&o.website, "lab-website", "", "the lab's website")
+	f.StringVar(&o.portal, "portal-url", "", "where people look their notice up with its code")
+}
+
+func (o *labOpts) lab() (notice.Lab, error) {
+	if o.name == "" || o.phone == "" {
+		return notice.Lab{}, &labtrust.Error{Code: "invalid", Message: "letters need the lab's name and a toll-free number",
+			Hint: "--lab-name and --lab-phone, or lab-name: and lab-phone: in labtrust.yaml"}
+	}
+	var addr []string
+	for _, l := range strings.Split(o.address, ";") {
+		if l = strings.TrimSpace(l); l != "" {
+			addr = append(addr, l)
+		}
+	}
+	return notice.Lab{Name: o.name, Address: addr, TollFree: o.phone, Email: o.email, Website: o.website, PortalURL: o.portal}, nil
+}
+
+func notices(a *app) *notice.Service {
+	return notice.NewService(a.db, a.keys, a.keys.Blinder(), registry.New(a.db, a.keys), nil)
+}
+
+func newNotices(g *globalOpts) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "notices",
+		Short: "Prepare the notices a breach owes, write their letters and the mail-house files",
+		Long: `Each person in an incident's scope gets a notice with a unique code: a letter in their
+language (English or Spanish, from the registry) carrying what 45 CFR 164.404(c) requires,
+by first-class mail, or substitute notice when the registry has no postal address.
+
+  labtrust notices text 1 --lang en --what "..." --doing "..."   (and --lang es)
+  labtrust notices prepare 1
+  labtrust notices letter 7K3D-9QMX-2HFA --out letter.pdf
+  labtrust notices export 1 --out mailhouse/`,
+	}
+	var language, what, doing string
+	text := &cobra.Command{
+		Use:   "text ID --lang en|es --what TEXT --doing TEXT",
+		Short: "Write what the notices say happened and what the lab is doing, in one language",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := argID(args[0], "labtrust incident list")
+			if err != nil {
+				return err
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				s, err := incidents(a)
+				if err != nil {
+					return err
+				}
+				_, err = s.SetNoticeText(cmd.Context(), operator(), id, language, what, doing)
+				return incidentErr(err)
+			})
+		},
+	}
+	text.Flags().StringVar(&language, "lang", "en", "en or es")
+	text.Flags().StringVar(&what, "what", "", "what happened, in plain words, without naming anyone")
+	text.Flags().StringVar(&doing, "doing", "", "what the lab is doing to investigate, mitigate and prevent it")
+	var quiet bool
+	prepare := &cobra.Command{
+		Use:   "prepare ID",
+		Short: "Make a notice, with its code, for everyone in the incident's latest scope who has none",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := argID(args[0], "labtrust incident list")
+			if err != nil {
+				return err
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				inc, err := incidents(a)
+				if err != nil {
+					return err
+				}
+				sc, _, err := inc.Scope(ctx, id)
+				if err != nil {
+					return &labtrust.Error{Code: "invalid", Message: "compute the incident's scope first", Hint: fmt.Sprintf("labtrust scope %d", id), Err: err}
+				}
+				bar, progress := newBar(g, int64(len(sc.Patients)), "notices", quiet)
+				var fn func(done, total int)
+				if progress != nil {
+					fn = func(done, total int) { progress(int64(done), int64(total)) }
+				}
+				p, err := notices(a).Prepare(ctx, id, sc, fn)
+				if bar != nil {
+					bar.Finish()
+				}
+				if err != nil {
+					return err
+				}
+				recordAction(ctx, a, "notices-prepare", labtrust.ActionCreate, fmt.Sprintf("incident %d: %d notices", id, p.Added))
+				fmt.Fprintf(g.stdout, "incident %d: %d notices prepared (%d already had one): %d by mail, %d substitute; %d English, %d Spanish\n",
+					id, p.Added, p.Existing, p.Mail, p.Substitute, p.English, p.Spanish)
+				return nil
+			})
+		},
+	}
+	prepare.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+	list := &cobra.Command{
+		Use:   "list ID",
+		Short: "Count an incident's notices by channel, language and delivery status",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := argID(args[0], "labtrust incident list")
+			if err != nil {
+				return err
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				cs, err := a.db.NoticeCounts(cmd.Context(), id)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CHANNEL\tLANGUAGE\tSTATUS\tNOTICES")
+				for _, c := range cs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", c.Channel, c.Language, c.Status, c.N)
+				}
+				tw.Flush()
+				if len(cs) == 0 {
+					fmt.Fprintf(g.stdout, "no notices yet: labtrust notices prepare %d\n", id)
+				}
+				return nil
+			})
+		},
+	}
+	var lab labOpts
+	var out string
+	letter := &cobra.Command{
+		Use:   "letter CODE --out FILE.pdf",
+		Short: "Write one person's letter (the access is recorded in their history)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := lab.lab()
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return &labtrust.Error{Code: "invalid", Message: "--out is required"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				row, rec, err := notices(a).Lookup(ctx, args[0])
+				if err != nil {
+					return &labtrust.Error{Code: "not_found", Message: "no notice has that code", Err: err}
+				}
+				pdf, err := renderLetter(ctx, a, row, rec, l)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(out, pdf, 0o600); err != nil {
+					return err
+				}
+				recordPatientAccess(ctx, a, "notice-letter", labtrust.PatientRef{ID: rec.MRN})
+				fmt.Fprintf(g.stdout, "letter written to %s (%s, %d bytes)\n", out, rec.Language, len(pdf))
+				return nil
+			})
+		},
+	}
+	lab.flags(letter)
+	letter.Flags().StringVar(&out, "out", "", "the PDF to write")
+	var exportLab labOpts
+	var dir string
+	var batch int
+	export := &cobra.Command{
+		Use:   "export ID --out DIR [--batch 500]",
+		Short: "Write the mail-house files: a CSV of the mailing and print-ready PDF batches",
+		Long: `Writes DIR/mailhouse.csv (one row per letter: notice code, language, recipient and address,
+batch and sequence) and DIR/letters-NNNN.pdf (the letters of each batch, in CSV order), for the
+notices sent by mail. The files hold names and addresses: DIR is created 0700 and the files 0600;
+hand them to the mail house over a secure channel and delete them after.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := argID(args[0], "labtrust incident list")
+			if err != nil {
+				return err
+			}
+			l, err := exportLab.lab()
+			if err != nil {
+				return err
+			}
+			if dir == "" || batch < 1 {
+				return &labtrust.Error{Code: "invalid", Message: "--out DIR and a positive --batch are required"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				n, files, err := exportMailHouse(cmd.Context(), g, a, id, l, dir, batch, quiet)
+				if err != nil {
+					return err
+				}
+				recordAction(cmd.Context(), a, "notices-export", labtrust.ActionExecute, fmt.Sprintf("incident %d: %d letters in %d files", id, n, files))
+				fmt.Fprintf(g.stdout, "%d letters in %d PDF batches and %s\n", n, files, filepath.Join(dir, "mailhouse.csv"))
+				return nil
+			})
+		},
+	}
+	exportLab.flags(export)
+	export.Flags().StringVar(&dir, "out", "", "directory to write")
+	export.Flags().IntVar(&batch, "batch", 500, "letters per PDF batch")
+	export.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+	cmd.AddCommand(text, prepare, list, letter, export)
+	return cmd
+}
+
+// renderLetter builds a notice's letter with its incident's text.
+func renderLetter(ctx context.Context, a *app, row store.NoticeRow, rec *notice.Record, l notice.Lab) ([]byte, error) {
+	s, err := incidents(a)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.Get(ctx, row.Incident)
+	if err != nil {
+		return nil, err
+	}
+	texts := map[string]notice.Text{}
+	for k, t := range in.NoticeText {
+		texts[k] = notice.Text{What: t.What, Doing: t.Doing}
+	}
+	if texts["en"].What == "" {
+		return nil, &labtrust.Error{Code: "invalid", Message: "write the notice text first",
+			Hint: fmt.Sprintf(`labtrust notices text %d --lang en --what "..." --doing "..." (and --lang es)`, row.Incident)}
+	}
+	return rec.Letter(l, texts, in.Discovered, time.Now()).PDF(notice.DefaultFonts())
+}
+
+func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, dir string, batch int, quiet bool) (letters, files int, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, 0, err
+	}
+	s := notices(a)
+	var rows []store.NoticeRow
+	if err := a.db.Notices(ctx, id, func(r store.NoticeRow) error {
+		if r.Channel == notice.ChannelMail {
+			rows = append(rows, r)
+		}
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	if len(rows) == 0 {
+		return 0, 0, &labtrust.Error{Code: "invalid", Message: "no notices to mail", Hint: fmt.Sprintf("labtrust notices prepare %d", id)}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "mailhouse.csv"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	w := csv.NewWriter(f)
+	w.Write([]string{"notice_code", "language", "recipient", "address_1", "address_2", "address_3", "batch", "sequence", "file"})
+	bar, progress := newBar(g, int64(len(rows)), "letters", quiet)
+	var pdfs [][]byte
+	flush := func() error {
+		if len(pdfs) == 0 {
+			return nil
+		}
+		files++
+		merged, err := merge.Bytes(pdfs...)
+		if err != nil {
+			return fmt.Errorf("merge batch %d: %w", files, err)
+		}
+		pdfs = pdfs[:0]
+		return os.WriteFile(filepath.Join(dir, fmt.Sprintf("letters-%04d.pdf", files)), merged, 0o600)
+	}
+	for i, r := range rows {
+		rec, err := s.Open(r)
+		if err != nil {
+			return letters, files, err
+		}
+		pdf, err := renderLetter(ctx, a, r, rec, l)
+		if err != nil {
+			return letters, files, err
+		}
+		pdfs = append(pdfs, pdf)
+		addr := append(append([]string{}, rec.Address...), "", "", "")
+		if rec.Minor {
+			rec.Name = "Parent or guardian of " + rec.Name
+		}
+		w.Write([]string{rec.Code, rec.Language, rec.Name, addr[0], addr[1], addr[2], fmt.Sprint(files + 1), fmt.Sprint(len(pdfs)), fmt.Sprintf("letters-%04d.pdf", files+1)})
+		letters++
+		if len(pdfs) == batch {
+			if err := flush(); err != nil {
+				return letters, files, err
+			}
+		}
+		if progress != nil {
+			progress(int64(i+1), int64(len(rows)))
+		}
+	}
+	if err := flush(); err != nil {
+		return letters, files, err
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	w.Flush()
+	return letters, files, w.Error()
+}

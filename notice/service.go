@@ -1,0 +1,240 @@
+package notice
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+)
+
+// Store keeps notices.
+type Store interface {
+	AddNotices(ctx context.Context, rows []store.NoticeRow) (int, error)
+	Notices(ctx context.Context, incident int64, fn func(store.NoticeRow) error) error
+	NoticeByCode(ctx context.Context, h []byte) (store.NoticeRow, error)
+	SetNoticeStatus(ctx context.Context, id int64, status string, at time.Time) error
+	NoticeCounts(ctx context.Context, incident int64) ([]store.NoticeCount, error)
+}
+
+// Sealer seals notice records (the vault's keyring).
+type Sealer interface {
+	Seal(ctx context.Context, dst, plaintext, aad []byte) ([]byte, error)
+	Open(dst, sealed, aad []byte) ([]byte, error)
+}
+
+// Patients reads the registry.
+type Patients interface {
+	Get(ctx context.Context, mrn string) (*registry.Entry, error)
+}
+
+// Channels a notice goes by.
+const (
+	ChannelMail       = "mail"       // first-class mail (164.404(d)(1))
+	ChannelSubstitute = "substitute" // no usable address (164.404(d)(2))
+)
+
+// Statuses a notice moves through.
+const (
+	StatusPrepared  = "prepared"
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusBounced   = "bounced"  // email
+	StatusReturned  = "returned" // mail returned undeliverable: counts toward substitute notice
+)
+
+// Record is a notice's sealed content: who it is for, where it goes and
+// what the breach touched of theirs.
+type Record struct {
+	Code       string           `json:"code"`
+	MRN        string           `json:"mrn"`
+	Name       string           `json:"name"`
+	Address    []string         `json:"address,omitempty"` // lines, then "City, ST 00000"
+	State      string           `json:"state,omitempty"`
+	Email      string           `json:"email,omitempty"`
+	Language   string           `json:"language"`
+	BirthDate  string           `json:"birthDate,omitempty"`
+	Minor      bool             `json:"minor,omitempty"`
+	Deceased   bool             `json:"deceased,omitempty"`
+	Elements   []breach.Element `json:"elements"`
+	First      time.Time        `json:"first,omitzero"` // the person's first and last affected access
+	Last       time.Time        `json:"last,omitzero"`
+	Monitoring string           `json:"monitoring,omitempty"` // credit-monitoring enrolment code, once allocated
+}
+
+// Service prepares and reads notices.
+type Service struct {
+	st    Store
+	key   Sealer
+	blind func(string) []byte
+	reg   Patients
+	now   func() time.Time
+}
+
+// NewService returns the service. now may be nil.
+func NewService(st Store, key Sealer, blind func(string) []byte, reg Patients, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, key: key, blind: blind, reg: reg, now: now}
+}
+
+func recordAAD(incident int64) []byte {
+	return []byte("labtrust notice v1\x00" + strconv.FormatInt(incident, 10))
+}
+
+// CodeHash is the keyed hash a notice code is looked up by.
+func (s *Service) CodeHash(code string) []byte { return s.blind("notice-code\x00" + code) }
+
+// Prepared says what Prepare did.
+type Prepared struct {
+	Added, Existing  int
+	Mail, Substitute int
+	English, Spanish int
+	Unregistered     int
+}
+
+// Prepare makes a notice for every person in the scope who has none yet:
+// a code, the language from the registry (Spanish or English), the postal
+// address, or substitute notice when there is none.
+func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope, progress func(done, total int)) (Prepared, error) {
+	var p Prepared
+	now := s.now().UTC()
+	const batch = 1000
+	rows := make([]store.NoticeRow, 0, batch)
+	flush := func() error {
+		n, err := s.st.AddNotices(ctx, rows)
+		p.Added += n
+		p.Existing += len(rows) - n
+		rows = rows[:0]
+		return err
+	}
+	for i, a := range sc.Patients {
+		rec := Record{MRN: a.MRN, Elements: a.Elements, First: a.First, Last: a.Last, Minor: a.Minor, Deceased: a.Deceased, Language: "en", State: a.State}
+		en, err := s.reg.Get(ctx, a.MRN)
+		switch {
+		case err == nil:
+			fill(&rec, &en.Patient)
+		case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
+			p.Unregistered++
+		default:
+			return p, fmt.Errorf("notice: registry: %w", err)
+		}
+		if rec.Code, err = NewCode(); err != nil {
+			return p, err
+		}
+		channel := ChannelMail
+		if len(rec.Address) == 0 {
+			channel = ChannelSubstitute
+			p.Substitute++
+		} else {
+			p.Mail++
+		}
+		if rec.Language == "es" {
+			p.Spanish++
+		} else {
+			p.English++
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return p, err
+		}
+		sealed, err := s.key.Seal(ctx, nil, b, recordAAD(incident))
+		if err != nil {
+			return p, fmt.Errorf("notice: seal: %w", err)
+		}
+		rows = append(rows, store.NoticeRow{Incident: incident, CodeHash: s.CodeHash(rec.Code), Patient: a.Blind, Channel: channel,
+			Language: rec.Language, State: rec.State, Status: StatusPrepared, CreatedAt: now, Body: sealed})
+		if len(rows) == batch {
+			if err := flush(); err != nil {
+				return p, err
+			}
+		}
+		if progress != nil {
+			progress(i+1, len(sc.Patients))
+		}
+	}
+	if len(rows) > 0 {
+		if err := flush(); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// fill takes what a letter needs from the registry's record.
+func fill(rec *Record, pt *labtrust.Patient) {
+	rec.Name = pt.Name.String()
+	rec.BirthDate = pt.BirthDate
+	rec.Deceased = rec.Deceased || pt.Deceased
+	if pt.Language == "es" {
+		rec.Language = "es"
+	}
+	if len(pt.Emails) > 0 {
+		rec.Email = pt.Emails[0]
+	}
+	for _, ad := range pt.Addresses {
+		if len(ad.Lines) == 0 || ad.City == "" {
+			continue
+		}
+		rec.Address = append(append([]string{}, ad.Lines...), strings.TrimSpace(fmt.Sprintf("%s, %s %s", ad.City, ad.State, ad.PostalCode)))
+		if ad.State != "" {
+			rec.State = strings.ToUpper(ad.State)
+		}
+		break
+	}
+}
+
+// Open reads a notice's sealed record.
+func (s *Service) Open(r store.NoticeRow) (*Record, error) {
+	b, err := s.key.Open(nil, r.Body, recordAAD(r.Incident))
+	if err != nil {
+		return nil, fmt.Errorf("notice %d: does not authenticate: %w", r.ID, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("notice %d: %w", r.ID, err)
+	}
+	return &rec, nil
+}
+
+// Lookup finds a notice by the code a person typed.
+func (s *Service) Lookup(ctx context.Context, code string) (store.NoticeRow, *Record, error) {
+	c, err := NormalizeCode(code)
+	if err != nil {
+		return store.NoticeRow{}, nil, err
+	}
+	row, err := s.st.NoticeByCode(ctx, s.CodeHash(c))
+	if err != nil {
+		return row, nil, err
+	}
+	rec, err := s.Open(row)
+	return row, rec, err
+}
+
+// Text is what the lab says happened and what it is doing, in one
+// language.
+type Text struct {
+	What  string `json:"what"`
+	Doing string `json:"doing"`
+}
+
+// Letter builds the person's letter in their language (English when the
+// lab has not written the Spanish text yet).
+func (rec *Record) Letter(lab Lab, texts map[string]Text, discovered, date time.Time) *Letter {
+	language := rec.Language
+	t, ok := texts[language]
+	if !ok || t.What == "" {
+		language, t = "en", texts["en"]
+	}
+	return &Letter{Language: language, Code: rec.Code, Date: date, Recipient: rec.Name, Address: rec.Address,
+		Minor: rec.Minor, Deceased: rec.Deceased, Lab: lab, What: t.What, Doing: t.Doing, From: rec.First, To: rec.Last,
+		Discovered: discovered, Elements: rec.Elements}
+}

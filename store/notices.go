@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/labtrust/labtrust"
+)
+
+// NoticeRow is a prepared notice: clear columns for counts and tracking,
+// the sealed record.
+type NoticeRow struct {
+	ID        int64
+	Incident  int64
+	CodeHash  []byte
+	Patient   []byte
+	Channel   string
+	Language  string
+	State     string
+	Status    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Body      []byte
+}
+
+// AddNotices stores notices in one transaction; a patient who already has
+// a notice for the incident keeps it (the row is skipped), so preparing
+// again after the scope grew adds only the new people. It returns how
+// many it added.
+func (d *DB) AddNotices(ctx context.Context, rows []NoticeRow) (int, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: begin notices: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	st, err := d.txStmt(ctx, tx, `INSERT INTO notices (incident, code_hash, patient, channel, language, state, status, created_at, updated_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (incident, patient) DO NOTHING`)
+	if err != nil {
+		return 0, err
+	}
+	added := 0
+	for _, r := range rows {
+		res, err := st.ExecContext(ctx, r.Incident, r.CodeHash, r.Patient, r.Channel, r.Language, r.State, r.Status,
+			r.CreatedAt.UnixNano(), r.CreatedAt.UnixNano(), r.Body)
+		if err != nil {
+			return 0, fmt.Errorf("store: add notice: %w", mapErr(err))
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			added++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: commit notices: %w", mapErr(err))
+	}
+	return added, nil
+}
+
+const noticeCols = `id, incident, code_hash, patient, channel, language, state, status, created_at, updated_at, body`
+
+func scanNotice(s scanner) (NoticeRow, error) {
+	var r NoticeRow
+	var c, u int64
+	err := s.Scan(&r.ID, &r.Incident, &r.CodeHash, &r.Patient, &r.Channel, &r.Language, &r.State, &r.Status, &c, &u, &r.Body)
+	r.CreatedAt, r.UpdatedAt = time.Unix(0, c).UTC(), time.Unix(0, u).UTC()
+	return r, err
+}
+
+// Notices calls fn with each of an incident's notices, in ID order.
+func (d *DB) Notices(ctx context.Context, incident int64, fn func(NoticeRow) error) error {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+noticeCols+` FROM notices WHERE incident = ? ORDER BY id`), incident)
+	if err != nil {
+		return fmt.Errorf("store: notices: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanNotice(rows)
+		if err != nil {
+			return fmt.Errorf("store: scan notice: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return mapErr(rows.Err())
+}
+
+// NoticeByCode returns the notice whose code has the keyed hash h, or
+// labtrust.ErrNotFound.
+func (d *DB) NoticeByCode(ctx context.Context, h []byte) (NoticeRow, error) {
+	r, err := scanNotice(d.db.QueryRowContext(ctx, d.q(`SELECT `+noticeCols+` FROM notices WHERE code_hash = ?`), h))
+	if err != nil {
+		return r, fmt.Errorf("store: notice: %w", mapErr(err))
+	}
+	return r, nil
+}
+
+// SetNoticeStatus records a notice's delivery status.
+func (d *DB) SetNoticeStatus(ctx context.Context, id int64, status string, at time.Time) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE notices SET status = ?, updated_at = ? WHERE id = ?`), status, at.UnixNano(), id)
+	if err != nil {
+		return fmt.Errorf("store: notice %d: %w", id, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: notice %d: %w", id, labtrust.ErrNotFound)
+	}
+	return nil
+}
+
+// NoticeCount is how many of an incident's notices are in one channel,
+// language and status.
+type NoticeCount struct {
+	Channel, Language, Status string
+	N                         int
+}
+
+// NoticeCounts counts an incident's notices.
+func (d *DB) NoticeCounts(ctx context.Context, incident int64) ([]NoticeCount, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT channel, language, status, COUNT(*) FROM notices WHERE incident = ? GROUP BY channel, language, status ORDER BY channel, language, status`), incident)
+	if err != nil {
+		return nil, fmt.Errorf("store: notice counts: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []NoticeCount
+	for rows.Next() {
+		var c NoticeCount
+		if err := rows.Scan(&c.Channel, &c.Language, &c.Status, &c.N); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}
