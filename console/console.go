@@ -22,6 +22,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/incident"
+	"github.com/labtrust/labtrust/internal/ratelimit"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/vault"
@@ -67,7 +68,7 @@ type Console struct {
 	LoginWindow time.Duration
 
 	pages   map[string]*template.Template
-	limiter *attempts
+	limiter *ratelimit.Window
 }
 
 const cookieName = "labtrust_session"
@@ -83,7 +84,7 @@ func (c *Console) Handler() (http.Handler, error) {
 	if c.LoginWindow <= 0 {
 		c.LoginWindow = 5 * time.Minute
 	}
-	c.limiter = newAttempts(c.LoginLimit, c.LoginWindow)
+	c.limiter = ratelimit.New(c.LoginLimit, c.LoginWindow)
 	c.pages = map[string]*template.Template{}
 	for _, p := range []string{"login", "mfa", "enrol", "home", "ledger", "patients", "staff", "keys", "quarantine", "alerts", "alert", "incidents", "incident"} {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
@@ -144,7 +145,7 @@ func (c *Console) Handler() (http.Handler, error) {
 		mux.HandleFunc("GET /console/incidents/{id}/deadlines.ics", inc(c.incidentCalendar))
 		mux.HandleFunc("POST /console/incidents/{id}/evidence/{eid}", inc(c.incidentEvidenceGet))
 		for path, fn := range map[string]func(*http.Request, *identity.Staff, int64) (string, error){
-			"status": c.incidentStatus, "note": c.incidentNote, "lessons": c.incidentLessons, "playbook": c.incidentPlaybook,
+			"status": c.incidentStatus, "note": c.incidentNote, "update": c.incidentUpdate, "lessons": c.incidentLessons, "playbook": c.incidentPlaybook,
 			"task/{task}": c.incidentTask, "contact": c.incidentContact, "delay": c.incidentDelay, "indicators": c.incidentIndicators,
 			"scope": c.incidentScope, "assess": c.incidentAssess, "evidence": c.incidentEvidenceAdd, "evidence/{eid}/transfer": c.incidentEvidenceTransfer,
 		} {
@@ -251,7 +252,7 @@ func remote(r *http.Request) string {
 // limited refuses attempts beyond the per-address limit.
 func (c *Console) limited(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !c.limiter.allow(remote(r)) {
+		if !c.limiter.Allow(remote(r)) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(c.LoginWindow.Seconds())))
 			c.render(w, "login", http.StatusTooManyRequests, page{Title: "Sign in", SSO: c.SSO,
 				Error: "Too many attempts from your network. Wait a few minutes, then try again."})

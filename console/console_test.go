@@ -23,6 +23,7 @@ import (
 	"github.com/labtrust/labtrust/console"
 	"github.com/labtrust/labtrust/hl7"
 	"github.com/labtrust/labtrust/identity"
+	"github.com/labtrust/labtrust/internal/browsertest"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
@@ -141,40 +142,11 @@ func newEnvWith(t *testing.T, dsn string, configure func(c *console.Console, bas
 	return e
 }
 
-// axeScript is axe-core (from npm, pinned in .ci/run), or "" if absent.
-func axeScript(t *testing.T) string {
-	path := os.Getenv("LABTRUST_AXE")
-	if path == "" {
-		path = filepath.Join("..", ".ci", "node", "node_modules", "axe-core", "axe.min.js")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if os.Getenv("LABTRUST_REQUIRE_CHROMIUM") != "" {
-			t.Fatalf("axe-core is required here but not found at %s", path)
-		}
-		return ""
-	}
-	return string(b)
-}
+func axeScript(t *testing.T) string { return browsertest.Axe(t) }
 
-// checkA11y runs axe-core on the current page and fails on any serious or
-// critical WCAG 2.1 A/AA violation.
 func checkA11y(t *testing.T, ctx context.Context, axe, page string) {
 	t.Helper()
-	if axe == "" {
-		return
-	}
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](axe+";true")); err != nil {
-		t.Fatalf("%s: load axe-core: %v", page, err)
-	}
-	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
-		.then(r => r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v => v.id + ": " + v.help))`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("%s: axe-core: %v", page, err)
-	}
-	if len(found) > 0 {
-		t.Errorf("%s: accessibility violations: %v", page, found)
-	}
+	browsertest.CheckA11y(t, ctx, axe, page)
 }
 
 // TestSignInWithTOTPInChromium signs in as a new privacy officer in a real

@@ -32,17 +32,18 @@ type Incidents struct {
 // IncidentView is what the incident page shows.
 type IncidentView struct {
 	*incident.Incident
-	Obligations []ObligationView
-	ObError     string
-	Owed        int
-	Playbooks   []*incident.Playbook
-	Kinds       []string
-	Factors     []breach.Factor
-	Elements    []breach.Element
-	Exceptions  []breach.Exception
-	OpenTasks   int
-	Scope       *breach.Summary
-	States      []StateCount
+	Obligations    []ObligationView
+	ObError        string
+	Owed           int
+	Playbooks      []*incident.Playbook
+	Kinds          []string
+	UpdateStatuses []string
+	Factors        []breach.Factor
+	Elements       []breach.Element
+	Exceptions     []breach.Exception
+	OpenTasks      int
+	Scope          *breach.Summary
+	States         []StateCount
 	// Timeline merges the incident's own entries with its alerts.
 	Timeline   []incident.Entry
 	Responders []*identity.Staff
@@ -204,7 +205,7 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *ident
 		c.fail(w, err)
 		return
 	}
-	v := &IncidentView{Incident: in, Playbooks: c.playbookList(), Kinds: incident.ContactKinds, Factors: breach.Factors, Exceptions: breach.Exceptions,
+	v := &IncidentView{Incident: in, Playbooks: c.playbookList(), Kinds: incident.ContactKinds, UpdateStatuses: incident.UpdateStatuses, Factors: breach.Factors, Exceptions: breach.Exceptions,
 		Elements: []breach.Element{breach.ElementName, breach.ElementAddress, breach.ElementDOB, breach.ElementSSN, breach.ElementContact,
 			breach.ElementHealthInsurance, breach.ElementOrders, breach.ElementResults, breach.ElementDiagnoses, breach.ElementDriversLicense, breach.ElementFinancialAccount}}
 	for _, t := range in.Tasks {
@@ -305,6 +306,11 @@ func (c *Console) incidentStatus(r *http.Request, st *identity.Staff, id int64) 
 	s := incident.Status(r.PostFormValue("status"))
 	_, err := c.Incidents.Service.SetStatus(r.Context(), st.Username, id, s, r.PostFormValue("note"))
 	return "The incident is now " + string(s) + ".", err
+}
+
+func (c *Console) incidentUpdate(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	_, err := c.Incidents.Service.PostUpdate(r.Context(), st.Username, id, r.PostFormValue("status"), r.PostFormValue("en"), r.PostFormValue("es"))
+	return "Public update posted on the portal.", err
 }
 
 func (c *Console) incidentNote(r *http.Request, st *identity.Staff, id int64) (string, error) {

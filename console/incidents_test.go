@@ -130,6 +130,13 @@ func TestIncidentPagesHTTP(t *testing.T) {
 			t.Fatalf("manifest: %v", err)
 		}
 		res.Body.Close()
+		// A public update for the portal, in both languages.
+		if code, body = post(t, ana, base+"/1/update", url.Values{"status": {"investigating"}, "en": {"We are looking into it."}, "es": {"Lo estamos investigando."}}); code != 200 || !strings.Contains(body, "Lo estamos investigando.") {
+			t.Fatalf("public update: %d", code)
+		}
+		if code, _ = post(t, ana, base+"/1/update", url.Values{"status": {"investigating"}, "en": {"English only."}}); code != http.StatusBadRequest {
+			t.Fatalf("update without Spanish: %d", code)
+		}
 		// The timeline holds the actions in order.
 		if code, body = get(t, ana, base+"/1"); code != 200 || !strings.Contains(body, "Risk assessment recorded") || !strings.Contains(body, "Breach scope 2 computed") {
 			t.Fatalf("timeline: %d", code)

@@ -77,7 +77,9 @@ type Incident struct {
 	// NoticeText is what the notices say happened and what the lab is
 	// doing, by language ("en", "es").
 	NoticeText map[string]NoticeText `json:"noticeText,omitempty"`
-	version    int64
+	// Updates are the public statements the portal shows, newest last.
+	Updates []Update `json:"updates,omitempty"`
+	version int64
 }
 
 // Assessment returns the latest recorded assessment, or nil.
@@ -757,5 +759,31 @@ func (s *Service) SetNoticeText(ctx context.Context, by string, id int64, langua
 		}
 		in.NoticeText[language] = NoticeText{What: strings.TrimSpace(what), Doing: strings.TrimSpace(doing)}
 		return "Notice text written (" + language + ")", "notice text " + language, nil
+	})
+}
+
+// UpdateStatuses are the stages a public status update announces.
+var UpdateStatuses = []string{"investigating", "identified", "contained", "resolved"}
+
+// Update is a public, timestamped statement about the incident, in
+// English and Spanish. It is what patients read: no PHI, no names.
+type Update struct {
+	At     time.Time         `json:"at"`
+	By     string            `json:"by"`
+	Status string            `json:"status"`
+	Text   map[string]string `json:"text"` // by language
+}
+
+// PostUpdate publishes a status update on the portal.
+func (s *Service) PostUpdate(ctx context.Context, by string, id int64, status, en, es string) (*Incident, error) {
+	if !slices.Contains(UpdateStatuses, status) {
+		return nil, invalid("update status %q: one of %s", status, strings.Join(UpdateStatuses, ", "))
+	}
+	if strings.TrimSpace(en) == "" || strings.TrimSpace(es) == "" {
+		return nil, invalid("a public update is written in English and Spanish")
+	}
+	return s.update(ctx, by, id, "public-update", func(in *Incident, now time.Time) (string, string, error) {
+		in.Updates = append(in.Updates, Update{At: now, By: by, Status: status, Text: map[string]string{"en": strings.TrimSpace(en), "es": strings.TrimSpace(es)}})
+		return "Public update posted (" + status + "): " + strings.TrimSpace(en), "update " + status, nil
 	})
 }

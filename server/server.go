@@ -48,6 +48,8 @@ type Server struct {
 	MaxBody int64
 	// Console, if set, serves the staff console under /console/.
 	Console http.Handler
+	// Portal, if set, serves the patient portal under /portal/.
+	Portal http.Handler
 	// Alerts, if set, serves /api/v1/alerts.
 	Alerts Alerts
 	// Incidents, if set, serves /api/v1/incidents.
@@ -87,6 +89,9 @@ func (s *Server) Handler() http.Handler {
 	ledger := http.StripPrefix("/ledger/", noStoreErrors(http.FileServer(http.Dir(s.LedgerDir))))
 	mux.Handle("GET /ledger/checkpoint", ledger)
 	mux.Handle("GET /ledger/tile/", ledger)
+	if s.Portal != nil {
+		mux.Handle("/portal/", s.Portal)
+	}
 	if s.Console != nil {
 		mux.Handle("/console/", s.Console)
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/incident"
+	"github.com/labtrust/labtrust/portal"
 	"math/big"
 	"net"
 	"net/http"
@@ -46,6 +47,7 @@ import (
 )
 
 type serveOpts struct {
+	lab          labOpts
 	addr         string
 	syslogTLS    string
 	syslogUDP    string
@@ -133,6 +135,7 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.smtp.TLS, "smtp-tls", "mandatory", "mandatory (STARTTLS), implicit, opportunistic or none")
 	f.StringVar(&o.smtpCA, "smtp-ca", "", "PEM file of the CA that signed the mail server's certificate (default: the system's)")
 	f.StringVar(&o.smtp.From, "alert-email-from", "labtrust@localhost", "sender of alert mail")
+	o.lab.flags(cmd)
 	f.BoolVar(&o.demo, "demo", false, "generate and ingest a synthetic demo lab if the data directory is empty")
 	f.IntVar(&o.demoPatients, "demo-patients", 2000, "patients in the demo lab")
 	f.Int64Var(&o.demoEvents, "demo-events", 20000, "events in the demo lab")
@@ -399,7 +402,23 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		return err
 	}
 	apiInc := &server.Incidents{Service: apiIncSvc, Laws: apiLaws}
-	srv := &server.Server{Pipeline: a.pipe, Store: a.db, Parsers: parsers{sources}, Token: token, Console: con,
+	lab := o.lab
+	if o.demo && lab.name == "" {
+		lab = labOpts{name: "Demo Clinical Laboratory", address: "1 Lab Way; Austin, TX 78702", phone: "1-800-555-0199",
+			email: "privacy@lab.example", website: "https://lab.example", portal: o.publicURL + "/portal/"}
+	}
+	portalLab, _ := lab.lab() // without a name or number the portal still serves updates
+	if portalLab.Name == "" {
+		portalLab.Name = lab.name
+	}
+	pt := &portal.Portal{Incidents: apiIncSvc, Notices: notices(a), Keys: a.keys, Record: ledgerRecorder{a}, Lab: portalLab,
+		Log: a.log, Secure: strings.HasPrefix(o.publicURL, "https://")}
+	portalHandler, err := pt.Handler()
+	if err != nil {
+		stopPipeline()
+		return err
+	}
+	srv := &server.Server{Pipeline: a.pipe, Store: a.db, Parsers: parsers{sources}, Token: token, Console: con, Portal: portalHandler,
 		LedgerDir: a.p.ledger(), Gatherer: a.reg, Log: a.log,
 		Formats:   func(s string) (string, bool) { src, ok := sources[s]; return src.Format, ok },
 		Alerts:    a.db,

@@ -1,0 +1,401 @@
+// Package portal is the patients' side of the server: the incident status
+// page with its timestamped updates, "Was I affected?" by notice code and
+// date of birth (never SSN digits), and each person's notice. Pages are
+// server-rendered in English and Spanish, work without JavaScript, and
+// carry a strict Content-Security-Policy.
+package portal
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/incident"
+	"github.com/labtrust/labtrust/internal/ratelimit"
+	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/store"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// Incidents reads the incidents the portal speaks of.
+type Incidents interface {
+	List(ctx context.Context) ([]*incident.Incident, error)
+	Get(ctx context.Context, id int64) (*incident.Incident, error)
+}
+
+// Notices finds a person's notice by its code.
+type Notices interface {
+	Lookup(ctx context.Context, code string) (store.NoticeRow, *notice.Record, error)
+}
+
+// Sealer seals the portal's session cookie (the vault's keyring).
+type Sealer interface {
+	Seal(ctx context.Context, dst, plaintext, aad []byte) ([]byte, error)
+	Open(dst, sealed, aad []byte) ([]byte, error)
+}
+
+// Recorder puts a person's look-ups in the ledger.
+type Recorder interface {
+	Record(ctx context.Context, e labtrust.Event) error
+}
+
+// Portal serves the patient pages under /portal/.
+type Portal struct {
+	Incidents Incidents
+	Notices   Notices
+	Keys      Sealer
+	Record    Recorder // nil: not recorded
+	Lab       notice.Lab
+	Log       *slog.Logger
+	// Secure marks the session cookie Secure (the server speaks TLS, or
+	// sits behind a proxy that does).
+	Secure bool
+	// LookupLimit is how many look-ups one client address may make per
+	// LookupWindow (defaults 20 per 10 minutes), and CodeLimit how many
+	// wrong birth dates one code takes per window (default 5).
+	LookupLimit, CodeLimit int
+	LookupWindow           time.Duration
+	Now                    func() time.Time
+
+	pages   map[string]*template.Template
+	byAddr  *ratelimit.Window
+	perCode *ratelimit.Window
+}
+
+const cookieName = "labtrust_notice"
+
+// SessionLength is how long a look-up stays open.
+const SessionLength = 30 * time.Minute
+
+// Handler returns the portal's routes.
+func (p *Portal) Handler() (http.Handler, error) {
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.LookupLimit <= 0 {
+		p.LookupLimit = 20
+	}
+	if p.CodeLimit <= 0 {
+		p.CodeLimit = 5
+	}
+	if p.LookupWindow <= 0 {
+		p.LookupWindow = 10 * time.Minute
+	}
+	p.byAddr = ratelimit.New(p.LookupLimit, p.LookupWindow)
+	p.perCode = ratelimit.New(p.CodeLimit, p.LookupWindow)
+	p.pages = map[string]*template.Template{}
+	for _, name := range []string{"status", "lookup", "notice"} {
+		t, err := template.New("").Funcs(template.FuncMap{"t": func(lang, key string) string { return text(lang, key) }}).
+			ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		p.pages[name] = t
+	}
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /portal/static/", http.StripPrefix("/portal/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /portal/{$}", p.status)
+	mux.HandleFunc("GET /portal/lookup", p.lookupPage)
+	mux.HandleFunc("POST /portal/lookup", p.lookup)
+	mux.HandleFunc("GET /portal/notice", p.noticePage)
+	mux.HandleFunc("POST /portal/leave", p.leave)
+	return headers(http.NewCrossOriginProtection().Handler(mux)), nil
+}
+
+func headers(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// language picks English or Spanish: ?lang= first, then the browser's
+// Accept-Language.
+func language(r *http.Request) string {
+	switch l := r.URL.Query().Get("lang"); l {
+	case "en", "es":
+		return l
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case strings.HasPrefix(tag, "es"):
+			return "es"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "en"
+}
+
+type page struct {
+	Lang, Other, Title, Error, Path string
+	Lab                             notice.Lab
+	Incidents                       []incidentView
+	Code                            string
+	Notice                          *noticeView
+}
+
+type incidentView struct {
+	ID      int64
+	Title   string
+	Status  string
+	Updates []updateView
+}
+
+type updateView struct {
+	At     time.Time
+	Status string
+	Text   string
+}
+
+type noticeView struct {
+	Code     string
+	Sections []notice.Section
+	Elements []string
+}
+
+func (p *Portal) render(w http.ResponseWriter, r *http.Request, name string, status int, pg page) {
+	pg.Lang = language(r)
+	pg.Other = "es"
+	if pg.Lang == "es" {
+		pg.Other = "en"
+	}
+	pg.Lab, pg.Path = p.Lab, r.URL.Path
+	var b bytes.Buffer
+	if err := p.pages[name].ExecuteTemplate(&b, "layout", pg); err != nil {
+		p.Log.Error("portal: render", "page", name, "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+// status lists the incidents with public updates, newest update first.
+func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	ins, err := p.Incidents.List(r.Context())
+	if err != nil {
+		p.Log.Error("portal: incidents", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	var views []incidentView
+	for _, in := range ins {
+		if len(in.Updates) == 0 {
+			continue // nothing public yet
+		}
+		v := incidentView{ID: in.ID, Status: in.Updates[len(in.Updates)-1].Status}
+		for i := len(in.Updates) - 1; i >= 0; i-- {
+			u := in.Updates[i]
+			v.Updates = append(v.Updates, updateView{At: u.At, Status: u.Status, Text: u.Text[lang]})
+		}
+		views = append(views, v)
+	}
+	p.render(w, r, "status", http.StatusOK, page{Title: text(lang, "statusTitle"), Incidents: views})
+}
+
+func (p *Portal) lookupPage(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, "lookup", http.StatusOK, page{Title: text(language(r), "lookupTitle")})
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// lookup checks a notice code and date of birth. Every failure gives the
+// same answer, so the form tells nobody whether a code exists; attempts
+// are limited per client address and per code.
+func (p *Portal) lookup(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	code := r.PostFormValue("code")
+	fail := func(status int, key string) {
+		p.render(w, r, "lookup", status, page{Title: text(lang, "lookupTitle"), Error: text(lang, key), Code: code})
+	}
+	if !p.byAddr.Allow(clientAddr(r)) {
+		fail(http.StatusTooManyRequests, "tooMany")
+		return
+	}
+	dob, err := birthDate(r)
+	if err != nil {
+		fail(http.StatusBadRequest, "badDate")
+		return
+	}
+	norm, err := notice.NormalizeCode(code)
+	if err != nil {
+		fail(http.StatusBadRequest, "badCode")
+		return
+	}
+	if !p.perCode.Allow(norm) {
+		fail(http.StatusTooManyRequests, "tooMany")
+		return
+	}
+	row, rec, err := p.Notices.Lookup(r.Context(), norm)
+	if err != nil && !errors.Is(err, labtrust.ErrNotFound) {
+		p.Log.Error("portal: lookup", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	// Compare in constant time against a placeholder when the code is
+	// unknown, so the answer takes as long either way.
+	want := "0000-00-00"
+	if rec != nil && rec.BirthDate != "" {
+		want = rec.BirthDate
+	}
+	if subtle.ConstantTimeCompare([]byte(want), []byte(dob)) != 1 || rec == nil {
+		fail(http.StatusUnauthorized, "notFound")
+		return
+	}
+	if err := p.startSession(w, r, row, rec.Code); err != nil {
+		p.Log.Error("portal: session", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	p.record(r.Context(), rec, row, "portal-lookup")
+	http.Redirect(w, r, "/portal/notice?lang="+lang, http.StatusSeeOther)
+}
+
+// birthDate reads the form's date of birth: one date field (YYYY-MM-DD)
+// or day, month and year fields.
+func birthDate(r *http.Request) (string, error) {
+	if d := r.PostFormValue("dob"); d != "" {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			return "", err
+		}
+		return t.Format(time.DateOnly), nil
+	}
+	y, err1 := strconv.Atoi(r.PostFormValue("year"))
+	m, err2 := strconv.Atoi(r.PostFormValue("month"))
+	d, err3 := strconv.Atoi(r.PostFormValue("day"))
+	if err1 != nil || err2 != nil || err3 != nil {
+		return "", errors.New("no date")
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if t.Year() != y || int(t.Month()) != m || t.Day() != d {
+		return "", errors.New("not a date")
+	}
+	return t.Format(time.DateOnly), nil
+}
+
+type session struct {
+	Notice   int64     `json:"n"`
+	Incident int64     `json:"i"`
+	Code     string    `json:"c"`
+	Expires  time.Time `json:"e"`
+}
+
+var sessionAAD = []byte("labtrust portal session v1")
+
+func (p *Portal) startSession(w http.ResponseWriter, r *http.Request, row store.NoticeRow, code string) error {
+	b, _ := json.Marshal(session{Notice: row.ID, Incident: row.Incident, Code: code, Expires: p.Now().Add(SessionLength)})
+	sealed, err := p.Keys.Seal(r.Context(), nil, b, sessionAAD)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/portal/",
+		HttpOnly: true, Secure: p.Secure, SameSite: http.SameSiteStrictMode, MaxAge: int(SessionLength.Seconds())})
+	return nil
+}
+
+func (p *Portal) session(r *http.Request) (*session, bool) {
+	ck, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return nil, false
+	}
+	b, err := p.Keys.Open(nil, raw, sessionAAD)
+	if err != nil {
+		return nil, false
+	}
+	var s session
+	if json.Unmarshal(b, &s) != nil || p.Now().After(s.Expires) {
+		return nil, false
+	}
+	return &s, true
+}
+
+// noticePage is the person's own notice: what happened, which of their
+// data, what the lab is doing and what they can do.
+func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	s, ok := p.session(r)
+	if !ok {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return
+	}
+	row, rec, err := p.Notices.Lookup(r.Context(), s.Code)
+	if err != nil || row.ID != s.Notice {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return
+	}
+	in, err := p.Incidents.Get(r.Context(), row.Incident)
+	if err != nil {
+		p.Log.Error("portal: incident", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	texts := map[string]notice.Text{}
+	for k, t := range in.NoticeText {
+		texts[k] = notice.Text{What: t.What, Doing: t.Doing}
+	}
+	shown := *rec
+	shown.Language = lang // the page follows the reader's choice
+	l := shown.Letter(p.Lab, texts, in.Discovered, p.Now())
+	l.Lab.PortalURL = "" // they are on it
+	v := &noticeView{Code: rec.Code, Sections: l.Sections()}
+	p.record(r.Context(), rec, row, "portal-notice-view")
+	p.render(w, r, "notice", http.StatusOK, page{Title: text(lang, "noticeTitle"), Notice: v})
+}
+
+func (p *Portal) leave(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/portal/", MaxAge: -1, HttpOnly: true, Secure: p.Secure, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/portal/?lang="+language(r), http.StatusSeeOther)
+}
+
+// record puts the person's own look-up in the ledger, naming them, so it
+// shows in their access report like any other access to their data.
+func (p *Portal) record(ctx context.Context, rec *notice.Record, row store.NoticeRow, what string) {
+	if p.Record == nil {
+		return
+	}
+	p.Record.Record(ctx, labtrust.Event{Time: p.Now().UTC(), Source: "labtrust-portal", Kind: labtrust.KindAccess, Action: labtrust.ActionRead,
+		Outcome: labtrust.OutcomeSuccess, Type: labtrust.Code{System: "https://labtrust.example/portal-action", Code: what},
+		Actor:    labtrust.Actor{ID: "patient", UserType: "person", Role: "patient"},
+		Patients: []labtrust.PatientRef{{ID: rec.MRN}}, SourceRef: "notice/" + strconv.FormatInt(row.ID, 10)})
+}

@@ -1,0 +1,255 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/incident"
+	"github.com/labtrust/labtrust/internal/browsertest"
+	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/portal"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/store/storetest"
+	"github.com/labtrust/labtrust/vault"
+)
+
+type recorder struct {
+	mu  sync.Mutex
+	evs []labtrust.Event
+}
+
+func (r *recorder) Record(_ context.Context, e labtrust.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = append(r.evs, e)
+	return nil
+}
+
+type env struct {
+	srv   *httptest.Server
+	codes map[string]string // MRN → notice code
+	rec   *recorder
+}
+
+// newEnv: an incident with a public update, a scope of two patients (one
+// Spanish-speaking), their notices, and the portal over them.
+func newEnv(t *testing.T, dsn string) *env {
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kek, _ := vault.LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "kek.key"))
+	keys, err := vault.Open(ctx, kek, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(db, keys)
+	var recs []labtrust.PatientRecord
+	for _, p := range []struct{ mrn, family, lang, dob string }{{"P1", "García", "es", "1975-04-09"}, {"P2", "Brown", "en", "1990-12-01"}} {
+		recs = append(recs, labtrust.PatientRecord{Source: "adt", Time: time.Now(), Patient: labtrust.Patient{ID: labtrust.PatientRef{ID: p.mrn},
+			Name: labtrust.HumanName{Family: p.family, Given: []string{"Rosa"}}, BirthDate: p.dob, Language: p.lang,
+			Addresses: []labtrust.Address{{Lines: []string{"9 Pine St"}, City: "Dallas", State: "TX", PostalCode: "75201"}}}})
+	}
+	if err := reg.Import(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := incident.New(db, keys, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := inc.Create(ctx, "priya", incident.NewIncident{Title: "Export at night", Discovered: time.Now().Add(-48 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc.SetNoticeText(ctx, "priya", in.ID, "en", "An account exported records at night.", "We disabled it.")
+	inc.SetNoticeText(ctx, "priya", in.ID, "es", "Una cuenta exportó expedientes de noche.", "La desactivamos.")
+	if _, err := inc.PostUpdate(ctx, "priya", in.ID, "investigating", "We are looking into unusual exports.", "Investigamos exportaciones inusuales."); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inc.PostUpdate(ctx, "priya", in.ID, "contained", "The account is disabled.", "La cuenta está desactivada."); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 10, 5, 2, 0, 0, 0, time.UTC)
+	sc := &breach.Scope{Patients: []breach.Affected{
+		{MRN: "P1", Blind: keys.Blind("P1"), Elements: []breach.Element{breach.ElementName, breach.ElementResults}, First: at, Last: at},
+		{MRN: "P2", Blind: keys.Blind("P2"), Elements: []breach.Element{breach.ElementName, breach.ElementDOB}, First: at, Last: at},
+	}}
+	ns := notice.NewService(db, keys, keys.Blinder(), reg, nil)
+	if _, err := ns.Prepare(ctx, in.ID, sc, nil); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{codes: map[string]string{}, rec: &recorder{}}
+	db.Notices(ctx, in.ID, func(r store.NoticeRow) error {
+		rec, err := ns.Open(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.codes[rec.MRN] = rec.Code
+		return nil
+	})
+	p := &portal.Portal{Incidents: inc, Notices: ns, Keys: keys, Record: e.rec, LookupLimit: 8, CodeLimit: 3,
+		Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}}
+	h, err := p.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar}
+}
+
+func do(t *testing.T, cl *http.Client, method, u string, form url.Values, lang string) (int, string) {
+	t.Helper()
+	var body *strings.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	} else {
+		body = strings.NewReader("")
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if lang != "" {
+		req.Header.Set("Accept-Language", lang)
+	}
+	res, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	return res.StatusCode, b.String()
+}
+
+func dob(code, y, m, d string) url.Values {
+	return url.Values{"code": {code}, "year": {y}, "month": {m}, "day": {d}}
+}
+
+// TestPortalHTTP: the status page in both languages, the look-up that
+// never says whether a code exists, its limits, and the notice page only
+// with the session a correct look-up gives.
+func TestPortalHTTP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		base := e.srv.URL + "/portal/"
+		cl := client()
+		code, body := do(t, cl, "GET", base, nil, "es-MX,es;q=0.9")
+		if code != 200 || !strings.Contains(body, `lang="es"`) || !strings.Contains(body, "Estado actual: Contenido") ||
+			!strings.Contains(body, "La cuenta está desactivada.") || strings.Index(body, "desactivada") > strings.Index(body, "Investigamos") {
+			t.Fatalf("status page in Spanish, newest first: %d %s", code, body)
+		}
+		if _, body := do(t, cl, "GET", base+"?lang=en", nil, "es"); !strings.Contains(body, "Current status: Contained") {
+			t.Fatal("?lang=en does not win over the browser's language")
+		}
+		// Without a session the notice page sends you to the look-up.
+		if code, body := do(t, cl, "GET", base+"notice", nil, ""); code != 200 || !strings.Contains(body, `id="code"`) {
+			t.Fatalf("notice without a session: %d", code)
+		}
+		// Wrong birth date and unknown code get the same answer.
+		_, wrongDOB := do(t, cl, "POST", base+"lookup?lang=en", dob(e.codes["P2"], "1990", "12", "2"), "")
+		_, unknown := do(t, cl, "POST", base+"lookup?lang=en", dob("ZZZZ-ZZZZ-ZZZZ", "1990", "12", "1"), "")
+		msg := "We could not find a notice with that code and date of birth."
+		if !strings.Contains(wrongDOB, msg) || !strings.Contains(unknown, msg) {
+			t.Fatalf("look-up failures differ:\n%s\n%s", wrongDOB, unknown)
+		}
+		// The code as typed from paper, lower case with spaces.
+		typed := strings.ToLower(strings.ReplaceAll(e.codes["P1"], "-", " "))
+		code, body = do(t, cl, "POST", base+"lookup?lang=es", dob(typed, "1975", "4", "9"), "")
+		if code != 200 || !strings.Contains(body, "Su aviso") || !strings.Contains(body, "Una cuenta exportó expedientes de noche.") ||
+			!strings.Contains(body, "sus resultados de laboratorio") || strings.Contains(body, "su fecha de nacimiento") {
+			t.Fatalf("notice page: %d %s", code, body)
+		}
+		// The look-up and the view are in the ledger, naming the patient.
+		e.rec.mu.Lock()
+		n := 0
+		for _, ev := range e.rec.evs {
+			if ev.Patients[0].ID == "P1" && strings.HasPrefix(ev.Type.Code, "portal-") {
+				n++
+			}
+		}
+		e.rec.mu.Unlock()
+		if n != 2 {
+			t.Fatalf("%d portal events for P1, want 2", n)
+		}
+		// Leaving ends the session.
+		do(t, cl, "POST", base+"leave", url.Values{}, "")
+		if _, body := do(t, cl, "GET", base+"notice", nil, ""); !strings.Contains(body, `id="code"`) {
+			t.Fatal("the session survived leaving")
+		}
+		// Bad input says what is wrong with it.
+		if code, body := do(t, cl, "POST", base+"lookup?lang=en", dob(e.codes["P1"], "1975", "2", "30"), ""); code != 400 || !strings.Contains(body, "day, month and year") {
+			t.Fatalf("impossible date: %d", code)
+		}
+		// Per code: after 3 tries in the window, even the right date is refused.
+		cl2 := client()
+		for range 3 {
+			do(t, cl2, "POST", base+"lookup", dob(e.codes["P2"], "2000", "1", "1"), "")
+		}
+		if code, _ := do(t, cl2, "POST", base+"lookup", dob(e.codes["P2"], "1990", "12", "1"), ""); code != http.StatusTooManyRequests {
+			t.Fatalf("per-code limit: %d", code)
+		}
+		// Per address: 8 look-ups per window in all.
+		for range 3 {
+			do(t, cl2, "POST", base+"lookup", dob("AAAA-AAAA-AAAA", "2000", "1", "1"), "")
+		}
+		if code, _ := do(t, cl2, "POST", base+"lookup", dob(e.codes["P1"], "1975", "4", "9"), ""); code != http.StatusTooManyRequests {
+			t.Fatalf("per-address limit: %d", code)
+		}
+	})
+}
+
+// TestPortalInChromium looks a notice up in a real browser, in Spanish,
+// and checks every page with axe-core.
+func TestPortalInChromium(t *testing.T) {
+	ctx := browsertest.Chrome(t, 60*time.Second)
+	e := newEnv(t, filepath.Join(t.TempDir(), "p.db"))
+	axe := browsertest.Axe(t)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	base := e.srv.URL + "/portal/"
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"?lang=es"), chromedp.WaitVisible(css("main h1"))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.CheckA11y(t, ctx, axe, "status (es)")
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"lookup?lang=es"), chromedp.WaitVisible(css("#code"))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.CheckA11y(t, ctx, axe, "lookup (es)")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(css("#code"), strings.ToLower(e.codes["P1"])),
+		chromedp.SendKeys(css("#day"), "9"), chromedp.SendKeys(css("#month"), "4"), chromedp.SendKeys(css("#year"), "1975"),
+		chromedp.Submit(css("#code")),
+		chromedp.WaitVisible(css("p.code")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	txt, err := chromedp.Run(ctx, chromedp.Text(css("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(txt, e.codes["P1"]) || !strings.Contains(txt, "Qué pasó") {
+		t.Fatalf("notice page: %s", txt)
+	}
+	browsertest.CheckA11y(t, ctx, axe, "notice (es)")
+}
