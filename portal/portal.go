@@ -18,15 +18,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/accessreport"
 	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/internal/ratelimit"
 	"github.com/labtrust/labtrust/notice"
 	"github.com/labtrust/labtrust/store"
+	"golang.org/x/mod/sumdb/note"
 )
 
 //go:embed templates static
@@ -61,7 +64,13 @@ type Portal struct {
 	Keys      Sealer
 	Record    Recorder // nil: not recorded
 	Lab       notice.Lab
-	Log       *slog.Logger
+	// Reports builds a patient's access report (with proofs) by MRN;
+	// Verifier checks it with the ledger's public key, whose text form
+	// (a note verifier key) LogKey is offered for offline checks.
+	Reports  func(ctx context.Context, mrn string) (*accessreport.Report, error)
+	Verifier note.Verifier
+	LogKey   string
+	Log      *slog.Logger
 	// Secure marks the session cookie Secure (the server speaks TLS, or
 	// sits behind a proxy that does).
 	Secure bool
@@ -102,7 +111,7 @@ func (p *Portal) Handler() (http.Handler, error) {
 	p.byAddr = ratelimit.New(p.LookupLimit, p.LookupWindow)
 	p.perCode = ratelimit.New(p.CodeLimit, p.LookupWindow)
 	p.pages = map[string]*template.Template{}
-	for _, name := range []string{"status", "lookup", "notice"} {
+	for _, name := range []string{"status", "lookup", "notice", "access"} {
 		t, err := template.New("").Funcs(template.FuncMap{"t": func(lang, key string) string { return text(lang, key) }}).
 			ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -121,6 +130,11 @@ func (p *Portal) Handler() (http.Handler, error) {
 	mux.HandleFunc("POST /portal/lookup", p.lookup)
 	mux.HandleFunc("GET /portal/notice", p.noticePage)
 	mux.HandleFunc("POST /portal/leave", p.leave)
+	if p.Reports != nil {
+		mux.HandleFunc("GET /portal/access", p.accessPage)
+		mux.HandleFunc("GET /portal/access.json", p.accessJSON)
+		mux.HandleFunc("GET /portal/log-key", p.logKey)
+	}
 	return headers(http.NewCrossOriginProtection().Handler(mux)), nil
 }
 
@@ -160,6 +174,23 @@ type page struct {
 	Incidents                       []incidentView
 	Code                            string
 	Notice                          *noticeView
+	Access                          *accessView
+	HasReport                       bool
+}
+
+type accessView struct {
+	Entries        []accessRow
+	CheckpointSize uint64
+	Pending        int
+	Origin         string
+}
+
+type accessRow struct {
+	At                      time.Time
+	Who, Role, Action, What string
+	Outcome                 string
+	Index                   uint64
+	Erased                  bool
 }
 
 type incidentView struct {
@@ -380,7 +411,7 @@ func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
 	l.Lab.PortalURL = "" // they are on it
 	v := &noticeView{Code: rec.Code, Sections: l.Sections()}
 	p.record(r.Context(), rec, row, "portal-notice-view")
-	p.render(w, r, "notice", http.StatusOK, page{Title: text(lang, "noticeTitle"), Notice: v})
+	p.render(w, r, "notice", http.StatusOK, page{Title: text(lang, "noticeTitle"), Notice: v, HasReport: p.Reports != nil})
 }
 
 func (p *Portal) leave(w http.ResponseWriter, r *http.Request) {
@@ -398,4 +429,104 @@ func (p *Portal) record(ctx context.Context, rec *notice.Record, row store.Notic
 		Outcome: labtrust.OutcomeSuccess, Type: labtrust.Code{System: "https://labtrust.example/portal-action", Code: what},
 		Actor:    labtrust.Actor{ID: "patient", UserType: "person", Role: "patient"},
 		Patients: []labtrust.PatientRef{{ID: rec.MRN}}, SourceRef: "notice/" + strconv.FormatInt(row.ID, 10)})
+}
+
+// report builds and verifies the session's patient's access report.
+func (p *Portal) report(w http.ResponseWriter, r *http.Request) (*notice.Record, store.NoticeRow, *accessreport.Report, *accessreport.Verified, bool) {
+	lang := language(r)
+	s, ok := p.session(r)
+	if !ok {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return nil, store.NoticeRow{}, nil, nil, false
+	}
+	row, rec, err := p.Notices.Lookup(r.Context(), s.Code)
+	if err != nil || row.ID != s.Notice {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return nil, store.NoticeRow{}, nil, nil, false
+	}
+	rep, err := p.Reports(r.Context(), rec.MRN)
+	if err != nil {
+		p.Log.Error("portal: access report", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return nil, row, nil, nil, false
+	}
+	// The server checks what it hands out: a report that does not verify
+	// is never shown as if it did.
+	ver, err := accessreport.Verify(rep, p.Verifier)
+	if err != nil {
+		p.Log.Error("portal: access report does not verify", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return nil, row, nil, nil, false
+	}
+	return rec, row, rep, ver, true
+}
+
+var actions = map[string]map[labtrust.Action]string{
+	"en": {labtrust.ActionRead: "viewed", labtrust.ActionCreate: "created", labtrust.ActionUpdate: "changed", labtrust.ActionDelete: "deleted", labtrust.ActionExecute: "exported or printed"},
+	"es": {labtrust.ActionRead: "consultó", labtrust.ActionCreate: "creó", labtrust.ActionUpdate: "modificó", labtrust.ActionDelete: "eliminó", labtrust.ActionExecute: "exportó o imprimió"},
+}
+
+// accessPage lists who accessed the person's record, from their report.
+func (p *Portal) accessPage(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	rec, row, rep, ver, ok := p.report(w, r)
+	if !ok {
+		return
+	}
+	v := &accessView{CheckpointSize: ver.CheckpointSize, Pending: rep.Pending, Origin: rep.Origin}
+	add := func(en *labtrust.Entry, erased bool) {
+		e := &en.Event
+		what := e.Type.Display
+		if what == "" {
+			what = e.Type.Code
+		}
+		var objs []string
+		for _, o := range e.Objects {
+			if o.Type != "" && o.Type != "Query" {
+				objs = append(objs, o.Type)
+			}
+		}
+		if len(objs) > 0 {
+			what = strings.Join(objs, ", ")
+		}
+		outcome := text(lang, "ok")
+		if e.Outcome != labtrust.OutcomeSuccess {
+			outcome = text(lang, "refused")
+		}
+		who := e.Actor.Name
+		if who == "" {
+			who = e.Actor.ID
+		}
+		v.Entries = append(v.Entries, accessRow{At: e.Time, Who: who, Role: e.Actor.Role, Action: actions[lang][e.Action],
+			What: what, Outcome: outcome, Index: en.Index, Erased: erased})
+	}
+	for _, en := range ver.Entries {
+		add(en, false)
+	}
+	for _, en := range ver.Erased {
+		add(en, true)
+	}
+	sort.Slice(v.Entries, func(i, j int) bool { return v.Entries[i].At.After(v.Entries[j].At) })
+	p.record(r.Context(), rec, row, "portal-access-report")
+	p.render(w, r, "access", http.StatusOK, page{Title: text(lang, "accessTitle"), Access: v})
+}
+
+// accessJSON hands the person their report, to check offline with
+// labtrust-verify and the log's key.
+func (p *Portal) accessJSON(w http.ResponseWriter, r *http.Request) {
+	rec, row, rep, _, ok := p.report(w, r)
+	if !ok {
+		return
+	}
+	p.record(r.Context(), rec, row, "portal-access-report-download")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="my-access-report.json"`)
+	rep.Write(w)
+}
+
+// logKey serves the ledger's public key (not secret).
+func (p *Portal) logKey(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="ledger.vkey"`)
+	w.Write([]byte(p.LogKey + "\n"))
 }

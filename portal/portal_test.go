@@ -15,15 +15,19 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/accessreport"
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/incident"
+	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/internal/browsertest"
+	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/notice"
 	"github.com/labtrust/labtrust/portal"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
 	"github.com/labtrust/labtrust/vault"
+	"golang.org/x/mod/sumdb/note"
 )
 
 type recorder struct {
@@ -39,9 +43,10 @@ func (r *recorder) Record(_ context.Context, e labtrust.Event) error {
 }
 
 type env struct {
-	srv   *httptest.Server
-	codes map[string]string // MRN → notice code
-	rec   *recorder
+	verifier note.Verifier
+	srv      *httptest.Server
+	codes    map[string]string // MRN → notice code
+	rec      *recorder
 }
 
 // newEnv: an incident with a public update, a scope of two patients (one
@@ -59,6 +64,35 @@ func newEnv(t *testing.T, dsn string) *env {
 		t.Fatal(err)
 	}
 	reg := registry.New(db, keys)
+	// A ledger with accesses to P1's record, for the access report.
+	dir := t.TempDir()
+	skey, vkey, _ := ledger.NewKey("lab.example/log")
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	lg, err := ledger.Open(ctx, filepath.Join(dir, "ledger"), "lab.example/log", signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := ingest.New(ctx, ingest.Config{CheckpointInterval: 10 * time.Millisecond}, db, lg, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pipe.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done; lg.Close() })
+	t0 := time.Date(2026, 10, 5, 2, 0, 0, 0, time.UTC)
+	var evs []labtrust.Event
+	for i, who := range []string{"mallory", "dr-lee", "mallory"} {
+		evs = append(evs, labtrust.Event{Time: t0.Add(time.Duration(i) * time.Hour), Source: "lis", Kind: labtrust.KindAccess, Action: labtrust.ActionRead,
+			Actor: labtrust.Actor{ID: who, Role: "billing"}, Patients: []labtrust.PatientRef{{ID: "P1"}}, Objects: []labtrust.Object{{Type: "DiagnosticReport"}}})
+	}
+	if _, err := pipe.Submit(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(string(pipe.LatestCheckpoint()), "\n3\n") {
+		time.Sleep(10 * time.Millisecond)
+	}
 	var recs []labtrust.PatientRecord
 	for _, p := range []struct{ mrn, family, lang, dob string }{{"P1", "García", "es", "1975-04-09"}, {"P2", "Brown", "en", "1990-12-01"}} {
 		recs = append(recs, labtrust.PatientRecord{Source: "adt", Time: time.Now(), Patient: labtrust.Patient{ID: labtrust.PatientRef{ID: p.mrn},
@@ -103,7 +137,15 @@ func newEnv(t *testing.T, dsn string) *env {
 		return nil
 	})
 	p := &portal.Portal{Incidents: inc, Notices: ns, Keys: keys, Record: e.rec, LookupLimit: 8, CodeLimit: 3,
-		Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}}
+		Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Verifier: verifier, LogKey: vkey,
+		Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
+			rd, err := ledger.OpenReader(filepath.Join(dir, "ledger"), "lab.example/log", verifier)
+			if err != nil {
+				return nil, err
+			}
+			return accessreport.Build(ctx, db, rd, keys, "lab.example/log", labtrust.PatientRef{ID: mrn})
+		}}
+	e.verifier = verifier
 	h, err := p.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +235,27 @@ func TestPortalHTTP(t *testing.T) {
 		if n != 2 {
 			t.Fatalf("%d portal events for P1, want 2", n)
 		}
+		if !strings.Contains(body, `href="/portal/access?lang=es"`) {
+			t.Fatal("no link to the access report")
+		}
+		// Who accessed my record: the three accesses, verified, and the
+		// report to take away, which verifies offline with the log's key.
+		code, body = do(t, cl, "GET", base+"access?lang=en", nil, "")
+		if code != 200 || strings.Count(body, "<td>mallory</td>") != 2 || !strings.Contains(body, "<td>dr-lee</td>") ||
+			!strings.Contains(body, "Checked: all 3 entries are in the log") {
+			t.Fatalf("access page: %d %s", code, body)
+		}
+		code, body = do(t, cl, "GET", base+"access.json", nil, "")
+		rep, err := accessreport.Read(strings.NewReader(body))
+		if code != 200 || err != nil {
+			t.Fatalf("report download: %d %v", code, err)
+		}
+		if v, err := accessreport.Verify(rep, e.verifier); err != nil || len(v.Entries) != 3 {
+			t.Fatalf("the downloaded report does not verify: %v", err)
+		}
+		if _, key := do(t, cl, "GET", base+"log-key", nil, ""); !strings.HasPrefix(key, "lab.example/log+") {
+			t.Fatalf("log key: %q", key)
+		}
 		// Leaving ends the session.
 		do(t, cl, "POST", base+"leave", url.Values{}, "")
 		if _, body := do(t, cl, "GET", base+"notice", nil, ""); !strings.Contains(body, `id="code"`) {
@@ -252,4 +315,12 @@ func TestPortalInChromium(t *testing.T) {
 		t.Fatalf("notice page: %s", txt)
 	}
 	browsertest.CheckA11y(t, ctx, axe, "notice (es)")
+	if err := chromedp.Do(ctx, chromedp.Click(css(`a[href^="/portal/access"]`)), chromedp.WaitVisible(css("main table"))); err != nil {
+		t.Fatal(err)
+	}
+	txt, err = chromedp.Run(ctx, chromedp.Text(css("main")))
+	if err != nil || !strings.Contains(txt, "Comprobado: las 3 entradas") {
+		t.Fatalf("access page: %v %s", err, txt)
+	}
+	browsertest.CheckA11y(t, ctx, axe, "access report (es)")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -107,4 +108,23 @@ The report holds the patient's own PHI: it is written with mode 0600 and belongs
 	cmd.Flags().StringVar(&system, "system", "", "the identifier's system, recorded in the report")
 	cmd.Flags().StringVar(&out, "out", "access-report.json", "output file, or - for standard output")
 	return cmd
+}
+
+// patientReport builds the access report of the patient with the MRN,
+// following registry merges, under the ledger's latest checkpoint.
+func patientReport(ctx context.Context, a *app, mrn string) (*accessreport.Report, error) {
+	rd, err := ledger.OpenReader(a.p.ledger(), a.origin, a.verifier)
+	if err != nil {
+		return nil, err
+	}
+	ref := labtrust.PatientRef{ID: mrn}
+	var merged []labtrust.PatientRef
+	switch e, err := registry.New(a.db, a.keys).Get(ctx, mrn); {
+	case err == nil:
+		ref, merged = e.Patient.ID, e.Merged
+	case errors.Is(err, labtrust.ErrNotFound):
+	default:
+		return nil, err
+	}
+	return accessreport.Build(ctx, a.db, rd, a.keys, a.origin, ref, merged...)
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/labtrust/labtrust/accessreport"
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/portal"
@@ -411,8 +412,12 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	if portalLab.Name == "" {
 		portalLab.Name = lab.name
 	}
+	vkey, _ := os.ReadFile(a.p.verifier())
 	pt := &portal.Portal{Incidents: apiIncSvc, Notices: notices(a), Keys: a.keys, Record: ledgerRecorder{a}, Lab: portalLab,
-		Log: a.log, Secure: strings.HasPrefix(o.publicURL, "https://")}
+		Log: a.log, Secure: strings.HasPrefix(o.publicURL, "https://"),
+		Verifier: a.verifier, LogKey: strings.TrimSpace(string(vkey)), Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
+			return patientReport(ctx, a, mrn)
+		}}
 	portalHandler, err := pt.Handler()
 	if err != nil {
 		stopPipeline()
