@@ -207,7 +207,7 @@ type Patients interface {
 type Scoper struct {
 	Events   Events
 	Keys     frame.Opener
-	Blind    func(id string) []byte
+	Blind    func(id string) []byte // safe for concurrent use: the keyring's Blind
 	Patients Patients // nil: no registry; residence unknown
 	Now      func() time.Time
 }

@@ -78,7 +78,8 @@ type Service struct {
 	now   func() time.Time
 }
 
-// NewService returns the service. now may be nil.
+// NewService returns the service. blind must be safe for concurrent use
+// (the keyring's Blind, not a Blinder). now may be nil.
 func NewService(st Store, key Sealer, blind func(string) []byte, reg Patients, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now

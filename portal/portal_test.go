@@ -51,7 +51,21 @@ type env struct {
 
 // newEnv: an incident with a public update, a scope of two patients (one
 // Spanish-speaking), their notices, and the portal over them.
-func newEnv(t *testing.T, dsn string) *env {
+func newEnv(t *testing.T, dsn string) *env { return newEnvLimits(t, dsn, 8, 3, false) }
+
+// newBenchEnv is newEnv with look-up limits no benchmark reaches, and
+// every look-up recorded in the ledger through the pipeline, as serve does.
+func newBenchEnv(b *testing.B, dsn string) *env { return newEnvLimits(b, dsn, 1<<30, 1<<30, true) }
+
+// pipeRecorder submits to the pipeline and waits for durability.
+type pipeRecorder struct{ pipe *ingest.Pipeline }
+
+func (r pipeRecorder) Record(ctx context.Context, e labtrust.Event) error {
+	_, err := r.pipe.Submit(ctx, []labtrust.Event{e})
+	return err
+}
+
+func newEnvLimits(t testing.TB, dsn string, perAddr, perCode int, ledgered bool) *env {
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -123,7 +137,7 @@ func newEnv(t *testing.T, dsn string) *env {
 		{MRN: "P1", Blind: keys.Blind("P1"), Elements: []breach.Element{breach.ElementName, breach.ElementResults}, First: at, Last: at},
 		{MRN: "P2", Blind: keys.Blind("P2"), Elements: []breach.Element{breach.ElementName, breach.ElementDOB}, First: at, Last: at},
 	}}
-	ns := notice.NewService(db, keys, keys.Blinder(), reg, nil)
+	ns := notice.NewService(db, keys, keys.Blind, reg, nil)
 	if _, err := ns.Prepare(ctx, in.ID, sc, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +150,7 @@ func newEnv(t *testing.T, dsn string) *env {
 		e.codes[rec.MRN] = rec.Code
 		return nil
 	})
-	p := &portal.Portal{Incidents: inc, Notices: ns, Keys: keys, Record: e.rec, LookupLimit: 8, CodeLimit: 3,
+	p := &portal.Portal{Incidents: inc, Notices: ns, Keys: keys, Record: e.rec, LookupLimit: perAddr, CodeLimit: perCode,
 		Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Verifier: verifier, LogKey: vkey,
 		Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
 			rd, err := ledger.OpenReader(filepath.Join(dir, "ledger"), "lab.example/log", verifier)
@@ -146,6 +160,9 @@ func newEnv(t *testing.T, dsn string) *env {
 			return accessreport.Build(ctx, db, rd, keys, "lab.example/log", labtrust.PatientRef{ID: mrn})
 		}}
 	e.verifier = verifier
+	if ledgered {
+		p.Record = pipeRecorder{pipe}
+	}
 	h, err := p.Handler()
 	if err != nil {
 		t.Fatal(err)

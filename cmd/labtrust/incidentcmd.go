@@ -553,7 +553,7 @@ func printIncident(g *globalOpts, in *incident.Incident) {
 
 // scoper builds the scope computation over the app's store and registry.
 func scoper(a *app) *breach.Scoper {
-	return &breach.Scoper{Events: a.db, Keys: a.keys, Blind: a.keys.Blinder(), Patients: registry.New(a.db, a.keys)}
+	return &breach.Scoper{Events: a.db, Keys: a.keys, Blind: a.keys.Blind, Patients: registry.New(a.db, a.keys)}
 }
 
 // latestCheckpoint reads the newest signed checkpoint from the ledger

@@ -48,7 +48,7 @@ func (o *labOpts) lab() (notice.Lab, error) {
 }
 
 func notices(a *app) *notice.Service {
-	return notice.NewService(a.db, a.keys, a.keys.Blinder(), registry.New(a.db, a.keys), nil)
+	return notice.NewService(a.db, a.keys, a.keys.Blind, registry.New(a.db, a.keys), nil)
 }
 
 func newNotices(g *globalOpts) *cobra.Command {
