@@ -84,6 +84,7 @@ type Portal struct {
 	pages   map[string]*template.Template
 	byAddr  *ratelimit.Window
 	perCode *ratelimit.Window
+	reports *ratelimit.Window
 }
 
 const cookieName = "labtrust_notice"
@@ -109,9 +110,10 @@ func (p *Portal) Handler() (http.Handler, error) {
 		p.LookupWindow = 10 * time.Minute
 	}
 	p.byAddr = ratelimit.New(p.LookupLimit, p.LookupWindow)
+	p.reports = ratelimit.New(10, time.Hour)
 	p.perCode = ratelimit.New(p.CodeLimit, p.LookupWindow)
 	p.pages = map[string]*template.Template{}
-	for _, name := range []string{"status", "lookup", "notice", "access"} {
+	for _, name := range []string{"status", "lookup", "notice", "access", "report", "learn"} {
 		t, err := template.New("").Funcs(template.FuncMap{"t": func(lang, key string) string { return text(lang, key) }}).
 			ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -130,6 +132,9 @@ func (p *Portal) Handler() (http.Handler, error) {
 	mux.HandleFunc("POST /portal/lookup", p.lookup)
 	mux.HandleFunc("GET /portal/notice", p.noticePage)
 	mux.HandleFunc("POST /portal/leave", p.leave)
+	mux.HandleFunc("GET /portal/report", p.reportPage)
+	mux.HandleFunc("POST /portal/report", p.reportSuspicious)
+	mux.HandleFunc("GET /portal/learn", p.learn)
 	if p.Reports != nil {
 		mux.HandleFunc("GET /portal/access", p.accessPage)
 		mux.HandleFunc("GET /portal/access.json", p.accessJSON)
@@ -176,6 +181,9 @@ type page struct {
 	Notice                          *noticeView
 	Access                          *accessView
 	HasReport                       bool
+	Kinds                           []string
+	Form                            map[string]string
+	Done                            bool
 }
 
 type accessView struct {
@@ -529,4 +537,65 @@ func (p *Portal) logKey(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="ledger.vkey"`)
 	w.Write([]byte(p.LogKey + "\n"))
+}
+
+// ReportKinds are the ways a suspicious contact reached someone.
+var ReportKinds = []string{"call", "text", "email", "letter", "website", "other"}
+
+func (p *Portal) reportPage(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, "report", http.StatusOK, page{Title: text(language(r), "reportTitle"), Kinds: ReportKinds})
+}
+
+// reportSuspicious takes a person's report of a call, text or email that
+// claimed to be the lab, and puts it in the ledger as a report event, so
+// detection sees it beside everything else (a wave of them is a phishing
+// campaign riding on the breach).
+func (p *Portal) reportSuspicious(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	form := map[string]string{"kind": r.PostFormValue("kind"), "from": strings.TrimSpace(r.PostFormValue("from")),
+		"message": strings.TrimSpace(r.PostFormValue("message"))}
+	fail := func(status int, key string) {
+		p.render(w, r, "report", status, page{Title: text(lang, "reportTitle"), Kinds: ReportKinds, Form: form, Error: text(lang, key)})
+	}
+	if !p.reports.Allow(clientAddr(r)) {
+		fail(http.StatusTooManyRequests, "tooMany")
+		return
+	}
+	if !slicesContains(ReportKinds, form["kind"]) {
+		fail(http.StatusBadRequest, "reportKind")
+		return
+	}
+	if form["message"] == "" || len(form["message"]) > 4000 || len(form["from"]) > 200 {
+		fail(http.StatusBadRequest, "reportMessageErr")
+		return
+	}
+	if p.Record == nil {
+		fail(http.StatusServiceUnavailable, "reportDown")
+		return
+	}
+	// What they were told may hold their own data: it is sealed with the
+	// event body like every other.
+	e := labtrust.Event{Time: p.Now().UTC(), Source: "labtrust-portal", Kind: labtrust.KindReport, Action: labtrust.ActionCreate,
+		Outcome: labtrust.OutcomeSuccess, Type: labtrust.Code{System: "https://labtrust.example/suspicious-contact", Code: form["kind"]},
+		Actor: labtrust.Actor{ID: "public", UserType: "person"}, Network: clientAddr(r),
+		Objects: []labtrust.Object{{Type: "Report", Role: "report", ID: form["from"], Query: form["message"]}}}
+	if err := p.Record.Record(r.Context(), e); err != nil {
+		p.Log.Error("portal: report", "err", err)
+		fail(http.StatusServiceUnavailable, "reportDown")
+		return
+	}
+	p.render(w, r, "report", http.StatusOK, page{Title: text(lang, "reportTitle"), Done: true})
+}
+
+func slicesContains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Portal) learn(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, "learn", http.StatusOK, page{Title: text(language(r), "learnTitle")})
 }

@@ -273,6 +273,29 @@ func TestPortalHTTP(t *testing.T) {
 		if _, key := do(t, cl, "GET", base+"log-key", nil, ""); !strings.HasPrefix(key, "lab.example/log+") {
 			t.Fatalf("log key: %q", key)
 		}
+		// A suspicious call, reported without any code, becomes a report
+		// event in the ledger.
+		if code, body := do(t, cl, "POST", base+"report?lang=en", url.Values{"kind": {"call"}, "message": {""}}, ""); code != 400 || !strings.Contains(body, "Tell us what they said") {
+			t.Fatalf("empty report: %d", code)
+		}
+		code, body = do(t, client(), "POST", base+"report?lang=es", url.Values{"kind": {"call"}, "from": {"+1 555 0100"}, "message": {"Said they were the lab and asked for my SSN to send a refund."}}, "")
+		if code != 200 || !strings.Contains(body, "Gracias. Recibimos su denuncia") {
+			t.Fatalf("report: %d %s", code, body)
+		}
+		e.rec.mu.Lock()
+		var got *labtrust.Event
+		for i := range e.rec.evs {
+			if e.rec.evs[i].Kind == labtrust.KindReport {
+				got = &e.rec.evs[i]
+			}
+		}
+		e.rec.mu.Unlock()
+		if got == nil || got.Type.Code != "call" || got.Objects[0].Query == "" || got.Validate() != nil {
+			t.Fatalf("report event: %+v", got)
+		}
+		if code, body := do(t, cl, "GET", base+"learn?lang=es", nil, ""); code != 200 || !strings.Contains(body, "Cómo reconocer el phishing") {
+			t.Fatalf("learn: %d", code)
+		}
 		// Leaving ends the session.
 		do(t, cl, "POST", base+"leave", url.Values{}, "")
 		if _, body := do(t, cl, "GET", base+"notice", nil, ""); !strings.Contains(body, `id="code"`) {
@@ -340,4 +363,10 @@ func TestPortalInChromium(t *testing.T) {
 		t.Fatalf("access page: %v %s", err, txt)
 	}
 	browsertest.CheckA11y(t, ctx, axe, "access report (es)")
+	for _, pg := range []string{"report?lang=en", "learn?lang=en", "report?lang=es"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+pg), chromedp.WaitVisible(css("main h1"))); err != nil {
+			t.Fatal(err)
+		}
+		browsertest.CheckA11y(t, ctx, axe, pg)
+	}
 }
