@@ -79,7 +79,9 @@ type Incident struct {
 	NoticeText map[string]NoticeText `json:"noticeText,omitempty"`
 	// Updates are the public statements the portal shows, newest last.
 	Updates []Update `json:"updates,omitempty"`
-	version int64
+	// Monitoring is the credit-monitoring offer the notices carry.
+	Monitoring *MonitoringOffer `json:"monitoring,omitempty"`
+	version    int64
 }
 
 // Assessment returns the latest recorded assessment, or nil.
@@ -785,5 +787,26 @@ func (s *Service) PostUpdate(ctx context.Context, by string, id int64, status, e
 	return s.update(ctx, by, id, "public-update", func(in *Incident, now time.Time) (string, string, error) {
 		in.Updates = append(in.Updates, Update{At: now, By: by, Status: status, Text: map[string]string{"en": strings.TrimSpace(en), "es": strings.TrimSpace(es)}})
 		return "Public update posted (" + status + "): " + strings.TrimSpace(en), "update " + status, nil
+	})
+}
+
+// MonitoringOffer is credit monitoring the lab pays for: the vendor, how
+// long, where to enrol and until when. Each notice gets its own code from
+// the vendor's pool.
+type MonitoringOffer struct {
+	Vendor  string    `json:"vendor"`
+	Months  int       `json:"months"`
+	URL     string    `json:"url"`
+	EnrolBy time.Time `json:"enrolBy"`
+}
+
+// SetMonitoringOffer records the credit-monitoring offer.
+func (s *Service) SetMonitoringOffer(ctx context.Context, by string, id int64, o MonitoringOffer) (*Incident, error) {
+	if strings.TrimSpace(o.Vendor) == "" || o.Months < 1 || !strings.HasPrefix(o.URL, "https://") || o.EnrolBy.IsZero() {
+		return nil, invalid("a credit-monitoring offer needs the vendor, months, an https enrolment address and a date to enrol by")
+	}
+	return s.update(ctx, by, id, "monitoring", func(in *Incident, now time.Time) (string, string, error) {
+		in.Monitoring = &o
+		return fmt.Sprintf("Credit monitoring offered: %d months from %s, enrol by %s", o.Months, o.Vendor, o.EnrolBy.Format(time.DateOnly)), "monitoring offer", nil
 	})
 }

@@ -22,6 +22,9 @@ type Store interface {
 	NoticeByCode(ctx context.Context, h []byte) (store.NoticeRow, error)
 	SetNoticeStatus(ctx context.Context, id int64, status string, at time.Time) error
 	NoticeCounts(ctx context.Context, incident int64) ([]store.NoticeCount, error)
+	AddMonitoringCodes(ctx context.Context, incident int64, sealed [][]byte) error
+	AllocateMonitoringCode(ctx context.Context, incident, notice int64, at time.Time) ([]byte, error)
+	ClaimMonitoringCode(ctx context.Context, notice int64, at time.Time) error
 }
 
 // Sealer seals notice records (the vault's keyring).
@@ -238,4 +241,47 @@ func (rec *Record) Letter(lab Lab, texts map[string]Text, discovered, date time.
 	return &Letter{Language: language, Code: rec.Code, Date: date, Recipient: rec.Name, Address: rec.Address,
 		Minor: rec.Minor, Deceased: rec.Deceased, Lab: lab, What: t.What, Doing: t.Doing, From: rec.First, To: rec.Last,
 		Discovered: discovered, Elements: rec.Elements}
+}
+
+func monitoringAAD(incident int64) []byte {
+	return []byte("labtrust monitoring code v1\x00" + strconv.FormatInt(incident, 10))
+}
+
+// AddMonitoringCodes seals a vendor's enrolment codes into the incident's
+// pool. It returns how many it took (blank lines and duplicates skipped).
+func (s *Service) AddMonitoringCodes(ctx context.Context, incident int64, codes []string) (int, error) {
+	seen := map[string]bool{}
+	var sealed [][]byte
+	for _, c := range codes {
+		c = strings.TrimSpace(c)
+		if c == "" || seen[c] {
+			continue
+		}
+		seen[c] = true
+		b, err := s.key.Seal(ctx, nil, []byte(c), monitoringAAD(incident))
+		if err != nil {
+			return 0, err
+		}
+		sealed = append(sealed, b)
+	}
+	return len(sealed), s.st.AddMonitoringCodes(ctx, incident, sealed)
+}
+
+// MonitoringCode returns the notice's credit-monitoring enrolment code,
+// giving it one from the pool the first time.
+func (s *Service) MonitoringCode(ctx context.Context, row store.NoticeRow) (string, error) {
+	sealed, err := s.st.AllocateMonitoringCode(ctx, row.Incident, row.ID, s.now().UTC())
+	if err != nil {
+		return "", err
+	}
+	b, err := s.key.Open(nil, sealed, monitoringAAD(row.Incident))
+	if err != nil {
+		return "", fmt.Errorf("notice: monitoring code does not authenticate: %w", err)
+	}
+	return string(b), nil
+}
+
+// ClaimMonitoring records that the person saw their code on the portal.
+func (s *Service) ClaimMonitoring(ctx context.Context, row store.NoticeRow) error {
+	return s.st.ClaimMonitoringCode(ctx, row.ID, s.now().UTC())
 }

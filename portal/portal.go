@@ -44,6 +44,8 @@ type Incidents interface {
 // Notices finds a person's notice by its code.
 type Notices interface {
 	Lookup(ctx context.Context, code string) (store.NoticeRow, *notice.Record, error)
+	MonitoringCode(ctx context.Context, row store.NoticeRow) (string, error)
+	ClaimMonitoring(ctx context.Context, row store.NoticeRow) error
 }
 
 // Sealer seals the portal's session cookie (the vault's keyring).
@@ -215,9 +217,12 @@ type updateView struct {
 }
 
 type noticeView struct {
-	Code     string
-	Sections []notice.Section
-	Elements []string
+	Code       string
+	Sections   []notice.Section
+	Elements   []string
+	Monitoring *notice.Monitoring
+	NoCode     bool // an offer, but the pool is empty: call us
+	EnrolBy    string
 }
 
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, name string, status int, pg page) {
@@ -418,6 +423,24 @@ func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
 	l := shown.Letter(p.Lab, texts, in.Discovered, p.Now())
 	l.Lab.PortalURL = "" // they are on it
 	v := &noticeView{Code: rec.Code, Sections: l.Sections()}
+	if m := in.Monitoring; m != nil {
+		// Credit monitoring: their own code, given out (and recorded as
+		// claimed) the first time they see it.
+		code, err := p.Notices.MonitoringCode(r.Context(), row)
+		switch {
+		case errors.Is(err, store.ErrPoolEmpty):
+			v.NoCode = true
+		case err != nil:
+			p.Log.Error("portal: monitoring code", "err", err)
+			v.NoCode = true
+		default:
+			v.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, Code: code, URL: m.URL, EnrolBy: m.EnrolBy}
+			v.EnrolBy = dateIn(lang, m.EnrolBy)
+			if err := p.Notices.ClaimMonitoring(r.Context(), row); err != nil {
+				p.Log.Error("portal: claim monitoring", "err", err)
+			}
+		}
+	}
 	p.record(r.Context(), rec, row, "portal-notice-view")
 	p.render(w, r, "notice", http.StatusOK, page{Title: text(lang, "noticeTitle"), Notice: v, HasReport: p.Reports != nil})
 }
@@ -598,4 +621,13 @@ func slicesContains(xs []string, x string) bool {
 
 func (p *Portal) learn(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, "learn", http.StatusOK, page{Title: text(language(r), "learnTitle")})
+}
+
+var monthsES = []string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
+
+func dateIn(lang string, t time.Time) string {
+	if lang == "es" {
+		return strconv.Itoa(t.Day()) + " de " + monthsES[t.Month()-1] + " de " + strconv.Itoa(t.Year())
+	}
+	return t.Format("January 2, 2006")
 }

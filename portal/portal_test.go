@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,8 @@ func (r *recorder) Record(_ context.Context, e labtrust.Event) error {
 }
 
 type env struct {
+	db       *store.DB
+	incident int64
 	verifier note.Verifier
 	srv      *httptest.Server
 	codes    map[string]string // MRN → notice code
@@ -141,7 +144,14 @@ func newEnvLimits(t testing.TB, dsn string, perAddr, perCode int, ledgered bool)
 	if _, err := ns.Prepare(ctx, in.ID, sc, nil); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{codes: map[string]string{}, rec: &recorder{}}
+	if _, err := inc.SetMonitoringOffer(ctx, "priya", in.ID, incident.MonitoringOffer{Vendor: "CreditWatch", Months: 24,
+		URL: "https://creditwatch.example/enrol", EnrolBy: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ns.AddMonitoringCodes(ctx, in.ID, []string{"CW-0001", "CW-0002", "CW-0001", ""}); err != nil || n != 2 {
+		t.Fatalf("codes: %d %v", n, err)
+	}
+	e := &env{codes: map[string]string{}, rec: &recorder{}, db: db, incident: in.ID}
 	db.Notices(ctx, in.ID, func(r store.NoticeRow) error {
 		rec, err := ns.Open(r)
 		if err != nil {
@@ -254,6 +264,17 @@ func TestPortalHTTP(t *testing.T) {
 		}
 		if !strings.Contains(body, `href="/portal/access?lang=es"`) {
 			t.Fatal("no link to the access report")
+		}
+		// Credit monitoring: their own code, the same each time, claimed.
+		m := regexp.MustCompile(`class="moncode">(CW-\d+)<`).FindStringSubmatch(body)
+		if m == nil || !strings.Contains(body, "24 meses de monitoreo de crédito de CreditWatch") || !strings.Contains(body, "1 de marzo de 2027") {
+			t.Fatalf("monitoring: %s", body)
+		}
+		if _, again := do(t, cl, "GET", base+"notice?lang=en", nil, ""); !strings.Contains(again, `class="moncode">`+m[1]+`<`) {
+			t.Fatal("a second view gave another code")
+		}
+		if total, given, claimed, err := e.db.MonitoringCounts(context.Background(), e.incident); err != nil || total != 2 || given != 1 || claimed != 1 {
+			t.Fatalf("pool %d/%d/%d %v", total, given, claimed, err)
 		}
 		// Who accessed my record: the three accesses, verified, and the
 		// report to take away, which verifies offline with the log's key.

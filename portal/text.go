@@ -33,6 +33,9 @@ var texts = map[string]map[string]string{
 		"reportKind":   "Choose how they contacted you.", "reportMessageErr": "Tell us what they said or asked for (up to 4,000 characters).",
 		"reportDown": "We could not take your report just now. Please call us.",
 		"learnTitle": "Protect yourself", "learnNav": "Protect yourself",
+		"monTitle": "Free credit monitoring", "monOffer": "We are paying for %d months of credit monitoring from %s for you.",
+		"monCode": "Your enrollment code", "monEnrol": "Enroll with %s", "monBy": "Enroll by %s. The code is yours alone: do not share it.",
+		"monNone": "Call us to get your credit-monitoring enrollment code.",
 	},
 	"es": {
 		"langName": "Español", "otherLang": "English", "skip": "Ir al contenido",
@@ -65,6 +68,9 @@ var texts = map[string]map[string]string{
 		"reportKind":   "Elija cómo le contactaron.", "reportMessageErr": "Díganos qué le dijeron o pidieron (hasta 4.000 caracteres).",
 		"reportDown": "No pudimos recibir su denuncia en este momento. Por favor, llámenos.",
 		"learnTitle": "Protéjase", "learnNav": "Protéjase",
+		"monTitle": "Monitoreo de crédito gratuito", "monOffer": "Pagamos por usted %d meses de monitoreo de crédito de %s.",
+		"monCode": "Su código de inscripción", "monEnrol": "Inscribirse con %s", "monBy": "Inscríbase antes del %s. El código es solo suyo: no lo comparta.",
+		"monNone": "Llámenos para recibir su código de inscripción al monitoreo de crédito.",
 	},
 }
 

@@ -432,3 +432,57 @@ func TestSearchSealedBlocks(t *testing.T) {
 		}
 	})
 }
+
+// TestMonitoringPool: concurrent allocations give each notice its own
+// code, a notice keeps its code, and an empty pool says so.
+func TestMonitoringPool(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var codes [][]byte
+		for i := range 5 {
+			codes = append(codes, []byte(fmt.Sprintf("code-%d", i)))
+		}
+		if err := db.AddMonitoringCodes(ctx, 7, codes); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		got := map[string]int64{}
+		empty := 0
+		var wg sync.WaitGroup
+		for n := int64(1); n <= 8; n++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := db.AllocateMonitoringCode(ctx, 7, n, time.Now())
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case errors.Is(err, store.ErrPoolEmpty):
+					empty++
+				case err != nil:
+					t.Error(err)
+				default:
+					if prev, ok := got[string(c)]; ok {
+						t.Errorf("code %s given to notices %d and %d", c, prev, n)
+					}
+					got[string(c)] = n
+				}
+			}()
+		}
+		wg.Wait()
+		if len(got) != 5 || empty != 3 {
+			t.Fatalf("%d allocated, %d refused", len(got), empty)
+		}
+		for c, n := range got {
+			again, err := db.AllocateMonitoringCode(ctx, 7, n, time.Now())
+			if err != nil || string(again) != c {
+				t.Fatalf("notice %d: %s then %s (%v)", n, c, again, err)
+			}
+		}
+	})
+}

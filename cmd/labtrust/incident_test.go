@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -138,8 +139,23 @@ func TestIncidentCLI(t *testing.T) {
 		if !strings.Contains(out, strconv.Itoa(len(an.MRNs))+" notices prepared") {
 			t.Fatalf("prepare: %s", out)
 		}
+		// Credit monitoring with one code too few: the last letter cannot be made.
+		codesFile := filepath.Join(dir, "codes.txt")
+		var cs []string
+		for i := range len(an.MRNs) - 1 {
+			cs = append(cs, fmt.Sprintf("CW-%04d", i))
+		}
+		os.WriteFile(codesFile, []byte(strings.Join(cs, "\n")), 0o600)
+		if out := mustRun(t, with("notices", "monitoring", "1", "--vendor", "CreditWatch", "--url", "https://cw.example/enrol", "--enrol-by", "2027-03-01", "--codes", codesFile)...); !strings.Contains(out, fmt.Sprintf("%d codes added", len(cs))) {
+			t.Fatalf("monitoring: %s", out)
+		}
 		lab := []string{"--lab-name", "Valley Lab", "--lab-phone", "1-800-555-0100", "--lab-address", "1 Lab Way; Austin, TX 78702"}
 		mh := filepath.Join(dir, "mailhouse")
+		if code, _, errb := run(t, with(append([]string{"notices", "export", "1", "--out", mh, "--batch", "10", "--quiet"}, lab...)...)...); code != 1 || !strings.Contains(errb, "no credit-monitoring code left") {
+			t.Fatalf("export with too few codes: %d %s", code, errb)
+		}
+		os.WriteFile(codesFile, []byte("CW-LAST\n"), 0o600)
+		mustRun(t, with("notices", "monitoring", "1", "--vendor", "CreditWatch", "--url", "https://cw.example/enrol", "--enrol-by", "2027-03-01", "--codes", codesFile)...)
 		out = mustRun(t, with(append([]string{"notices", "export", "1", "--out", mh, "--batch", "10", "--quiet"}, lab...)...)...)
 		if !strings.Contains(out, "letters in") {
 			t.Fatalf("export: %s", out)

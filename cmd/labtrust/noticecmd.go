@@ -12,6 +12,7 @@ import (
 
 	"github.com/johnfercher/maroto/v2/pkg/merge"
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/notice"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
@@ -227,7 +228,61 @@ hand them to the mail house over a secure channel and delete them after.`,
 	export.Flags().StringVar(&dir, "out", "", "directory to write")
 	export.Flags().IntVar(&batch, "batch", 500, "letters per PDF batch")
 	export.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
-	cmd.AddCommand(text, prepare, list, letter, export)
+	var offer struct {
+		vendor, url, enrolBy, codes string
+		months                      int
+	}
+	monitoring := &cobra.Command{
+		Use:   "monitoring ID --vendor NAME --months N --url https://... --enrol-by DATE --codes FILE",
+		Short: "Offer credit monitoring: the vendor's terms and its pool of enrolment codes, one per notice",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := argID(args[0], "labtrust incident list")
+			if err != nil {
+				return err
+			}
+			by, err := parseDay(offer.enrolBy, "enrol-by")
+			if err != nil {
+				return err
+			}
+			var codes []string
+			if offer.codes != "" {
+				b, err := os.ReadFile(offer.codes)
+				if err != nil {
+					return err
+				}
+				codes = strings.Split(string(b), "\n")
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				inc, err := incidents(a)
+				if err != nil {
+					return err
+				}
+				if _, err := inc.SetMonitoringOffer(ctx, operator(), id, incident.MonitoringOffer{Vendor: offer.vendor, Months: offer.months, URL: offer.url, EnrolBy: by}); err != nil {
+					return incidentErr(err)
+				}
+				n, err := notices(a).AddMonitoringCodes(ctx, id, codes)
+				if err != nil {
+					return err
+				}
+				total, given, _, err := a.db.MonitoringCounts(ctx, id)
+				if err != nil {
+					return err
+				}
+				recordAction(ctx, a, "monitoring-codes", labtrust.ActionCreate, fmt.Sprintf("incident %d: %d codes", id, n))
+				fmt.Fprintf(g.stdout, "incident %d: %d codes added; the pool holds %d, %d given out\n", id, n, total, given)
+				return nil
+			})
+		},
+	}
+	mf := monitoring.Flags()
+	mf.StringVar(&offer.vendor, "vendor", "", "the credit-monitoring vendor")
+	mf.IntVar(&offer.months, "months", 24, "months of monitoring offered")
+	mf.StringVar(&offer.url, "url", "", "where people enrol (https)")
+	mf.StringVar(&offer.enrolBy, "enrol-by", "", "the last day to enrol (YYYY-MM-DD)")
+	mf.StringVar(&offer.codes, "codes", "", "the vendor's enrolment codes, one per line")
+	cmd.AddCommand(text, prepare, list, letter, export, monitoring)
 	return cmd
 }
 
@@ -249,7 +304,16 @@ func renderLetter(ctx context.Context, a *app, row store.NoticeRow, rec *notice.
 		return nil, &labtrust.Error{Code: "invalid", Message: "write the notice text first",
 			Hint: fmt.Sprintf(`labtrust notices text %d --lang en --what "..." --doing "..." (and --lang es)`, row.Incident)}
 	}
-	return rec.Letter(l, texts, in.Discovered, time.Now()).PDF(notice.DefaultFonts())
+	letter := rec.Letter(l, texts, in.Discovered, time.Now())
+	if m := in.Monitoring; m != nil {
+		code, err := notices(a).MonitoringCode(ctx, row)
+		if err != nil {
+			return nil, &labtrust.Error{Code: "invalid", Message: "no credit-monitoring code left for this letter",
+				Hint: fmt.Sprintf("add the vendor's codes: labtrust notices monitoring %d --codes FILE ...", row.Incident), Err: err}
+		}
+		letter.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, Code: code, URL: m.URL, EnrolBy: m.EnrolBy}
+	}
+	return letter.PDF(notice.DefaultFonts())
 }
 
 func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, dir string, batch int, quiet bool) (letters, files int, err error) {

@@ -1,0 +1,13 @@
+-- Credit-monitoring enrolment codes a vendor issued for an incident, each
+-- given to at most one notice (allocated when its letter is made or its
+-- portal page is first shown). The code is sealed.
+CREATE TABLE monitoring_codes (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident     INTEGER NOT NULL,
+    code         BLOB    NOT NULL,
+    notice       INTEGER,
+    allocated_at INTEGER,
+    claimed_at   INTEGER
+);
+CREATE INDEX monitoring_free ON monitoring_codes (incident, notice, id);
+CREATE UNIQUE INDEX monitoring_notice ON monitoring_codes (notice) WHERE notice IS NOT NULL;

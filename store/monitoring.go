@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/labtrust/labtrust"
+)
+
+// AddMonitoringCodes stores a vendor's sealed enrolment codes for an
+// incident's pool.
+func (d *DB) AddMonitoringCodes(ctx context.Context, incident int64, sealed [][]byte) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin codes: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	st, err := d.txStmt(ctx, tx, `INSERT INTO monitoring_codes (incident, code) VALUES (?, ?)`)
+	if err != nil {
+		return err
+	}
+	for _, c := range sealed {
+		if _, err := st.ExecContext(ctx, incident, c); err != nil {
+			return fmt.Errorf("store: add code: %w", mapErr(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit codes: %w", mapErr(err))
+	}
+	return nil
+}
+
+// ErrPoolEmpty means every enrolment code of the pool is given out.
+var ErrPoolEmpty = errors.New("store: the credit-monitoring code pool is empty")
+
+// AllocateMonitoringCode returns the sealed code given to the notice,
+// giving it the next free code of its incident's pool the first time.
+func (d *DB) AllocateMonitoringCode(ctx context.Context, incident, notice int64, at time.Time) ([]byte, error) {
+	var code []byte
+	err := d.db.QueryRowContext(ctx, d.q(`SELECT code FROM monitoring_codes WHERE notice = ?`), notice).Scan(&code)
+	if err == nil {
+		return code, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: monitoring code: %w", mapErr(err))
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		// The free row is claimed by a conditional update, so two requests
+		// for two notices never take the same code; the unique index on
+		// notice makes a second allocation for one notice fail instead of
+		// taking a second code.
+		res, err := d.db.ExecContext(ctx, d.q(`UPDATE monitoring_codes SET notice = ?, allocated_at = ?
+			WHERE id = (SELECT id FROM monitoring_codes WHERE incident = ? AND notice IS NULL ORDER BY id LIMIT 1) AND notice IS NULL`),
+			notice, at.UnixNano(), incident)
+		if err != nil && !errors.Is(mapErr(err), labtrust.ErrConflict) {
+			return nil, fmt.Errorf("store: allocate monitoring code: %w", mapErr(err))
+		}
+		if err == nil {
+			if n, _ := res.RowsAffected(); n == 0 {
+				var free int
+				if err := d.db.QueryRowContext(ctx, d.q(`SELECT COUNT(*) FROM monitoring_codes WHERE incident = ? AND notice IS NULL`), incident).Scan(&free); err != nil {
+					return nil, mapErr(err)
+				}
+				if free == 0 {
+					return nil, ErrPoolEmpty
+				}
+				continue // lost a race for that row
+			}
+		}
+		if err := d.db.QueryRowContext(ctx, d.q(`SELECT code FROM monitoring_codes WHERE notice = ?`), notice).Scan(&code); err != nil {
+			return nil, fmt.Errorf("store: monitoring code: %w", mapErr(err))
+		}
+		return code, nil
+	}
+	return nil, fmt.Errorf("store: allocate monitoring code: %w", labtrust.ErrConflict)
+}
+
+// ClaimMonitoringCode records that the person saw their code on the
+// portal (the first time only).
+func (d *DB) ClaimMonitoringCode(ctx context.Context, notice int64, at time.Time) error {
+	_, err := d.db.ExecContext(ctx, d.q(`UPDATE monitoring_codes SET claimed_at = ? WHERE notice = ? AND claimed_at IS NULL`), at.UnixNano(), notice)
+	return mapErr(err)
+}
+
+// MonitoringCounts reports an incident's pool: codes, given out, claimed.
+func (d *DB) MonitoringCounts(ctx context.Context, incident int64) (total, allocated, claimed int, err error) {
+	err = d.db.QueryRowContext(ctx, d.q(`SELECT COUNT(*), COUNT(notice), COUNT(claimed_at) FROM monitoring_codes WHERE incident = ?`), incident).
+		Scan(&total, &allocated, &claimed)
+	return total, allocated, claimed, mapErr(err)
+}
