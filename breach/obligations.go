@@ -54,6 +54,10 @@ type Situation struct {
 	Assessed bool
 	Patients []Affected
 	Delay    *Delay
+	// Unreachable counts notices that came back (mail returned, email
+	// bounced): those people join the ones without contact information
+	// toward substitute notice (164.404(d)(2)).
+	Unreachable int
 }
 
 // Status says whether an obligation binds.
@@ -122,6 +126,7 @@ func Obligations(s Situation, laws Laws) []Obligation {
 		}
 		byState[p.State] = append(byState[p.State], p)
 	}
+	noContact += s.Unreachable
 	delayEnd := s.Delay.End()
 	due := func(t time.Time) (time.Time, bool) {
 		// Notice may not go out during a law-enforcement delay; it is

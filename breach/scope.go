@@ -208,7 +208,7 @@ type Scoper struct {
 	Events   Events
 	Keys     frame.Opener
 	Blind    func(id string) []byte // safe for concurrent use: the keyring's Blind
-	Patients Patients // nil: no registry; residence unknown
+	Patients Patients               // nil: no registry; residence unknown
 	Now      func() time.Time
 }
 

@@ -125,6 +125,11 @@ func (s *Service) Obligations(ctx context.Context, id int64, laws breach.Laws) (
 	if a := in.Assessment(); a != nil {
 		sit.Assessed, sit.NoticeOwed = true, a.Outcome.Breach
 	}
+	if s.Unreachable != nil {
+		if sit.Unreachable, err = s.Unreachable(ctx, id); err != nil {
+			return nil, nil, err
+		}
+	}
 	return in, breach.Obligations(sit, laws), nil
 }
 

@@ -187,6 +187,10 @@ type Recorder interface {
 
 // Service manages incidents.
 type Service struct {
+	// Unreachable, if set, counts the incident's notices that came back
+	// undelivered, for substitute notice.
+	Unreachable func(ctx context.Context, incident int64) (int, error)
+
 	st        Store
 	key       Sealer
 	rec       Recorder

@@ -3,6 +3,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -26,8 +27,19 @@ type SMTP struct {
 	Timeout   time.Duration
 }
 
+// Attachment is a file sent with a message.
+type Attachment struct {
+	Name string
+	Data []byte
+}
+
 // Send sends one plain-text message to each address in to.
 func (s *SMTP) Send(ctx context.Context, to []string, subject, body string) error {
+	return s.SendWith(ctx, to, subject, body)
+}
+
+// SendWith sends one plain-text message with attachments.
+func (s *SMTP) SendWith(ctx context.Context, to []string, subject, body string, files ...Attachment) error {
 	if len(to) == 0 {
 		return nil
 	}
@@ -42,6 +54,11 @@ func (s *SMTP) Send(ctx context.Context, to []string, subject, body string) erro
 	m.SetDate()
 	m.SetMessageID()
 	m.SetBodyString(mail.TypeTextPlain, body)
+	for _, f := range files {
+		if err := m.AttachReader(f.Name, bytes.NewReader(f.Data)); err != nil {
+			return fmt.Errorf("notify: attach %s: %w", f.Name, err)
+		}
+	}
 	opts := []mail.Option{mail.WithTimeout(s.timeout())}
 	port := s.Port
 	switch s.TLS {

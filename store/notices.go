@@ -131,3 +131,11 @@ func (d *DB) NoticeCounts(ctx context.Context, incident int64) ([]NoticeCount, e
 	}
 	return out, mapErr(rows.Err())
 }
+
+// UndeliveredNotices counts an incident's notices whose mail came back or
+// whose email bounced.
+func (d *DB) UndeliveredNotices(ctx context.Context, incident int64) (int, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, d.q(`SELECT COUNT(*) FROM notices WHERE incident = ? AND status IN ('returned', 'bounced')`), incident).Scan(&n)
+	return n, mapErr(err)
+}

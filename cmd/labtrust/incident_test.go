@@ -13,6 +13,7 @@ import (
 
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/demo"
+	"github.com/labtrust/labtrust/notify/notifytest"
 	"github.com/labtrust/labtrust/store/storetest"
 )
 
@@ -176,6 +177,35 @@ func TestIncidentCLI(t *testing.T) {
 		}
 		if code, _, errb := run(t, with(append([]string{"notices", "letter", "0000-0000-0000", "--out", letter}, lab...)...)...); code != 1 || !strings.Contains(errb, "no notice has that code") {
 			t.Fatalf("unknown code: %d %s", code, errb)
+		}
+		// Email, to those who agreed, through a real SMTP server with TLS.
+		mail := notifytest.Start(t)
+		ca := filepath.Join(dir, "smtp-ca.pem")
+		os.WriteFile(ca, mail.CertPEM, 0o600)
+		pw := filepath.Join(dir, "smtp-password")
+		os.WriteFile(pw, []byte(mail.Password+"\n"), 0o600)
+		t.Setenv("LABTRUST_SMTP_PASSWORD_FILE", pw)
+		smtp := append([]string{"notices", "email", "1", "--smtp-host", "127.0.0.1", "--smtp-port", strconv.Itoa(mail.Port), "--smtp-user", mail.User,
+			"--smtp-ca", ca, "--from", "privacy@valleylab.example", "--quiet"}, lab...)
+		if code, _, errb := run(t, with(smtp...)...); code != 1 || !strings.Contains(errb, "agreement to electronic notice") {
+			t.Fatalf("email without --agreed: %d %s", code, errb)
+		}
+		out = mustRun(t, with(append(smtp, "--agreed")...)...)
+		msgs := mail.Messages()
+		if !strings.Contains(out, fmt.Sprintf("%d notices emailed", len(msgs))) || len(msgs) == 0 {
+			t.Fatalf("email: %s (%d messages)", out, len(msgs))
+		}
+		if m := string(msgs[0].Data); !strings.Contains(m, "notice code") && !strings.Contains(m, "=?UTF-8?") || !strings.Contains(m, "application/pdf") {
+			t.Fatalf("the email lacks the code or the PDF:\n%.2000s", m)
+		}
+		// A bounce counts toward substitute notice.
+		out = mustRun(t, with("notices", "mark", "--status", "bounced", code)...)
+		if !strings.Contains(out, "1 notices marked bounced") {
+			t.Fatalf("mark: %s", out)
+		}
+		out = mustRun(t, with("obligations", "1", "--json")...)
+		if !strings.Contains(out, `"key": "hipaa/substitute"`) || !strings.Contains(out, "164.404(d)(2)(i)") {
+			t.Fatalf("a bounced notice does not count toward substitute notice: %s", out)
 		}
 	})
 }

@@ -23,7 +23,12 @@ import (
 // incidents opens the incident service on the app; staff actions go to
 // the ledger through the pipeline or the outbox.
 func incidents(a *app) (*incident.Service, error) {
-	return incident.New(a.db, a.keys, recorder(a), nil)
+	s, err := incident.New(a.db, a.keys, recorder(a), nil)
+	if err != nil {
+		return nil, err
+	}
+	s.Unreachable = a.db.UndeliveredNotices
+	return s, nil
 }
 
 func incidentErr(err error) error {

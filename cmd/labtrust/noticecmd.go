@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/csv"
 	"fmt"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/notify"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/spf13/cobra"
@@ -282,7 +285,124 @@ hand them to the mail house over a secure channel and delete them after.`,
 	mf.StringVar(&offer.url, "url", "", "where people enrol (https)")
 	mf.StringVar(&offer.enrolBy, "enrol-by", "", "the last day to enrol (YYYY-MM-DD)")
 	mf.StringVar(&offer.codes, "codes", "", "the vendor's enrolment codes, one per line")
-	cmd.AddCommand(text, prepare, list, letter, export, monitoring)
+	var status, codesFile string
+	mark := &cobra.Command{
+		Use:   "mark --status sent|delivered|returned|bounced (CODE... | --codes FILE)",
+		Short: "Record delivery: sent, delivered, mail returned, email bounced (returned and bounced count toward substitute notice)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch status {
+			case notice.StatusSent, notice.StatusDelivered, notice.StatusReturned, notice.StatusBounced:
+			default:
+				return &labtrust.Error{Code: "invalid", Message: "--status is sent, delivered, returned or bounced"}
+			}
+			codes := append([]string(nil), args...)
+			if codesFile != "" {
+				b, err := os.ReadFile(codesFile)
+				if err != nil {
+					return err
+				}
+				for _, l := range strings.Split(string(b), "\n") {
+					// A mail house's returns file: the code is the first column.
+					if c := strings.TrimSpace(strings.SplitN(l, ",", 2)[0]); c != "" && c != "notice_code" {
+						codes = append(codes, c)
+					}
+				}
+			}
+			if len(codes) == 0 {
+				return &labtrust.Error{Code: "invalid", Message: "name the notices: codes as arguments or --codes FILE"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				s := notices(a)
+				n := 0
+				for _, c := range codes {
+					row, _, err := s.Lookup(ctx, c)
+					if err != nil {
+						fmt.Fprintf(g.stderr, "skipped %q: no notice has that code\n", c)
+						continue
+					}
+					if err := a.db.SetNoticeStatus(ctx, row.ID, status, time.Now()); err != nil {
+						return err
+					}
+					n++
+				}
+				recordAction(ctx, a, "notices-mark", labtrust.ActionUpdate, fmt.Sprintf("%d notices %s", n, status))
+				fmt.Fprintf(g.stdout, "%d notices marked %s\n", n, status)
+				return nil
+			})
+		},
+	}
+	mark.Flags().StringVar(&status, "status", "", "sent, delivered, returned (mail came back) or bounced (email)")
+	mark.Flags().StringVar(&codesFile, "codes", "", "a file of notice codes, one per line (or a CSV whose first column is the code)")
+	var emailLab labOpts
+	var smtpHost, smtpUser, smtpTLS, smtpCA, from string
+	var smtpPort int
+	var agreed bool
+	email := &cobra.Command{
+		Use:   "email ID --agreed --smtp-host HOST --from ADDRESS [--smtp-*]",
+		Short: "Email each notice whose person has an email address: the letter as text and as PDF",
+		Long: `45 CFR 164.404(d)(1) allows notice by email only to people who agreed to electronic notice;
+--agreed confirms the lab holds that agreement for the addresses in the registry. The message
+is the letter in the person's language, with the PDF attached; delivery marks the notice sent.
+The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := argID(args[0], "labtrust incident list")
+			if err != nil {
+				return err
+			}
+			if !agreed {
+				return &labtrust.Error{Code: "invalid", Message: "email notice needs the people's agreement to electronic notice (45 CFR 164.404(d)(1))",
+					Hint: "add --agreed once the lab holds it; otherwise mail the letters (labtrust notices export)"}
+			}
+			l, err := emailLab.lab()
+			if err != nil {
+				return err
+			}
+			srv := &notify.SMTP{Host: smtpHost, Port: smtpPort, Username: smtpUser, Password: g.getenv("LABTRUST_SMTP_PASSWORD"), TLS: smtpTLS, From: from}
+			if f := g.getenv("LABTRUST_SMTP_PASSWORD_FILE"); f != "" {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				srv.Password = strings.TrimSpace(string(b))
+			}
+			if smtpCA != "" {
+				pem, err := os.ReadFile(smtpCA)
+				if err != nil {
+					return err
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					return &labtrust.Error{Code: "invalid", Message: "--smtp-ca holds no PEM certificate"}
+				}
+				srv.TLSConfig = &tls.Config{RootCAs: pool, ServerName: smtpHost, MinVersion: tls.VersionTLS12}
+			}
+			if smtpHost == "" || from == "" {
+				return &labtrust.Error{Code: "invalid", Message: "--smtp-host and --from are required"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				sent, failed, err := emailNotices(cmd.Context(), g, a, id, l, srv, quiet)
+				if err != nil {
+					return err
+				}
+				recordAction(cmd.Context(), a, "notices-email", labtrust.ActionExecute, fmt.Sprintf("incident %d: %d sent, %d failed", id, sent, failed))
+				fmt.Fprintf(g.stdout, "%d notices emailed, %d failed (they stay prepared; mail them)\n", sent, failed)
+				return nil
+			})
+		},
+	}
+	emailLab.flags(email)
+	ef := email.Flags()
+	ef.BoolVar(&agreed, "agreed", false, "the people agreed to electronic notice")
+	ef.StringVar(&smtpHost, "smtp-host", "", "outgoing mail server")
+	ef.IntVar(&smtpPort, "smtp-port", 587, "its port")
+	ef.StringVar(&smtpUser, "smtp-user", "", "SMTP user (password in LABTRUST_SMTP_PASSWORD_FILE)")
+	ef.StringVar(&smtpTLS, "smtp-tls", "mandatory", "mandatory (STARTTLS), implicit, opportunistic or none")
+	ef.StringVar(&smtpCA, "smtp-ca", "", "PEM file of the CA that signed the mail server's certificate")
+	ef.StringVar(&from, "from", "", "sender address (the lab's privacy office)")
+	ef.BoolVar(&quiet, "quiet", false, "no progress bar")
+	cmd.AddCommand(text, prepare, list, letter, export, monitoring, mark, email)
 	return cmd
 }
 
@@ -387,4 +507,85 @@ func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l not
 	}
 	w.Flush()
 	return letters, files, w.Error()
+}
+
+// emailNotices emails every prepared notice that has an email address.
+func emailNotices(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, srv *notify.SMTP, quiet bool) (sent, failed int, err error) {
+	s := notices(a)
+	var rows []store.NoticeRow
+	if err := a.db.Notices(ctx, id, func(r store.NoticeRow) error {
+		if r.Status == notice.StatusPrepared {
+			rows = append(rows, r)
+		}
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	bar, progress := newBar(g, int64(len(rows)), "emails", quiet)
+	for i, r := range rows {
+		if progress != nil {
+			progress(int64(i+1), int64(len(rows)))
+		}
+		rec, err := s.Open(r)
+		if err != nil {
+			return sent, failed, err
+		}
+		if rec.Email == "" {
+			continue
+		}
+		pdf, err := renderLetter(ctx, a, r, rec, l)
+		if err != nil {
+			return sent, failed, err
+		}
+		subject, body := emailText(rec, l, ctx, a, r)
+		if err := srv.SendWith(ctx, []string{rec.Email}, subject, body, notify.Attachment{Name: "notice-" + rec.Code + ".pdf", Data: pdf}); err != nil {
+			// The server's error may echo the address: log only the code.
+			a.log.Warn("a notice email failed", "notice", r.ID)
+			failed++
+			continue
+		}
+		if err := a.db.SetNoticeStatus(ctx, r.ID, notice.StatusSent, time.Now()); err != nil {
+			return sent, failed, err
+		}
+		sent++
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	return sent, failed, nil
+}
+
+// emailText is the letter as plain text in the person's language.
+func emailText(rec *notice.Record, l notice.Lab, ctx context.Context, a *app, r store.NoticeRow) (string, string) {
+	inc, _ := incidents(a)
+	in, err := inc.Get(ctx, r.Incident)
+	texts := map[string]notice.Text{}
+	disc := time.Now()
+	if err == nil {
+		for k, t := range in.NoticeText {
+			texts[k] = notice.Text{What: t.What, Doing: t.Doing}
+		}
+		disc = in.Discovered
+	}
+	letter := rec.Letter(l, texts, disc, time.Now())
+	var b strings.Builder
+	for _, sec := range letter.Sections() {
+		if sec.Heading != "" {
+			b.WriteString(strings.ToUpper(sec.Heading) + "\n")
+		}
+		for _, p := range sec.Body {
+			if p != "" {
+				b.WriteString(p + "\n")
+			}
+		}
+		for _, it := range sec.Items {
+			b.WriteString("  - " + it + "\n")
+		}
+		b.WriteString("\n")
+	}
+	subject := "Notice of a data breach (notice code " + rec.Code + ")"
+	if letter.Language == "es" {
+		subject = "Aviso de una violación de datos (código " + rec.Code + ")"
+	}
+	return subject, b.String()
 }

@@ -397,6 +397,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		stopPipeline()
 		return err
 	}
+	apiIncSvc.Unreachable = a.db.UndeliveredNotices
 	apiLaws, err := breach.BuiltinLaws()
 	if err != nil {
 		stopPipeline()
@@ -607,6 +608,7 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 	if err != nil {
 		return nil, err
 	}
+	inc.Unreachable = a.db.UndeliveredNotices
 	laws, err := breach.BuiltinLaws()
 	if err != nil {
 		return nil, err
