@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/johnfercher/maroto/v2/pkg/merge"
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/notice"
 	"github.com/labtrust/labtrust/notify"
@@ -402,7 +404,84 @@ The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
 	ef.StringVar(&smtpCA, "smtp-ca", "", "PEM file of the CA that signed the mail server's certificate")
 	ef.StringVar(&from, "from", "", "sender address (the lab's privacy office)")
 	ef.BoolVar(&quiet, "quiet", false, "no progress bar")
-	cmd.AddCommand(text, prepare, list, letter, export, monitoring, mark, email)
+	var docLab labOpts
+	var docDir string
+	documents := &cobra.Command{
+		Use:   "documents ID --out DIR",
+		Short: "Write the HHS report fields, the substitute and media notices and each state regulator's packet",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := argID(args[0], "labtrust incident list")
+			if err != nil {
+				return err
+			}
+			l, err := docLab.lab()
+			if err != nil {
+				return err
+			}
+			if docDir == "" {
+				return &labtrust.Error{Code: "invalid", Message: "--out DIR is required"}
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				ctx := cmd.Context()
+				inc, err := incidents(a)
+				if err != nil {
+					return err
+				}
+				laws, err := breach.BuiltinLaws()
+				if err != nil {
+					return err
+				}
+				in, obs, err := inc.Obligations(ctx, id, laws)
+				if err != nil {
+					return incidentErr(err)
+				}
+				sc, _, err := inc.Scope(ctx, id)
+				if err != nil {
+					return incidentErr(err)
+				}
+				b := &notice.Breach{Incident: id, Lab: l, Texts: map[string]notice.Text{}, Playbooks: in.Playbooks, Discovered: in.Discovered,
+					Summary: sc.Summarize(), Obligations: obs, NoticeFrom: time.Now().UTC()}
+				for k, t := range in.NoticeText {
+					b.Texts[k] = notice.Text{What: t.What, Doing: t.Doing}
+				}
+				for _, p := range sc.Patients {
+					if !p.First.IsZero() && (b.From.IsZero() || p.First.Before(b.From)) {
+						b.From = p.First
+					}
+					if p.Last.After(b.To) {
+						b.To = p.Last
+					}
+				}
+				for _, o := range obs {
+					if o.Key == "hipaa/individuals" {
+						b.NoticeTo = o.Due
+					}
+				}
+				docs, err := b.Documents()
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(docDir, 0o700); err != nil {
+					return err
+				}
+				names := make([]string, 0, len(docs))
+				for name, body := range docs {
+					if err := os.WriteFile(filepath.Join(docDir, name), body, 0o600); err != nil {
+						return err
+					}
+					names = append(names, name)
+				}
+				sort.Strings(names)
+				recordAction(ctx, a, "notices-documents", labtrust.ActionExecute, fmt.Sprintf("incident %d: %d documents", id, len(names)))
+				fmt.Fprintf(g.stdout, "%d documents in %s: %s\n", len(names), docDir, strings.Join(names, ", "))
+				return nil
+			})
+		},
+	}
+	docLab.flags(documents)
+	documents.Flags().StringVar(&docDir, "out", "", "directory to write")
+	cmd.AddCommand(text, prepare, list, letter, export, monitoring, mark, email, documents)
 	return cmd
 }
 
