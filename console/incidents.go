@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/incident"
+	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/store"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -22,7 +25,12 @@ import (
 // obligations with their clocks.
 type Incidents struct {
 	Service *incident.Service
-	Scoper  *breach.Scoper
+	// Notices prepares the notices from the scope; NoticeCounts and
+	// MonitoringCounts read their delivery and the code pool.
+	Notices          *notice.Service
+	NoticeCounts     func(ctx context.Context, incident int64) ([]store.NoticeCount, error)
+	MonitoringCounts func(ctx context.Context, incident int64) (total, given, claimed int, err error)
+	Scoper           *breach.Scoper
 	// Checkpoint returns the latest signed checkpoint note.
 	Checkpoint func() []byte
 	Signer     note.Signer
@@ -44,6 +52,12 @@ type IncidentView struct {
 	OpenTasks      int
 	Scope          *breach.Summary
 	States         []StateCount
+	NoticeCounts   []store.NoticeCount
+	NoticeTotal    int
+	NoticeChart    *Chart
+	Pool           [3]int // codes, given, claimed
+	CanApprove     bool
+	Langs          []string
 	// Timeline merges the incident's own entries with its alerts.
 	Timeline   []incident.Entry
 	Responders []*identity.Staff
@@ -235,6 +249,18 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *ident
 			v.Obligations = append(v.Obligations, ov)
 		}
 	}
+	if c.Incidents.NoticeCounts != nil {
+		if v.NoticeCounts, err = c.Incidents.NoticeCounts(ctx, id); err != nil {
+			c.fail(w, err)
+			return
+		}
+		v.NoticeChart, v.NoticeTotal = noticeChart(v.NoticeCounts)
+	}
+	if c.Incidents.MonitoringCounts != nil {
+		v.Pool[0], v.Pool[1], v.Pool[2], _ = c.Incidents.MonitoringCounts(ctx, id)
+	}
+	v.CanApprove = st.Role == identity.RoleDirector
+	v.Langs = []string{"en", "es"}
 	v.Timeline = append(v.Timeline, in.Timeline...)
 	if c.Alerts != nil {
 		for _, aid := range in.Alerts {
@@ -298,9 +324,7 @@ func (c *Console) act(fn func(r *http.Request, st *identity.Staff, id int64) (st
 	}
 }
 
-func urlQuery(s string) string {
-	return strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", " ", "+", "#", "%23", "?", "%3F", "=", "%3D").Replace(s)
-}
+func urlQuery(s string) string { return url.QueryEscape(s) }
 
 func (c *Console) incidentStatus(r *http.Request, st *identity.Staff, id int64) (string, error) {
 	s := incident.Status(r.PostFormValue("status"))
@@ -311,6 +335,66 @@ func (c *Console) incidentStatus(r *http.Request, st *identity.Staff, id int64) 
 func (c *Console) incidentUpdate(r *http.Request, st *identity.Staff, id int64) (string, error) {
 	_, err := c.Incidents.Service.PostUpdate(r.Context(), st.Username, id, r.PostFormValue("status"), r.PostFormValue("en"), r.PostFormValue("es"))
 	return "Public update posted on the portal.", err
+}
+
+func (c *Console) incidentNoticeText(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	lang := r.PostFormValue("lang")
+	_, err := c.Incidents.Service.SetNoticeText(r.Context(), st.Username, id, lang, r.PostFormValue("what"), r.PostFormValue("doing"))
+	return "Notice text saved (" + lang + ").", err
+}
+
+func (c *Console) incidentNoticesApprove(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	if st.Role != identity.RoleDirector {
+		return "", &labtrust.Error{Code: "invalid", Message: "the lab director approves the notices"}
+	}
+	_, err := c.Incidents.Service.ApproveNotices(r.Context(), st.Username, id)
+	return "Notices approved.", err
+}
+
+func (c *Console) incidentNoticesPrepare(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	sc, _, err := c.Incidents.Service.Scope(r.Context(), id)
+	if errors.Is(err, labtrust.ErrNotFound) {
+		return "", &labtrust.Error{Code: "invalid", Message: "compute the scope first"}
+	}
+	if err != nil {
+		return "", err
+	}
+	p, err := c.Incidents.Notices.Prepare(r.Context(), id, sc, nil)
+	if err != nil {
+		return "", err
+	}
+	c.ID.Record(r.Context(), st.Username, "notices-prepare", labtrust.ActionCreate, labtrust.OutcomeSuccess, fmt.Sprintf("incident %d: %d notices", id, p.Added))
+	return fmt.Sprintf("%d notices prepared (%d by mail, %d substitute; %d in Spanish).", p.Added, p.Mail, p.Substitute, p.Spanish), nil
+}
+
+// noticeChart draws the notices by delivery status.
+func noticeChart(cs []store.NoticeCount) (*Chart, int) {
+	order := []string{notice.StatusPrepared, notice.StatusSent, notice.StatusDelivered, notice.StatusReturned, notice.StatusBounced}
+	by := map[string]int{}
+	total := 0
+	for _, c := range cs {
+		by[c.Status] += c.N
+		total += c.N
+	}
+	if total == 0 {
+		return nil, 0
+	}
+	const barW, gap, plotH = 70, 16, 120
+	top := 1
+	for _, n := range by {
+		top = max(top, n)
+	}
+	ch := &Chart{Title: "Notices by delivery status", Width: len(order) * (barW + gap), Height: plotH + 40,
+		Summary: fmt.Sprintf("%d notices: %d prepared, %d sent, %d delivered, %d returned, %d bounced.", total,
+			by[notice.StatusPrepared], by[notice.StatusSent], by[notice.StatusDelivered], by[notice.StatusReturned], by[notice.StatusBounced])}
+	for i, st := range order {
+		n := by[st]
+		h := n * plotH / top
+		x := i * (barW + gap)
+		ch.Bars = append(ch.Bars, Bar{Label: st, Count: n, X: x, Y: plotH - h + 16, W: barW, H: h, LabelX: x + barW/2,
+			High: st == notice.StatusReturned || st == notice.StatusBounced, CountY: plotH - h + 12, Description: fmt.Sprintf("%s: %d", st, n)})
+	}
+	return ch, total
 }
 
 func (c *Console) incidentNote(r *http.Request, st *identity.Staff, id int64) (string, error) {

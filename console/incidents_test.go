@@ -19,6 +19,7 @@ import (
 	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/notice"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
@@ -70,7 +71,8 @@ func incidentEnv(t *testing.T, dsn string) *env {
 			t.Fatal(err)
 		}
 		c.Incidents = &console.Incidents{Service: svc, Laws: laws, Signer: signer, Checkpoint: pipe.LatestCheckpoint,
-			Scoper: &breach.Scoper{Events: db, Keys: keys, Blind: keys.Blinder(), Patients: registry.New(db, keys)}}
+			Scoper:  &breach.Scoper{Events: db, Keys: keys, Blind: keys.Blind, Patients: registry.New(db, keys)},
+			Notices: notice.NewService(db, keys, keys.Blind, registry.New(db, keys), nil), NoticeCounts: db.NoticeCounts, MonitoringCounts: db.MonitoringCounts}
 	})
 }
 
@@ -136,6 +138,16 @@ func TestIncidentPagesHTTP(t *testing.T) {
 		}
 		if code, _ = post(t, ana, base+"/1/update", url.Values{"status": {"investigating"}, "en": {"English only."}}); code != http.StatusBadRequest {
 			t.Fatalf("update without Spanish: %d", code)
+		}
+		// Notices: the text in both languages, approval by the director
+		// only, one notice per person in the scope.
+		post(t, ana, base+"/1/notice-text", url.Values{"lang": {"en"}, "what": {"An account viewed results."}, "doing": {"We disabled it."}})
+		post(t, ana, base+"/1/notice-text", url.Values{"lang": {"es"}, "what": {"Una cuenta vio resultados."}, "doing": {"La desactivamos."}})
+		if code, _ = post(t, ana, base+"/1/notices/approve", nil); code != http.StatusBadRequest {
+			t.Fatalf("a privacy officer approved: %d", code)
+		}
+		if code, body = post(t, ana, base+"/1/notices/prepare", nil); code != 200 || !strings.Contains(body, "1 notices prepared") || !strings.Contains(body, "Notices by delivery status") {
+			t.Fatalf("prepare: %d %s", code, body[strings.Index(body, "<main"):][:600])
 		}
 		// The timeline holds the actions in order.
 		if code, body = get(t, ana, base+"/1"); code != 200 || !strings.Contains(body, "Risk assessment recorded") || !strings.Contains(body, "Breach scope 2 computed") {

@@ -81,7 +81,10 @@ type Incident struct {
 	Updates []Update `json:"updates,omitempty"`
 	// Monitoring is the credit-monitoring offer the notices carry.
 	Monitoring *MonitoringOffer `json:"monitoring,omitempty"`
-	version    int64
+	// NoticesApproved records the director's approval of the notices'
+	// text; letters and emails go out only after it.
+	NoticesApproved *Approval `json:"noticesApproved,omitempty"`
+	version         int64
 }
 
 // Assessment returns the latest recorded assessment, or nil.
@@ -764,7 +767,12 @@ func (s *Service) SetNoticeText(ctx context.Context, by string, id int64, langua
 			in.NoticeText = map[string]NoticeText{}
 		}
 		in.NoticeText[language] = NoticeText{What: strings.TrimSpace(what), Doing: strings.TrimSpace(doing)}
-		return "Notice text written (" + language + ")", "notice text " + language, nil
+		text := "Notice text written (" + language + ")"
+		if in.NoticesApproved != nil {
+			in.NoticesApproved = nil // the approval was of the old words
+			text += "; the approval is withdrawn until it is given again"
+		}
+		return text, "notice text " + language, nil
 	})
 }
 
@@ -812,5 +820,23 @@ func (s *Service) SetMonitoringOffer(ctx context.Context, by string, id int64, o
 	return s.update(ctx, by, id, "monitoring", func(in *Incident, now time.Time) (string, string, error) {
 		in.Monitoring = &o
 		return fmt.Sprintf("Credit monitoring offered: %d months from %s, enrol by %s", o.Months, o.Vendor, o.EnrolBy.Format(time.DateOnly)), "monitoring offer", nil
+	})
+}
+
+// Approval is who approved what, when.
+type Approval struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// ApproveNotices records the approval of the notices as written; writing
+// the text again withdraws it.
+func (s *Service) ApproveNotices(ctx context.Context, by string, id int64) (*Incident, error) {
+	return s.update(ctx, by, id, "notices-approved", func(in *Incident, now time.Time) (string, string, error) {
+		if in.NoticeText["en"].What == "" || in.NoticeText["es"].What == "" {
+			return "", "", invalid("write the notice text in English and Spanish before approving it")
+		}
+		in.NoticesApproved = &Approval{By: by, At: now}
+		return "Notices approved for sending", "notices approved", nil
 	})
 }

@@ -152,6 +152,10 @@ func TestIncidentCLI(t *testing.T) {
 		}
 		lab := []string{"--lab-name", "Valley Lab", "--lab-phone", "1-800-555-0100", "--lab-address", "1 Lab Way; Austin, TX 78702"}
 		mh := filepath.Join(dir, "mailhouse")
+		if code, _, errb := run(t, with(append([]string{"notices", "export", "1", "--out", mh, "--batch", "10", "--quiet"}, lab...)...)...); code != 1 || !strings.Contains(errb, "not approved yet") {
+			t.Fatalf("export before approval: %d %s", code, errb)
+		}
+		mustRun(t, with("notices", "approve", "1")...)
 		if code, _, errb := run(t, with(append([]string{"notices", "export", "1", "--out", mh, "--batch", "10", "--quiet"}, lab...)...)...); code != 1 || !strings.Contains(errb, "no credit-monitoring code left") {
 			t.Fatalf("export with too few codes: %d %s", code, errb)
 		}

@@ -481,7 +481,29 @@ The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
 	}
 	docLab.flags(documents)
 	documents.Flags().StringVar(&docDir, "out", "", "directory to write")
-	cmd.AddCommand(text, prepare, list, letter, export, monitoring, mark, email, documents)
+	approve := &cobra.Command{
+		Use:   "approve ID",
+		Short: "Approve the notices as written (the lab director's step before letters and emails go out)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := argID(args[0], "labtrust incident list")
+			if err != nil {
+				return err
+			}
+			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				inc, err := incidents(a)
+				if err != nil {
+					return err
+				}
+				if _, err := inc.ApproveNotices(cmd.Context(), operator(), id); err != nil {
+					return incidentErr(err)
+				}
+				fmt.Fprintf(g.stdout, "incident %d: notices approved\n", id)
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(text, approve, prepare, list, letter, export, monitoring, mark, email, documents)
 	return cmd
 }
 
@@ -515,7 +537,27 @@ func renderLetter(ctx context.Context, a *app, row store.NoticeRow, rec *notice.
 	return letter.PDF(notice.DefaultFonts())
 }
 
+// approved refuses to send notices nobody approved.
+func approved(ctx context.Context, a *app, id int64) error {
+	inc, err := incidents(a)
+	if err != nil {
+		return err
+	}
+	in, err := inc.Get(ctx, id)
+	if err != nil {
+		return incidentErr(err)
+	}
+	if in.NoticesApproved == nil {
+		return &labtrust.Error{Code: "invalid", Message: "the notices are not approved yet",
+			Hint: fmt.Sprintf("the lab director approves them: labtrust notices approve %d (or the console)", id)}
+	}
+	return nil
+}
+
 func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, dir string, batch int, quiet bool) (letters, files int, err error) {
+	if err := approved(ctx, a, id); err != nil {
+		return 0, 0, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, 0, err
 	}
@@ -590,6 +632,9 @@ func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l not
 
 // emailNotices emails every prepared notice that has an email address.
 func emailNotices(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, srv *notify.SMTP, quiet bool) (sent, failed int, err error) {
+	if err := approved(ctx, a, id); err != nil {
+		return 0, 0, err
+	}
 	s := notices(a)
 	var rows []store.NoticeRow
 	if err := a.db.Notices(ctx, id, func(r store.NoticeRow) error {

@@ -613,7 +613,8 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 	if err != nil {
 		return nil, err
 	}
-	incPages := &console.Incidents{Service: inc, Scoper: scoper(a), Checkpoint: a.pipe.LatestCheckpoint, Signer: a.signer, Laws: laws}
+	incPages := &console.Incidents{Service: inc, Scoper: scoper(a), Checkpoint: a.pipe.LatestCheckpoint, Signer: a.signer, Laws: laws,
+		Notices: notices(a), NoticeCounts: a.db.NoticeCounts, MonitoringCounts: a.db.MonitoringCounts}
 	c := &console.Console{
 		PasskeysOn: pk != nil,
 		SSO:        sso,
