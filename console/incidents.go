@@ -16,6 +16,7 @@ import (
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/portal"
 	"github.com/labtrust/labtrust/store"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -30,7 +31,13 @@ type Incidents struct {
 	Notices          *notice.Service
 	NoticeCounts     func(ctx context.Context, incident int64) ([]store.NoticeCount, error)
 	MonitoringCounts func(ctx context.Context, incident int64) (total, given, claimed int, err error)
-	Scoper           *breach.Scoper
+	// Survey sums the portal's trust survey by week; Callbacks lists the
+	// call-back requests (sealed by Keys), CloseCallback marks one done.
+	Survey        func(ctx context.Context, incident int64) ([]store.SurveyWeek, error)
+	Callbacks     func(ctx context.Context, incident int64) ([]store.Callback, error)
+	CloseCallback func(ctx context.Context, id int64) error
+	Keys          portal.Sealer
+	Scoper        *breach.Scoper
 	// Checkpoint returns the latest signed checkpoint note.
 	Checkpoint func() []byte
 	Signer     note.Signer
@@ -58,6 +65,8 @@ type IncidentView struct {
 	Pool           [3]int // codes, given, claimed
 	CanApprove     bool
 	Langs          []string
+	SurveyChart    *Chart
+	Callbacks      []CallbackView
 	// Timeline merges the incident's own entries with its alerts.
 	Timeline   []incident.Entry
 	Responders []*identity.Staff
@@ -259,6 +268,30 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *ident
 	if c.Incidents.MonitoringCounts != nil {
 		v.Pool[0], v.Pool[1], v.Pool[2], _ = c.Incidents.MonitoringCounts(ctx, id)
 	}
+	if c.Incidents.Survey != nil {
+		weeks, err := c.Incidents.Survey(ctx, id)
+		if err != nil {
+			c.fail(w, err)
+			return
+		}
+		v.SurveyChart = surveyChart(weeks)
+	}
+	// Call-back requests hold phone numbers: only roles that see PHI.
+	if c.Incidents.Callbacks != nil && st.Role.Can(identity.PermViewPHI) {
+		cbs, err := c.Incidents.Callbacks(ctx, id)
+		if err != nil {
+			c.fail(w, err)
+			return
+		}
+		for _, cb := range cbs {
+			body, err := portal.OpenCallback(c.Incidents.Keys, cb.Body)
+			if err != nil {
+				c.fail(w, err)
+				return
+			}
+			v.Callbacks = append(v.Callbacks, CallbackView{ID: cb.ID, At: cb.At, Status: cb.Status, Callback: *body})
+		}
+	}
 	v.CanApprove = st.Role == identity.RoleDirector
 	v.Langs = []string{"en", "es"}
 	v.Timeline = append(v.Timeline, in.Timeline...)
@@ -365,6 +398,56 @@ func (c *Console) incidentNoticesPrepare(r *http.Request, st *identity.Staff, id
 	}
 	c.ID.Record(r.Context(), st.Username, "notices-prepare", labtrust.ActionCreate, labtrust.OutcomeSuccess, fmt.Sprintf("incident %d: %d notices", id, p.Added))
 	return fmt.Sprintf("%d notices prepared (%d by mail, %d substitute; %d in Spanish).", p.Added, p.Mail, p.Substitute, p.Spanish), nil
+}
+
+// CallbackView is a call-back request, opened.
+type CallbackView struct {
+	ID     int64
+	At     time.Time
+	Status string
+	portal.Callback
+}
+
+func (c *Console) incidentCallbackDone(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	if !st.Role.Can(identity.PermViewPHI) || c.Incidents.CloseCallback == nil {
+		return "", &labtrust.Error{Code: "invalid", Message: "your role does not handle call-back requests"}
+	}
+	cb, err := strconv.ParseInt(r.PostFormValue("callback"), 10, 64)
+	if err != nil {
+		return "", labtrust.ErrNotFound
+	}
+	if err := c.Incidents.CloseCallback(r.Context(), cb); err != nil {
+		return "", err
+	}
+	c.ID.Record(r.Context(), st.Username, "callback-done", labtrust.ActionUpdate, labtrust.OutcomeSuccess, fmt.Sprintf("callback %d", cb))
+	return "Call-back marked done.", nil
+}
+
+// surveyChart draws the average trust answer per week.
+func surveyChart(weeks []store.SurveyWeek) *Chart {
+	if len(weeks) == 0 {
+		return nil
+	}
+	if len(weeks) > 12 {
+		weeks = weeks[len(weeks)-12:]
+	}
+	const barW, gap, plotH = 56, 12, 120
+	ch := &Chart{Title: "Trust survey: average answer (1 to 5) by week", Width: len(weeks) * (barW + gap), Height: plotH + 40}
+	total, sum := 0, 0
+	for i, wk := range weeks {
+		avg := float64(wk.TrustSum) / float64(wk.N)
+		h := int(avg * plotH / 5)
+		x := i * (barW + gap)
+		ch.Bars = append(ch.Bars, Bar{Label: wk.Week.Format("Jan 2"), Count: wk.N, X: x, Y: plotH - h + 16, W: barW, H: h, LabelX: x + barW/2,
+			High: avg < 2.5, CountY: plotH - h + 12,
+			Description: fmt.Sprintf("Week of %s: %d answers, trust %.1f of 5, notice clarity %.1f of 5, %d%% got the help they needed",
+				wk.Week.Format("January 2"), wk.N, avg, float64(wk.ClearSum)/float64(wk.N), 100*wk.Helped/wk.N)})
+		total += wk.N
+		sum += wk.TrustSum
+	}
+	ch.Summary = fmt.Sprintf("%d answers over %d weeks; average trust %.1f of 5. Bar height is the week's average, the number the answers.",
+		total, len(weeks), float64(sum)/float64(total))
+	return ch
 }
 
 // noticeChart draws the notices by delivery status.

@@ -48,6 +48,12 @@ type Notices interface {
 	ClaimMonitoring(ctx context.Context, row store.NoticeRow) error
 }
 
+// Feedback is where survey answers and call-back requests go (the store).
+type Feedback interface {
+	AddSurveyResponse(ctx context.Context, r store.SurveyResponse) error
+	AddCallback(ctx context.Context, c store.Callback) (int64, error)
+}
+
 // Sealer seals the portal's session cookie (the vault's keyring).
 type Sealer interface {
 	Seal(ctx context.Context, dst, plaintext, aad []byte) ([]byte, error)
@@ -72,6 +78,9 @@ type Portal struct {
 	Reports  func(ctx context.Context, mrn string) (*accessreport.Report, error)
 	Verifier note.Verifier
 	LogKey   string
+	// Feedback stores survey answers and call-back requests (nil: those
+	// pages are off).
+	Feedback Feedback
 	Log      *slog.Logger
 	// Secure marks the session cookie Secure (the server speaks TLS, or
 	// sits behind a proxy that does).
@@ -115,7 +124,7 @@ func (p *Portal) Handler() (http.Handler, error) {
 	p.reports = ratelimit.New(10, time.Hour)
 	p.perCode = ratelimit.New(p.CodeLimit, p.LookupWindow)
 	p.pages = map[string]*template.Template{}
-	for _, name := range []string{"status", "lookup", "notice", "access", "report", "learn"} {
+	for _, name := range []string{"status", "lookup", "notice", "access", "report", "learn", "survey"} {
 		t, err := template.New("").Funcs(template.FuncMap{"t": func(lang, key string) string { return text(lang, key) }}).
 			ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -137,6 +146,11 @@ func (p *Portal) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /portal/report", p.reportPage)
 	mux.HandleFunc("POST /portal/report", p.reportSuspicious)
 	mux.HandleFunc("GET /portal/learn", p.learn)
+	if p.Feedback != nil {
+		mux.HandleFunc("GET /portal/survey", p.surveyPage)
+		mux.HandleFunc("POST /portal/survey", p.survey)
+		mux.HandleFunc("POST /portal/callback", p.callback)
+	}
 	if p.Reports != nil {
 		mux.HandleFunc("GET /portal/access", p.accessPage)
 		mux.HandleFunc("GET /portal/access.json", p.accessJSON)
@@ -186,6 +200,8 @@ type page struct {
 	Kinds                           []string
 	Form                            map[string]string
 	Done                            bool
+	HasFeedback                     bool
+	Message                         string
 }
 
 type accessView struct {
@@ -442,7 +458,8 @@ func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.record(r.Context(), rec, row, "portal-notice-view")
-	p.render(w, r, "notice", http.StatusOK, page{Title: text(lang, "noticeTitle"), Notice: v, HasReport: p.Reports != nil})
+	p.render(w, r, "notice", http.StatusOK, page{Title: text(lang, "noticeTitle"), Notice: v, HasReport: p.Reports != nil,
+		HasFeedback: p.Feedback != nil, Message: text(lang, r.URL.Query().Get("done"))})
 }
 
 func (p *Portal) leave(w http.ResponseWriter, r *http.Request) {
@@ -630,4 +647,106 @@ func dateIn(lang string, t time.Time) string {
 		return strconv.Itoa(t.Day()) + " de " + monthsES[t.Month()-1] + " de " + strconv.Itoa(t.Year())
 	}
 	return t.Format("January 2, 2006")
+}
+
+func (p *Portal) surveyPage(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	if _, ok := p.session(r); !ok {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return
+	}
+	p.render(w, r, "survey", http.StatusOK, page{Title: text(lang, "surveyTitle")})
+}
+
+var commentAAD = []byte("labtrust survey comment v1")
+
+// survey takes the short trust survey; the answers are counted by week for
+// the console's chart, the comment sealed (people write their own data
+// into comments).
+func (p *Portal) survey(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	s, ok := p.session(r)
+	if !ok {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return
+	}
+	trust, err1 := strconv.Atoi(r.PostFormValue("trust"))
+	clear, err2 := strconv.Atoi(r.PostFormValue("clear"))
+	helped := r.PostFormValue("helped")
+	if err1 != nil || err2 != nil || trust < 1 || trust > 5 || clear < 1 || clear > 5 || (helped != "yes" && helped != "no") {
+		p.render(w, r, "survey", http.StatusBadRequest, page{Title: text(lang, "surveyTitle"), Error: text(lang, "surveyIncomplete")})
+		return
+	}
+	resp := store.SurveyResponse{Incident: s.Incident, At: p.Now().UTC(), Trust: trust, Clear: clear, Helped: helped == "yes"}
+	if c := strings.TrimSpace(r.PostFormValue("comment")); c != "" {
+		if len(c) > 2000 {
+			c = c[:2000]
+		}
+		sealed, err := p.Keys.Seal(r.Context(), nil, []byte(c), commentAAD)
+		if err != nil {
+			p.Log.Error("portal: seal comment", "err", err)
+			http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+			return
+		}
+		resp.Comment = sealed
+	}
+	if err := p.Feedback.AddSurveyResponse(r.Context(), resp); err != nil {
+		p.Log.Error("portal: survey", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	p.render(w, r, "survey", http.StatusOK, page{Title: text(lang, "surveyTitle"), Done: true})
+}
+
+var callbackAAD = []byte("labtrust callback v1")
+
+// Callback is what a call-back request holds (sealed).
+type Callback struct {
+	Phone    string `json:"phone"`
+	When     string `json:"when,omitempty"`
+	Topic    string `json:"topic,omitempty"`
+	Language string `json:"language"`
+}
+
+// callback asks the helpline to call the person back.
+func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	s, ok := p.session(r)
+	if !ok {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return
+	}
+	cb := Callback{Phone: strings.TrimSpace(r.PostFormValue("phone")), When: strings.TrimSpace(r.PostFormValue("when")),
+		Topic: strings.TrimSpace(r.PostFormValue("topic")), Language: lang}
+	digits := 0
+	for _, c := range cb.Phone {
+		if c >= '0' && c <= '9' {
+			digits++
+		}
+	}
+	if digits < 7 || len(cb.Phone) > 30 || len(cb.When) > 100 || len(cb.Topic) > 1000 {
+		http.Redirect(w, r, "/portal/notice?lang="+lang+"&done=callbackBad#callback", http.StatusSeeOther)
+		return
+	}
+	b, _ := json.Marshal(cb)
+	sealed, err := p.Keys.Seal(r.Context(), nil, b, callbackAAD)
+	if err == nil {
+		_, err = p.Feedback.AddCallback(r.Context(), store.Callback{Incident: s.Incident, Notice: s.Notice, At: p.Now().UTC(), Body: sealed})
+	}
+	if err != nil {
+		p.Log.Error("portal: callback", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, "/portal/notice?lang="+lang+"&done=callbackThanks", http.StatusSeeOther)
+}
+
+// OpenCallback reads a sealed call-back request (the console).
+func OpenCallback(k Sealer, body []byte) (*Callback, error) {
+	b, err := k.Open(nil, body, callbackAAD)
+	if err != nil {
+		return nil, err
+	}
+	var cb Callback
+	return &cb, json.Unmarshal(b, &cb)
 }

@@ -162,6 +162,7 @@ func newEnvLimits(t testing.TB, dsn string, perAddr, perCode int, ledgered bool)
 	})
 	p := &portal.Portal{Incidents: inc, Notices: ns, Keys: keys, Record: e.rec, LookupLimit: perAddr, CodeLimit: perCode,
 		Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Verifier: verifier, LogKey: vkey,
+		Feedback: db,
 		Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
 			rd, err := ledger.OpenReader(filepath.Join(dir, "ledger"), "lab.example/log", verifier)
 			if err != nil {
@@ -294,6 +295,26 @@ func TestPortalHTTP(t *testing.T) {
 		if _, key := do(t, cl, "GET", base+"log-key", nil, ""); !strings.HasPrefix(key, "lab.example/log+") {
 			t.Fatalf("log key: %q", key)
 		}
+		// A call-back request and the trust survey.
+		if _, body := do(t, cl, "POST", base+"callback?lang=en", url.Values{"phone": {"12"}}, ""); !strings.Contains(body, "Enter a phone number we can call.") {
+			t.Fatal("a bad phone number was taken")
+		}
+		if _, body := do(t, cl, "POST", base+"callback?lang=en", url.Values{"phone": {"(214) 555-0134"}, "when": {"mornings"}}, ""); !strings.Contains(body, "Someone from our helpline will call you.") {
+			t.Fatal("no call-back confirmation")
+		}
+		cbs, err := e.db.Callbacks(context.Background(), e.incident)
+		if err != nil || len(cbs) != 1 || bytes.Contains(cbs[0].Body, []byte("555-0134")) || cbs[0].Status != "open" {
+			t.Fatalf("callbacks %v %v", cbs, err)
+		}
+		if code, _ := do(t, cl, "POST", base+"survey?lang=en", url.Values{"trust": {"4"}}, ""); code != http.StatusBadRequest {
+			t.Fatalf("incomplete survey: %d", code)
+		}
+		if code, body := do(t, cl, "POST", base+"survey?lang=en", url.Values{"trust": {"4"}, "clear": {"5"}, "helped": {"yes"}, "comment": {"Thanks for telling me."}}, ""); code != 200 || !strings.Contains(body, "Thank you for telling us.") {
+			t.Fatalf("survey: %d", code)
+		}
+		if wks, err := e.db.SurveyByWeek(context.Background(), e.incident); err != nil || len(wks) != 1 || wks[0].N != 1 || wks[0].TrustSum != 4 || wks[0].Helped != 1 {
+			t.Fatalf("survey by week %+v %v", wks, err)
+		}
 		// A suspicious call, reported without any code, becomes a report
 		// event in the ledger.
 		if code, body := do(t, cl, "POST", base+"report?lang=en", url.Values{"kind": {"call"}, "message": {""}}, ""); code != 400 || !strings.Contains(body, "Tell us what they said") {
@@ -384,7 +405,7 @@ func TestPortalInChromium(t *testing.T) {
 		t.Fatalf("access page: %v %s", err, txt)
 	}
 	browsertest.CheckA11y(t, ctx, axe, "access report (es)")
-	for _, pg := range []string{"report?lang=en", "learn?lang=en", "report?lang=es"} {
+	for _, pg := range []string{"report?lang=en", "learn?lang=en", "report?lang=es", "survey?lang=es"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+pg), chromedp.WaitVisible(css("main h1"))); err != nil {
 			t.Fatal(err)
 		}

@@ -36,6 +36,12 @@ var texts = map[string]map[string]string{
 		"monTitle": "Free credit monitoring", "monOffer": "We are paying for %d months of credit monitoring from %s for you.",
 		"monCode": "Your enrollment code", "monEnrol": "Enroll with %s", "monBy": "Enroll by %s. The code is yours alone: do not share it.",
 		"monNone": "Call us to get your credit-monitoring enrollment code.",
+		"cbTitle": "Ask us to call you", "cbPhone": "Your phone number", "cbWhen": "When is a good time? (optional)", "cbTopic": "What would you like to talk about? (optional)",
+		"cbSubmit": "Request a call", "callbackThanks": "Thank you. Someone from our helpline will call you.", "callbackBad": "Enter a phone number we can call.",
+		"surveyTitle": "Tell us how we did", "surveyLink": "Tell us how we did (three questions)",
+		"qTrust": "How much do you trust us to protect your information now?", "qClear": "How clear was our notice?", "qHelped": "Did you get the help you needed?",
+		"scale1": "Not at all", "scale5": "Completely", "clear1": "Not clear", "clear5": "Very clear", "yes": "Yes", "no": "No",
+		"qComment": "Anything else? (optional)", "surveySubmit": "Send", "surveyThanks": "Thank you for telling us.", "surveyIncomplete": "Please answer the three questions.",
 	},
 	"es": {
 		"langName": "Español", "otherLang": "English", "skip": "Ir al contenido",
@@ -71,6 +77,12 @@ var texts = map[string]map[string]string{
 		"monTitle": "Monitoreo de crédito gratuito", "monOffer": "Pagamos por usted %d meses de monitoreo de crédito de %s.",
 		"monCode": "Su código de inscripción", "monEnrol": "Inscribirse con %s", "monBy": "Inscríbase antes del %s. El código es solo suyo: no lo comparta.",
 		"monNone": "Llámenos para recibir su código de inscripción al monitoreo de crédito.",
+		"cbTitle": "Pídanos que le llamemos", "cbPhone": "Su número de teléfono", "cbWhen": "¿Cuándo le conviene? (opcional)", "cbTopic": "¿De qué quiere hablar? (opcional)",
+		"cbSubmit": "Pedir una llamada", "callbackThanks": "Gracias. Alguien de nuestra línea de ayuda le llamará.", "callbackBad": "Escriba un número de teléfono al que podamos llamar.",
+		"surveyTitle": "Díganos cómo lo hicimos", "surveyLink": "Díganos cómo lo hicimos (tres preguntas)",
+		"qTrust": "¿Cuánto confía ahora en que protegemos su información?", "qClear": "¿Qué tan claro fue nuestro aviso?", "qHelped": "¿Recibió la ayuda que necesitaba?",
+		"scale1": "Nada", "scale5": "Totalmente", "clear1": "Nada claro", "clear5": "Muy claro", "yes": "Sí", "no": "No",
+		"qComment": "¿Algo más? (opcional)", "surveySubmit": "Enviar", "surveyThanks": "Gracias por decírnoslo.", "surveyIncomplete": "Por favor, responda las tres preguntas.",
 	},
 }
 

@@ -416,7 +416,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	vkey, _ := os.ReadFile(a.p.verifier())
 	pt := &portal.Portal{Incidents: apiIncSvc, Notices: notices(a), Keys: a.keys, Record: ledgerRecorder{a}, Lab: portalLab,
 		Log: a.log, Secure: strings.HasPrefix(o.publicURL, "https://"),
-		Verifier: a.verifier, LogKey: strings.TrimSpace(string(vkey)), Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
+		Verifier: a.verifier, LogKey: strings.TrimSpace(string(vkey)), Feedback: a.db, Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
 			return patientReport(ctx, a, mrn)
 		}}
 	portalHandler, err := pt.Handler()
@@ -614,7 +614,8 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 		return nil, err
 	}
 	incPages := &console.Incidents{Service: inc, Scoper: scoper(a), Checkpoint: a.pipe.LatestCheckpoint, Signer: a.signer, Laws: laws,
-		Notices: notices(a), NoticeCounts: a.db.NoticeCounts, MonitoringCounts: a.db.MonitoringCounts}
+		Notices: notices(a), NoticeCounts: a.db.NoticeCounts, MonitoringCounts: a.db.MonitoringCounts,
+		Survey: a.db.SurveyByWeek, Callbacks: a.db.Callbacks, CloseCallback: a.db.CloseCallback, Keys: a.keys}
 	c := &console.Console{
 		PasskeysOn: pk != nil,
 		SSO:        sso,

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/labtrust/labtrust"
+)
+
+// SurveyResponse is one answer to the trust survey.
+type SurveyResponse struct {
+	Incident     int64
+	At           time.Time
+	Trust, Clear int
+	Helped       bool
+	Comment      []byte // sealed, or nil
+}
+
+// AddSurveyResponse stores an answer.
+func (d *DB) AddSurveyResponse(ctx context.Context, r SurveyResponse) error {
+	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO survey_responses (incident, at, trust, clear, helped, comment) VALUES (?, ?, ?, ?, ?, ?)`),
+		r.Incident, r.At.UnixNano(), r.Trust, r.Clear, b2i(r.Helped), r.Comment)
+	if err != nil {
+		return fmt.Errorf("store: survey: %w", mapErr(err))
+	}
+	return nil
+}
+
+// SurveyWeek sums a week's answers.
+type SurveyWeek struct {
+	Week               time.Time // Monday, UTC
+	N                  int
+	TrustSum, ClearSum int
+	Helped             int
+}
+
+// SurveyByWeek sums an incident's survey answers by week (0: all
+// incidents), oldest first.
+func (d *DB) SurveyByWeek(ctx context.Context, incident int64) ([]SurveyWeek, error) {
+	q := `SELECT at, trust, clear, helped FROM survey_responses`
+	var args []any
+	if incident != 0 {
+		q += ` WHERE incident = ?`
+		args = append(args, incident)
+	}
+	rows, err := d.db.QueryContext(ctx, d.q(q+` ORDER BY at`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: survey: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []SurveyWeek
+	for rows.Next() {
+		var at int64
+		var trust, clear, helped int
+		if err := rows.Scan(&at, &trust, &clear, &helped); err != nil {
+			return nil, err
+		}
+		t := time.Unix(0, at).UTC()
+		wk := t.Truncate(24*time.Hour).AddDate(0, 0, -((int(t.Weekday()) + 6) % 7))
+		if n := len(out); n == 0 || !out[n-1].Week.Equal(wk) {
+			out = append(out, SurveyWeek{Week: wk})
+		}
+		w := &out[len(out)-1]
+		w.N++
+		w.TrustSum += trust
+		w.ClearSum += clear
+		w.Helped += helped
+	}
+	return out, mapErr(rows.Err())
+}
+
+// Callback is a request to be called back.
+type Callback struct {
+	ID       int64
+	Incident int64
+	Notice   int64
+	At       time.Time
+	Status   string
+	Body     []byte // sealed
+}
+
+// AddCallback stores a call-back request.
+func (d *DB) AddCallback(ctx context.Context, c Callback) (int64, error) {
+	var id int64
+	err := d.db.QueryRowContext(ctx, d.q(`INSERT INTO callbacks (incident, notice, at, status, body) VALUES (?, ?, ?, 'open', ?) RETURNING id`),
+		c.Incident, c.Notice, c.At.UnixNano(), c.Body).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: callback: %w", mapErr(err))
+	}
+	return id, nil
+}
+
+// Callbacks lists an incident's call-back requests, open ones first,
+// oldest first.
+func (d *DB) Callbacks(ctx context.Context, incident int64) ([]Callback, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT id, incident, notice, at, status, body FROM callbacks WHERE incident = ? ORDER BY status DESC, at`), incident)
+	if err != nil {
+		return nil, fmt.Errorf("store: callbacks: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []Callback
+	for rows.Next() {
+		var c Callback
+		var at int64
+		if err := rows.Scan(&c.ID, &c.Incident, &c.Notice, &at, &c.Status, &c.Body); err != nil {
+			return nil, err
+		}
+		c.At = time.Unix(0, at).UTC()
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// CloseCallback marks a call-back done.
+func (d *DB) CloseCallback(ctx context.Context, id int64) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE callbacks SET status = 'done' WHERE id = ?`), id)
+	if err != nil {
+		return fmt.Errorf("store: callback %d: %w", id, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: callback %d: %w", id, labtrust.ErrNotFound)
+	}
+	return nil
+}
