@@ -81,7 +81,9 @@ type Portal struct {
 	// Feedback stores survey answers and call-back requests (nil: those
 	// pages are off).
 	Feedback Feedback
-	Log      *slog.Logger
+	// Fonts set the letter a person downloads (zero: DefaultFonts).
+	Fonts notice.Fonts
+	Log   *slog.Logger
 	// Secure marks the session cookie Secure (the server speaks TLS, or
 	// sits behind a proxy that does).
 	Secure bool
@@ -142,6 +144,7 @@ func (p *Portal) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /portal/lookup", p.lookupPage)
 	mux.HandleFunc("POST /portal/lookup", p.lookup)
 	mux.HandleFunc("GET /portal/notice", p.noticePage)
+	mux.HandleFunc("GET /portal/letter.pdf", p.letterPDF)
 	mux.HandleFunc("POST /portal/leave", p.leave)
 	mux.HandleFunc("GET /portal/report", p.reportPage)
 	mux.HandleFunc("POST /portal/report", p.reportSuspicious)
@@ -749,4 +752,52 @@ func OpenCallback(k Sealer, body []byte) (*Callback, error) {
 	}
 	var cb Callback
 	return &cb, json.Unmarshal(b, &cb)
+}
+
+// letterPDF is the person's letter, in the language they read the page
+// in, with their credit-monitoring code.
+func (p *Portal) letterPDF(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	s, ok := p.session(r)
+	if !ok {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return
+	}
+	row, rec, err := p.Notices.Lookup(r.Context(), s.Code)
+	if err != nil || row.ID != s.Notice {
+		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
+		return
+	}
+	in, err := p.Incidents.Get(r.Context(), row.Incident)
+	if err != nil {
+		p.Log.Error("portal: incident", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	texts := map[string]notice.Text{}
+	for k, t := range in.NoticeText {
+		texts[k] = notice.Text{What: t.What, Doing: t.Doing}
+	}
+	shown := *rec
+	shown.Language = lang
+	l := shown.Letter(p.Lab, texts, in.Discovered, p.Now())
+	if m := in.Monitoring; m != nil {
+		if code, err := p.Notices.MonitoringCode(r.Context(), row); err == nil {
+			l.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, Code: code, URL: m.URL, EnrolBy: m.EnrolBy}
+		}
+	}
+	fonts := p.Fonts
+	if fonts.Regular == nil {
+		fonts = notice.DefaultFonts()
+	}
+	pdf, err := l.PDF(fonts)
+	if err != nil {
+		p.Log.Error("portal: letter", "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	p.record(r.Context(), rec, row, "portal-letter-download")
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", `attachment; filename="notice-`+rec.Code+`.pdf"`)
+	w.Write(pdf)
 }

@@ -295,6 +295,10 @@ func TestPortalHTTP(t *testing.T) {
 		if _, key := do(t, cl, "GET", base+"log-key", nil, ""); !strings.HasPrefix(key, "lab.example/log+") {
 			t.Fatalf("log key: %q", key)
 		}
+		// Their letter, in the language they read the page in.
+		if code, body := do(t, cl, "GET", base+"letter.pdf?lang=es", nil, ""); code != 200 || !strings.HasPrefix(body, "%PDF-") {
+			t.Fatalf("letter: %d", code)
+		}
 		// A call-back request and the trust survey.
 		if _, body := do(t, cl, "POST", base+"callback?lang=en", url.Values{"phone": {"12"}}, ""); !strings.Contains(body, "Enter a phone number we can call.") {
 			t.Fatal("a bad phone number was taken")
