@@ -44,6 +44,7 @@ func (r *recorder) Record(_ context.Context, e labtrust.Event) error {
 }
 
 type env struct {
+	portal   *portal.Portal
 	db       *store.DB
 	incident int64
 	verifier note.Verifier
@@ -171,6 +172,7 @@ func newEnvLimits(t testing.TB, dsn string, perAddr, perCode int, ledgered bool)
 			return accessreport.Build(ctx, db, rd, keys, "lab.example/log", labtrust.PatientRef{ID: mrn})
 		}}
 	e.verifier = verifier
+	e.portal = p
 	if ledgered {
 		p.Record = pipeRecorder{pipe}
 	}
@@ -407,6 +409,26 @@ func TestPortalInChromium(t *testing.T) {
 	txt, err = chromedp.Run(ctx, chromedp.Text(css("main")))
 	if err != nil || !strings.Contains(txt, "Comprobado: las 3 entradas") {
 		t.Fatalf("access page: %v %s", err, txt)
+	}
+	// The browser checks the report itself: signature, commitments, proofs.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("browser-verify").textContent.includes("3 entradas") || document.getElementById("browser-verify").className === "error"`)); err != nil {
+		t.Fatal(err)
+	}
+	bv, err := chromedp.Run(ctx, chromedp.Text(css("#browser-verify")))
+	if err != nil || !strings.Contains(bv, "Comprobado también en su navegador: 3 entradas") {
+		t.Fatalf("in-browser verification: %v %q", err, bv)
+	}
+	// Served another log's key, the browser refuses the report.
+	_, other, _ := ledger.NewKey("lab.example/log")
+	e.portal.LogKey = other
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(css("main table"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("browser-verify").className === "error" || document.getElementById("browser-verify").textContent.includes("3 entradas")`)); err != nil {
+		t.Fatal(err)
+	}
+	if bv, _ := chromedp.Run(ctx, chromedp.Text(css("#browser-verify"))); !strings.Contains(bv, "no pudo confirmar") {
+		t.Fatalf("a wrong key was accepted in the browser: %q", bv)
 	}
 	browsertest.CheckA11y(t, ctx, axe, "access report (es)")
 	for _, pg := range []string{"report?lang=en", "learn?lang=en", "report?lang=es", "survey?lang=es"} {
