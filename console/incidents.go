@@ -36,8 +36,11 @@ type Incidents struct {
 	Survey        func(ctx context.Context, incident int64) ([]store.SurveyWeek, error)
 	Callbacks     func(ctx context.Context, incident int64) ([]store.Callback, error)
 	CloseCallback func(ctx context.Context, id int64) error
-	Keys          portal.Sealer
-	Scoper        *breach.Scoper
+	// Subscribers counts the people subscribed to the status page's
+	// updates by email (confirmed, and waiting for confirmation).
+	Subscribers func(ctx context.Context) (confirmed, pending int, err error)
+	Keys        portal.Sealer
+	Scoper      *breach.Scoper
 	// Checkpoint returns the latest signed checkpoint note.
 	Checkpoint func() []byte
 	Signer     note.Signer
@@ -66,6 +69,7 @@ type IncidentView struct {
 	CanApprove     bool
 	Langs          []string
 	SurveyChart    *Chart
+	Subscribed     [2]int // confirmed, pending; nil Subscribers: [-1, 0]
 	Callbacks      []CallbackView
 	// Timeline merges the incident's own entries with its alerts.
 	Timeline   []incident.Entry
@@ -267,6 +271,13 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *ident
 	}
 	if c.Incidents.MonitoringCounts != nil {
 		v.Pool[0], v.Pool[1], v.Pool[2], _ = c.Incidents.MonitoringCounts(ctx, id)
+	}
+	v.Subscribed[0] = -1
+	if c.Incidents.Subscribers != nil {
+		if v.Subscribed[0], v.Subscribed[1], err = c.Incidents.Subscribers(ctx); err != nil {
+			c.fail(w, err)
+			return
+		}
 	}
 	if c.Incidents.Survey != nil {
 		weeks, err := c.Incidents.Survey(ctx, id)

@@ -73,13 +73,17 @@ func incidentEnv(t *testing.T, dsn string) *env {
 		c.Incidents = &console.Incidents{Service: svc, Laws: laws, Signer: signer, Checkpoint: pipe.LatestCheckpoint,
 			Scoper:  &breach.Scoper{Events: db, Keys: keys, Blind: keys.Blind, Patients: registry.New(db, keys)},
 			Notices: notice.NewService(db, keys, keys.Blind, registry.New(db, keys), nil), NoticeCounts: db.NoticeCounts, MonitoringCounts: db.MonitoringCounts,
-			Survey: db.SurveyByWeek, Callbacks: db.Callbacks, CloseCallback: db.CloseCallback, Keys: keys}
+			Survey: db.SurveyByWeek, Callbacks: db.Callbacks, CloseCallback: db.CloseCallback, Subscribers: db.SubscriberCounts, Keys: keys}
 		// A week of survey answers and a sealed call-back request, as the portal writes them.
 		for _, trust := range []int{2, 4, 5} {
 			db.AddSurveyResponse(ctx, store.SurveyResponse{Incident: 1, At: at, Trust: trust, Clear: 4, Helped: true})
 		}
 		cb, _ := keys.Seal(ctx, nil, []byte(`{"phone":"214-555-0134","when":"mornings","language":"es"}`), []byte("labtrust callback v1"))
 		db.AddCallback(ctx, store.Callback{Incident: 1, Notice: 1, At: at, Body: cb})
+		// Two people asked for email updates; one confirmed.
+		db.AddSubscriber(ctx, []byte("e1"), []byte("t1"), []byte("sealed"), at)
+		db.AddSubscriber(ctx, []byte("e2"), []byte("t2"), []byte("sealed"), at)
+		db.ConfirmSubscriber(ctx, []byte("t2"), at)
 	})
 }
 
@@ -157,7 +161,8 @@ func TestIncidentPagesHTTP(t *testing.T) {
 			t.Fatalf("prepare: %d %s", code, body[strings.Index(body, "<main"):][:600])
 		}
 		// The portal's side: the survey chart and the call-back request.
-		if !strings.Contains(body, "3 answers over 1 weeks; average trust 3.7 of 5") || !strings.Contains(body, "214-555-0134") {
+		if !strings.Contains(body, "3 answers over 1 weeks; average trust 3.7 of 5") || !strings.Contains(body, "214-555-0134") ||
+			!strings.Contains(body, "Email updates: <strong>1</strong> subscribers (1 more have not confirmed yet)") {
 			t.Fatalf("portal section: %s", body[strings.Index(body, `id="portal"`):][:1500])
 		}
 		if code, body = post(t, ana, base+"/1/callback-done", url.Values{"callback": {"1"}}); code != 200 || !strings.Contains(body, "Call-back marked done.") {

@@ -193,6 +193,9 @@ type Service struct {
 	// Unreachable, if set, counts the incident's notices that came back
 	// undelivered, for substitute notice.
 	Unreachable func(ctx context.Context, incident int64) (int, error)
+	// Posted, if set, is called after a public update lands (the portal
+	// mails its subscribers).
+	Posted func()
 
 	st        Store
 	key       Sealer
@@ -796,10 +799,14 @@ func (s *Service) PostUpdate(ctx context.Context, by string, id int64, status, e
 	if strings.TrimSpace(en) == "" || strings.TrimSpace(es) == "" {
 		return nil, invalid("a public update is written in English and Spanish")
 	}
-	return s.update(ctx, by, id, "public-update", func(in *Incident, now time.Time) (string, string, error) {
+	in, err := s.update(ctx, by, id, "public-update", func(in *Incident, now time.Time) (string, string, error) {
 		in.Updates = append(in.Updates, Update{At: now, By: by, Status: status, Text: map[string]string{"en": strings.TrimSpace(en), "es": strings.TrimSpace(es)}})
 		return "Public update posted (" + status + "): " + strings.TrimSpace(en), "update " + status, nil
 	})
+	if err == nil && s.Posted != nil {
+		s.Posted()
+	}
+	return in, err
 }
 
 // MonitoringOffer is credit monitoring the lab pays for: the vendor, how

@@ -40,6 +40,16 @@ func (s *SMTP) Send(ctx context.Context, to []string, subject, body string) erro
 
 // SendWith sends one plain-text message with attachments.
 func (s *SMTP) SendWith(ctx context.Context, to []string, subject, body string, files ...Attachment) error {
+	return s.send(ctx, to, subject, body, nil, files)
+}
+
+// SendHeaders sends one plain-text message with extra header fields, such
+// as List-Unsubscribe (RFC 2369) and List-Unsubscribe-Post (RFC 8058).
+func (s *SMTP) SendHeaders(ctx context.Context, to []string, subject, body string, headers map[string]string) error {
+	return s.send(ctx, to, subject, body, headers, nil)
+}
+
+func (s *SMTP) send(ctx context.Context, to []string, subject, body string, headers map[string]string, files []Attachment) error {
 	if len(to) == 0 {
 		return nil
 	}
@@ -53,6 +63,9 @@ func (s *SMTP) SendWith(ctx context.Context, to []string, subject, body string, 
 	m.Subject(subject)
 	m.SetDate()
 	m.SetMessageID()
+	for k, v := range headers {
+		m.SetGenHeader(mail.Header(k), v)
+	}
 	m.SetBodyString(mail.TypeTextPlain, body)
 	for _, f := range files {
 		if err := m.AttachReader(f.Name, bytes.NewReader(f.Data)); err != nil {

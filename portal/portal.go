@@ -81,6 +81,12 @@ type Portal struct {
 	// Feedback stores survey answers and call-back requests (nil: those
 	// pages are off).
 	Feedback Feedback
+	// Subscriptions, Mail and Blind (a keyed hash, the keyring's Blind)
+	// let people subscribe to the status page's updates by email; all
+	// three and Lab.PortalURL are needed, else the form is not offered.
+	Subscriptions Subscriptions
+	Mail          Mailer
+	Blind         func(string) []byte
 	// Fonts set the letter a person downloads (zero: DefaultFonts).
 	Fonts notice.Fonts
 	Log   *slog.Logger
@@ -126,7 +132,7 @@ func (p *Portal) Handler() (http.Handler, error) {
 	p.reports = ratelimit.New(10, time.Hour)
 	p.perCode = ratelimit.New(p.CodeLimit, p.LookupWindow)
 	p.pages = map[string]*template.Template{}
-	for _, name := range []string{"status", "lookup", "notice", "access", "report", "learn", "survey"} {
+	for _, name := range []string{"status", "lookup", "notice", "access", "report", "learn", "survey", "subscribe"} {
 		t, err := template.New("").Funcs(template.FuncMap{"t": func(lang, key string) string { return text(lang, key) }}).
 			ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -149,6 +155,13 @@ func (p *Portal) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /portal/report", p.reportPage)
 	mux.HandleFunc("POST /portal/report", p.reportSuspicious)
 	mux.HandleFunc("GET /portal/learn", p.learn)
+	if p.subscribeOn() {
+		mux.HandleFunc("POST /portal/subscribe", p.subscribe)
+		mux.HandleFunc("GET /portal/subscribe/confirm", p.confirmPage)
+		mux.HandleFunc("POST /portal/subscribe/confirm", p.confirm)
+		mux.HandleFunc("GET /portal/unsubscribe", p.unsubscribePage)
+		mux.HandleFunc("POST /portal/unsubscribe", p.unsubscribe)
+	}
 	if p.Feedback != nil {
 		mux.HandleFunc("GET /portal/survey", p.surveyPage)
 		mux.HandleFunc("POST /portal/survey", p.survey)
@@ -204,6 +217,7 @@ type page struct {
 	Form                            map[string]string
 	Done                            bool
 	HasFeedback                     bool
+	Subscribe                       bool
 	Message                         string
 }
 
@@ -264,11 +278,16 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, name string, sta
 
 // status lists the incidents with public updates, newest update first.
 func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
+	p.renderStatus(w, r, http.StatusOK, "", "")
+}
+
+// renderStatus is the status page, with the subscription form's error or
+// confirmation when it was just used.
+func (p *Portal) renderStatus(w http.ResponseWriter, r *http.Request, code int, errText, message string) {
 	lang := language(r)
 	ins, err := p.Incidents.List(r.Context())
 	if err != nil {
-		p.Log.Error("portal: incidents", "err", err)
-		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		p.fail(w, "incidents", err)
 		return
 	}
 	var views []incidentView
@@ -283,7 +302,8 @@ func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
 		}
 		views = append(views, v)
 	}
-	p.render(w, r, "status", http.StatusOK, page{Title: text(lang, "statusTitle"), Incidents: views})
+	p.render(w, r, "status", code, page{Title: text(lang, "statusTitle"), Incidents: views, Error: errText, Message: message,
+		Subscribe: p.subscribeOn(), Form: map[string]string{"email": r.PostFormValue("email")}})
 }
 
 func (p *Portal) lookupPage(w http.ResponseWriter, r *http.Request) {

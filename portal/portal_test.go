@@ -3,6 +3,7 @@ package portal_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -23,6 +24,8 @@ import (
 	"github.com/labtrust/labtrust/internal/browsertest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/notify"
+	"github.com/labtrust/labtrust/notify/notifytest"
 	"github.com/labtrust/labtrust/portal"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
@@ -51,6 +54,8 @@ type env struct {
 	srv      *httptest.Server
 	codes    map[string]string // MRN → notice code
 	rec      *recorder
+	mail     *notifytest.Server
+	inc      *incident.Service
 }
 
 // newEnv: an incident with a public update, a scope of two patients (one
@@ -152,7 +157,7 @@ func newEnvLimits(t testing.TB, dsn string, perAddr, perCode int, ledgered bool)
 	if n, err := ns.AddMonitoringCodes(ctx, in.ID, []string{"CW-0001", "CW-0002", "CW-0001", ""}); err != nil || n != 2 {
 		t.Fatalf("codes: %d %v", n, err)
 	}
-	e := &env{codes: map[string]string{}, rec: &recorder{}, db: db, incident: in.ID}
+	e := &env{codes: map[string]string{}, rec: &recorder{}, db: db, incident: in.ID, inc: inc, mail: notifytest.Start(t)}
 	db.Notices(ctx, in.ID, func(r store.NoticeRow) error {
 		rec, err := ns.Open(r)
 		if err != nil {
@@ -163,7 +168,9 @@ func newEnvLimits(t testing.TB, dsn string, perAddr, perCode int, ledgered bool)
 	})
 	p := &portal.Portal{Incidents: inc, Notices: ns, Keys: keys, Record: e.rec, LookupLimit: perAddr, CodeLimit: perCode,
 		Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Verifier: verifier, LogKey: vkey,
-		Feedback: db,
+		Feedback: db, Subscriptions: db, Blind: keys.Blind,
+		Mail: &notify.SMTP{Host: "127.0.0.1", Port: e.mail.Port, Username: e.mail.User, Password: e.mail.Password, From: "updates@valley.example",
+			TLSConfig: &tls.Config{RootCAs: e.mail.RootCAs, ServerName: "127.0.0.1"}},
 		Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
 			rd, err := ledger.OpenReader(filepath.Join(dir, "ledger"), "lab.example/log", verifier)
 			if err != nil {
@@ -176,11 +183,15 @@ func newEnvLimits(t testing.TB, dsn string, perAddr, perCode int, ledgered bool)
 	if ledgered {
 		p.Record = pipeRecorder{pipe}
 	}
+	// The portal's own address goes into the links it mails.
+	e.srv = httptest.NewUnstartedServer(nil)
+	p.Lab.PortalURL = "http://" + e.srv.Listener.Addr().String() + "/portal/"
 	h, err := p.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(h)
+	e.srv.Config.Handler = h
+	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	return e
 }

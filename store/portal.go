@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -122,4 +124,101 @@ func (d *DB) CloseCallback(ctx context.Context, id int64) error {
 		return fmt.Errorf("store: callback %d: %w", id, labtrust.ErrNotFound)
 	}
 	return nil
+}
+
+// Subscriber is someone who asked to be mailed the status page's updates.
+type Subscriber struct {
+	ID          int64
+	Body        []byte // sealed: the address and language
+	CreatedAt   time.Time
+	Confirmed   bool
+	SentThrough time.Time // the newest update already mailed
+}
+
+// AddSubscriber records a request to be mailed updates. A pending one
+// gets the new token and body (a lost confirmation mail is asked for
+// again); a confirmed one is left as it is and its sealed body returned,
+// so nobody can break a subscriber's links by subscribing them again. A
+// new subscriber is sent only updates newer than at.
+func (d *DB) AddSubscriber(ctx context.Context, emailHash, tokenHash, body []byte, at time.Time) (confirmedBody []byte, err error) {
+	var existing []byte
+	var confirmed sql.NullInt64
+	err = d.db.QueryRowContext(ctx, d.q(`SELECT body, confirmed_at FROM subscribers WHERE email_hash = ?`), emailHash).Scan(&existing, &confirmed)
+	switch {
+	case err == nil && confirmed.Valid:
+		return existing, nil
+	case err == nil:
+		_, err = d.db.ExecContext(ctx, d.q(`UPDATE subscribers SET token_hash = ?, body = ? WHERE email_hash = ? AND confirmed_at IS NULL`), tokenHash, body, emailHash)
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = d.db.ExecContext(ctx, d.q(`INSERT INTO subscribers (email_hash, token_hash, body, created_at, sent_through) VALUES (?, ?, ?, ?, ?)`),
+			emailHash, tokenHash, body, at.UnixNano(), at.UnixNano())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: subscriber: %w", mapErr(err))
+	}
+	return nil, nil
+}
+
+// ConfirmSubscriber marks the subscription whose link token hashes to
+// tokenHash confirmed (labtrust.ErrNotFound: no such link).
+func (d *DB) ConfirmSubscriber(ctx context.Context, tokenHash []byte, at time.Time) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE subscribers SET confirmed_at = COALESCE(confirmed_at, ?) WHERE token_hash = ?`), at.UnixNano(), tokenHash)
+	if err != nil {
+		return fmt.Errorf("store: confirm subscriber: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: confirm subscriber: %w", labtrust.ErrNotFound)
+	}
+	return nil
+}
+
+// RemoveSubscriber forgets the subscription whose link token hashes to
+// tokenHash, address and all (labtrust.ErrNotFound: no such link).
+func (d *DB) RemoveSubscriber(ctx context.Context, tokenHash []byte) error {
+	res, err := d.db.ExecContext(ctx, d.q(`DELETE FROM subscribers WHERE token_hash = ?`), tokenHash)
+	if err != nil {
+		return fmt.Errorf("store: remove subscriber: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: remove subscriber: %w", labtrust.ErrNotFound)
+	}
+	return nil
+}
+
+// Subscribers lists the confirmed subscribers.
+func (d *DB) Subscribers(ctx context.Context) ([]Subscriber, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, body, created_at, sent_through FROM subscribers WHERE confirmed_at IS NOT NULL ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: subscribers: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []Subscriber
+	for rows.Next() {
+		var s Subscriber
+		var created, sent int64
+		if err := rows.Scan(&s.ID, &s.Body, &created, &sent); err != nil {
+			return nil, err
+		}
+		s.Confirmed = true
+		s.CreatedAt, s.SentThrough = time.Unix(0, created).UTC(), time.Unix(0, sent).UTC()
+		out = append(out, s)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// SetSubscriberSent records that updates through at were mailed.
+func (d *DB) SetSubscriberSent(ctx context.Context, id int64, at time.Time) error {
+	if _, err := d.db.ExecContext(ctx, d.q(`UPDATE subscribers SET sent_through = ? WHERE id = ? AND sent_through < ?`), at.UnixNano(), id, at.UnixNano()); err != nil {
+		return fmt.Errorf("store: subscriber %d: %w", id, mapErr(err))
+	}
+	return nil
+}
+
+// SubscriberCounts counts confirmed and pending subscriptions.
+func (d *DB) SubscriberCounts(ctx context.Context) (confirmed, pending int, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT COUNT(confirmed_at), COUNT(*) - COUNT(confirmed_at) FROM subscribers`).Scan(&confirmed, &pending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: subscriber counts: %w", mapErr(err))
+	}
+	return confirmed, pending, nil
 }

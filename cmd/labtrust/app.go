@@ -57,6 +57,9 @@ type app struct {
 	reg      *prometheus.Registry
 	log      *slog.Logger
 	unlock   func() // releases the store's writer lock
+	// updatePosted, when serving, wakes the portal's mail to subscribers
+	// after a public update.
+	updatePosted func()
 }
 
 // kekOpts name the key-encryption key and how to reach it.

@@ -288,6 +288,28 @@ obligations.`,
 			})
 		},
 	}
+	var upStatus, upEN, upES string
+	update := &cobra.Command{
+		Use:   "update ID --status STATUS --en TEXT --es TEXT",
+		Short: "Post a public update on the patient portal's status page (mailed to its subscribers)",
+		Long: `Post a public update on the patient portal's status page, in English and
+Spanish. STATUS is investigating, identified, contained or resolved. A running
+server mails it to the people who subscribed, within a minute.`,
+		Example: `  labtrust incident update 1 --status contained --en "We disabled the account." --es "Desactivamos la cuenta."`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withInc(cmd, args, func(ctx context.Context, a *app, s *incident.Service, id int64) error {
+				if _, err := s.PostUpdate(ctx, operator(), id, upStatus, upEN, upES); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "incident %d: public update posted (%s)\n", id, upStatus)
+				return nil
+			})
+		},
+	}
+	update.Flags().StringVar(&upStatus, "status", "", "investigating, identified, contained or resolved")
+	update.Flags().StringVar(&upEN, "en", "", "the update in English")
+	update.Flags().StringVar(&upES, "es", "", "the update in Spanish")
 	var c incident.Contact
 	contact := &cobra.Command{
 		Use:   "contact ID --kind KIND --org ORG --summary TEXT",
@@ -339,7 +361,7 @@ the end of the delay.`,
 	df.BoolVar(&d.Oral, "oral", false, "an oral statement (documented; at most 30 days)")
 	df.StringVar(&until, "until", "", "a written statement's end date (YYYY-MM-DD)")
 	df.StringVar(&ref, "reference", "", "case number")
-	cmd.AddCommand(open, list, show, playbooks, playbook, task, note, status, lessons, contact, delay, newEvidence(g, withInc), newIndicators(g, withInc))
+	cmd.AddCommand(open, list, show, playbooks, playbook, task, note, status, update, lessons, contact, delay, newEvidence(g, withInc), newIndicators(g, withInc))
 	return cmd
 }
 

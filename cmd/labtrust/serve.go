@@ -77,6 +77,7 @@ type serveOpts struct {
 	alertEmailTo []string
 	smtp         notify.SMTP
 	smtpCA       string
+	mailEvery    time.Duration
 	ready        func(addr string) // tests learn the bound address
 }
 
@@ -134,8 +135,9 @@ With --demo it first generates a synthetic lab into an empty data directory.`,
 	f.StringVar(&o.smtp.Username, "smtp-user", "", "SMTP user (the password in LABTRUST_SMTP_PASSWORD_FILE)")
 	f.StringVar(&o.smtp.Password, "smtp-password", "", "SMTP password; prefer LABTRUST_SMTP_PASSWORD_FILE")
 	f.StringVar(&o.smtp.TLS, "smtp-tls", "mandatory", "mandatory (STARTTLS), implicit, opportunistic or none")
+	f.DurationVar(&o.mailEvery, "update-mail-every", time.Minute, "how often the portal looks for public updates to mail its subscribers (needs --smtp-host)")
 	f.StringVar(&o.smtpCA, "smtp-ca", "", "PEM file of the CA that signed the mail server's certificate (default: the system's)")
-	f.StringVar(&o.smtp.From, "alert-email-from", "labtrust@localhost", "sender of alert mail")
+	f.StringVar(&o.smtp.From, "alert-email-from", "labtrust@localhost", "sender of alert mail and of the portal's update mail")
 	o.lab.flags(cmd)
 	f.BoolVar(&o.demo, "demo", false, "generate and ingest a synthetic demo lab if the data directory is empty")
 	f.IntVar(&o.demoPatients, "demo-patients", 2000, "patients in the demo lab")
@@ -289,19 +291,28 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	if o.alertWebhook != "" {
 		notifiers = append(notifiers, (&detect.Webhook{URL: o.alertWebhook}).Send)
 	}
+	if o.smtpCA != "" {
+		pem, err := os.ReadFile(o.smtpCA)
+		pool := x509.NewCertPool()
+		if err != nil || !pool.AppendCertsFromPEM(pem) {
+			stopPipeline()
+			return &labtrust.Error{Code: "invalid", Message: "--smtp-ca " + o.smtpCA + " holds no PEM certificate", Err: err}
+		}
+		o.smtp.TLSConfig = &tls.Config{RootCAs: pool, ServerName: o.smtp.Host, MinVersion: tls.VersionTLS12}
+	}
+	// Public updates wake the portal's mail to subscribers at once (it
+	// also looks every minute, and after a restart).
+	postedKick := make(chan struct{}, 1)
+	a.updatePosted = func() {
+		select {
+		case postedKick <- struct{}{}:
+		default:
+		}
+	}
 	if len(o.alertEmailTo) > 0 {
 		if o.smtp.Host == "" {
 			stopPipeline()
 			return &labtrust.Error{Code: "invalid", Message: "--alert-email-to needs an outgoing mail server", Hint: "add --smtp-host (and --smtp-user with LABTRUST_SMTP_PASSWORD_FILE)"}
-		}
-		if o.smtpCA != "" {
-			pem, err := os.ReadFile(o.smtpCA)
-			pool := x509.NewCertPool()
-			if err != nil || !pool.AppendCertsFromPEM(pem) {
-				stopPipeline()
-				return &labtrust.Error{Code: "invalid", Message: "--smtp-ca " + o.smtpCA + " holds no PEM certificate", Err: err}
-			}
-			o.smtp.TLSConfig = &tls.Config{RootCAs: pool, ServerName: o.smtp.Host, MinVersion: tls.VersionTLS12}
 		}
 		consoleURL := o.publicURL
 		if consoleURL != "" {
@@ -398,6 +409,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		return err
 	}
 	apiIncSvc.Unreachable = a.db.UndeliveredNotices
+	apiIncSvc.Posted = a.updatePosted
 	apiLaws, err := breach.BuiltinLaws()
 	if err != nil {
 		stopPipeline()
@@ -407,7 +419,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	lab := o.lab
 	if o.demo && lab.name == "" {
 		lab = labOpts{name: "Demo Clinical Laboratory", address: "1 Lab Way; Austin, TX 78702", phone: "1-800-555-0199",
-			email: "privacy@lab.example", website: "https://lab.example", portal: o.publicURL + "/portal/"}
+			email: "privacy@lab.example", website: "https://lab.example", portal: strings.TrimSuffix(pub, "/") + "/portal/"}
 	}
 	portalLab, _ := lab.lab() // without a name or number the portal still serves updates
 	if portalLab.Name == "" {
@@ -419,6 +431,11 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		Verifier: a.verifier, LogKey: strings.TrimSpace(string(vkey)), Feedback: a.db, Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
 			return patientReport(ctx, a, mrn)
 		}}
+	if o.smtp.Host != "" && portalLab.PortalURL != "" {
+		// Email updates need a mail server and the portal's public
+		// address for the links in the mail.
+		pt.Subscriptions, pt.Mail, pt.Blind = a.db, &o.smtp, a.keys.Blind
+	}
 	portalHandler, err := pt.Handler()
 	if err != nil {
 		stopPipeline()
@@ -452,6 +469,13 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	listenCtx, stopListen := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
+	if pt.Subscriptions != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pt.DeliverEvery(listenCtx, o.mailEvery, postedKick)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -609,13 +633,14 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 		return nil, err
 	}
 	inc.Unreachable = a.db.UndeliveredNotices
+	inc.Posted = a.updatePosted
 	laws, err := breach.BuiltinLaws()
 	if err != nil {
 		return nil, err
 	}
 	incPages := &console.Incidents{Service: inc, Scoper: scoper(a), Checkpoint: a.pipe.LatestCheckpoint, Signer: a.signer, Laws: laws,
 		Notices: notices(a), NoticeCounts: a.db.NoticeCounts, MonitoringCounts: a.db.MonitoringCounts,
-		Survey: a.db.SurveyByWeek, Callbacks: a.db.Callbacks, CloseCallback: a.db.CloseCallback, Keys: a.keys}
+		Survey: a.db.SurveyByWeek, Callbacks: a.db.Callbacks, CloseCallback: a.db.CloseCallback, Subscribers: a.db.SubscriberCounts, Keys: a.keys}
 	c := &console.Console{
 		PasskeysOn: pk != nil,
 		SSO:        sso,

@@ -1,0 +1,202 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/labtrust/labtrust/internal/browsertest"
+	"github.com/labtrust/labtrust/store/storetest"
+)
+
+// mailed is one message as a person reads it.
+type mailed struct {
+	To, Subject, Body string
+	Header            mail.Header
+}
+
+func read(t *testing.T, data []byte) mailed {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r io.Reader = m.Body
+	switch strings.ToLower(m.Header.Get("Content-Transfer-Encoding")) {
+	case "quoted-printable":
+		r = quotedprintable.NewReader(r)
+	case "base64":
+		r = base64.NewDecoder(base64.StdEncoding, r)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	return mailed{To: m.Header.Get("To"), Subject: subj, Body: strings.ReplaceAll(string(b), "\r\n", "\n"), Header: m.Header}
+}
+
+var linkRE = regexp.MustCompile(`http://[^\s>]+/portal/(subscribe/confirm|unsubscribe)\?[^\s>]+`)
+
+// TestSubscribe: double opt-in, updates in the subscriber's language
+// mailed once each, a second subscription that changes nothing, and the
+// one-click unsubscribe of RFC 8058 that deletes the address.
+func TestSubscribe(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		e := newEnv(t, dsn)
+		base := e.srv.URL + "/portal/"
+		cl := client()
+		if _, body := do(t, cl, "GET", base+"?lang=es", nil, ""); !strings.Contains(body, `id="sub-email"`) || !strings.Contains(body, "Reciba estas novedades por correo") {
+			t.Fatalf("no subscription form: %s", body)
+		}
+		if code, body := do(t, cl, "POST", base+"subscribe?lang=en", url.Values{"email": {"not an address"}}, ""); code != 400 || !strings.Contains(body, "Enter an email address") {
+			t.Fatalf("bad address: %d %s", code, body)
+		}
+		if code, body := do(t, cl, "POST", base+"subscribe?lang=es", url.Values{"email": {"rosa@example.com"}}, ""); code != 200 || !strings.Contains(body, "Revise su correo") {
+			t.Fatalf("subscribe: %d %s", code, body)
+		}
+		msgs := e.mail.Messages()
+		if len(msgs) != 1 || msgs[0].To[0] != "rosa@example.com" {
+			t.Fatalf("confirmation mail: %+v", msgs)
+		}
+		m := read(t, msgs[0].Data)
+		confirm := linkRE.FindString(m.Body)
+		if !strings.Contains(m.Subject, "confirme") || !strings.Contains(confirm, "/subscribe/confirm?") {
+			t.Fatalf("confirmation mail in Spanish with its link: %q %s", m.Subject, m.Body)
+		}
+		// The address is sealed at rest.
+		subs, _ := e.db.Subscribers(ctx)
+		if c, p, _ := e.db.SubscriberCounts(ctx); c != 0 || p != 1 || len(subs) != 0 {
+			t.Fatalf("pending subscriber counts %d %d (%d listed)", c, p, len(subs))
+		}
+		// Nothing goes to an unconfirmed address, even when there is news.
+		if _, err := e.inc.PostUpdate(ctx, "priya", e.incident, "identified", "We know which records were exported.", "Sabemos qué expedientes se exportaron."); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := e.portal.Deliver(ctx); err != nil || d.Sent != 0 {
+			t.Fatalf("mailed before confirmation: %+v %v", d, err)
+		}
+		// Following the link shows a button; only pressing it confirms.
+		if code, body := do(t, cl, "GET", confirm, nil, ""); code != 200 || !strings.Contains(body, "Confirmar") {
+			t.Fatalf("confirm page: %d %s", code, body)
+		}
+		if c, _, _ := e.db.SubscriberCounts(ctx); c != 0 {
+			t.Fatal("a GET confirmed the subscription")
+		}
+		u, _ := url.Parse(confirm)
+		if code, body := do(t, cl, "POST", base+"subscribe/confirm?lang=es", url.Values{"t": {u.Query().Get("t")}}, ""); code != 200 || !strings.Contains(body, "Listo") {
+			t.Fatalf("confirm: %d %s", code, body)
+		}
+		if code, body := do(t, cl, "POST", base+"subscribe/confirm?lang=en", url.Values{"t": {"not-a-token"}}, ""); code != 404 || !strings.Contains(body, "not valid") {
+			t.Fatalf("a made-up token: %d %s", code, body)
+		}
+		subs, _ = e.db.Subscribers(ctx)
+		if len(subs) != 1 || bytes.Contains(subs[0].Body, []byte("rosa@")) {
+			t.Fatalf("subscriber at rest: %+v", subs)
+		}
+		// The update posted after subscribing goes out, in Spanish; the
+		// ones before it do not.
+		d, err := e.portal.Deliver(ctx)
+		if err != nil || d.Sent != 1 {
+			t.Fatalf("deliver: %+v %v", d, err)
+		}
+		msgs = e.mail.Messages()
+		m = read(t, msgs[len(msgs)-1].Data)
+		unsub := m.Header.Get("List-Unsubscribe")
+		if !strings.Contains(m.Body, "Sabemos qué expedientes se exportaron.") || strings.Contains(m.Body, "Investigamos") ||
+			!strings.Contains(m.Subject, "Identificado") || m.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" ||
+			!strings.HasPrefix(unsub, "<http://") || !strings.Contains(m.Body, strings.Trim(unsub, "<>")) {
+			t.Fatalf("update mail: %q %v\n%s", m.Subject, m.Header, m.Body)
+		}
+		// Mailed once: nothing new, nothing sent.
+		if d, _ := e.portal.Deliver(ctx); d.Sent != 0 {
+			t.Fatalf("an update was mailed twice: %+v", d)
+		}
+		time.Sleep(2 * time.Millisecond)
+		e.inc.PostUpdate(ctx, "priya", e.incident, "resolved", "Resolved.", "Resuelto.")
+		if d, _ := e.portal.Deliver(ctx); d.Sent != 1 {
+			t.Fatalf("the next update: %+v", d)
+		}
+		msgs = e.mail.Messages()
+		if m := read(t, msgs[len(msgs)-1].Data); !strings.Contains(m.Body, "Resuelto.") || strings.Contains(m.Body, "Sabemos") {
+			t.Fatalf("the second mail repeats the first: %s", m.Body)
+		}
+		// Subscribing again (any case) gives the same page and changes
+		// nothing: the mailbox is told, with the same stop link.
+		if code, body := do(t, cl, "POST", base+"subscribe?lang=es", url.Values{"email": {"Rosa@Example.com"}}, ""); code != 200 || !strings.Contains(body, "Revise su correo") {
+			t.Fatalf("subscribe again: %d %s", code, body)
+		}
+		msgs = e.mail.Messages()
+		if m := read(t, msgs[len(msgs)-1].Data); !strings.Contains(m.Subject, "ya está suscrito") || linkRE.FindString(m.Body) != strings.Trim(unsub, "<>") {
+			t.Fatalf("second subscription: %q %s (want %s)", m.Subject, m.Body, unsub)
+		}
+		// One-click unsubscribe, as a mail client does it.
+		if code, body := do(t, cl, "POST", strings.Trim(unsub, "<>"), url.Values{"List-Unsubscribe": {"One-Click"}}, ""); code != 200 || !strings.Contains(body, "borramos su dirección") {
+			t.Fatalf("unsubscribe: %d %s", code, body)
+		}
+		if c, p, _ := e.db.SubscriberCounts(ctx); c != 0 || p != 0 {
+			t.Fatalf("after unsubscribing: %d confirmed, %d pending", c, p)
+		}
+		e.inc.PostUpdate(ctx, "priya", e.incident, "resolved", "Closed.", "Cerrado.")
+		if d, _ := e.portal.Deliver(ctx); d.Sent != 0 {
+			t.Fatalf("mailed after unsubscribing: %+v", d)
+		}
+	})
+}
+
+// TestSubscribeInChromium: the form, the confirmation page and the stop
+// page work and pass axe in a browser.
+func TestSubscribeInChromium(t *testing.T) {
+	ctx := browsertest.Chrome(t, 60*time.Second)
+	e := newEnv(t, t.TempDir()+"/s.db")
+	axe := browsertest.Axe(t)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/portal/?lang=en"), chromedp.WaitVisible(css("#sub-email")),
+		chromedp.SendKeys(css("#sub-email"), "lee@example.com"), chromedp.Submit(css("#sub-email")),
+		chromedp.WaitVisible(css("#subscribe + p.ok"))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.CheckA11y(t, ctx, axe, "status after subscribing")
+	msgs := e.mail.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d mails", len(msgs))
+	}
+	confirm := linkRE.FindString(read(t, msgs[0].Data).Body)
+	if err := chromedp.Do(ctx, chromedp.Navigate(confirm), chromedp.WaitVisible(css("main button"))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.CheckA11y(t, ctx, axe, "confirm")
+	if err := chromedp.Do(ctx, chromedp.Click(css("main button")), chromedp.WaitVisible(css("main p.ok"))); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := e.db.SubscriberCounts(context.Background()); c != 1 {
+		t.Fatal("the browser's confirmation did not land")
+	}
+	e.inc.PostUpdate(context.Background(), "priya", e.incident, "resolved", "Resolved.", "Resuelto.")
+	if d, err := e.portal.Deliver(context.Background()); err != nil || d.Sent != 1 {
+		t.Fatalf("deliver: %+v %v", d, err)
+	}
+	msgs = e.mail.Messages()
+	stop := linkRE.FindString(read(t, msgs[len(msgs)-1].Data).Body)
+	if err := chromedp.Do(ctx, chromedp.Navigate(strings.Replace(stop, "lang=en", "lang=es", 1)), chromedp.WaitVisible(css("main button"))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.CheckA11y(t, ctx, axe, "unsubscribe (es)")
+	if err := chromedp.Do(ctx, chromedp.Click(css("main button")), chromedp.WaitVisible(css("main p.ok"))); err != nil {
+		t.Fatal(err)
+	}
+	if c, p, _ := e.db.SubscriberCounts(context.Background()); c+p != 0 {
+		t.Fatal("still subscribed after the browser's stop")
+	}
+}
