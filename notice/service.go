@@ -24,6 +24,7 @@ type Store interface {
 	NoticeCounts(ctx context.Context, incident int64) ([]store.NoticeCount, error)
 	AddMonitoringCodes(ctx context.Context, incident int64, sealed [][]byte) error
 	AllocateMonitoringCode(ctx context.Context, incident, notice int64, at time.Time) ([]byte, error)
+	AllocateMonitoringCodes(ctx context.Context, incident int64, notices []int64, at time.Time) (map[int64][]byte, error)
 	ClaimMonitoringCode(ctx context.Context, notice int64, at time.Time) error
 }
 

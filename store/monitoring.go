@@ -91,3 +91,69 @@ func (d *DB) MonitoringCounts(ctx context.Context, incident int64) (total, alloc
 		Scan(&total, &allocated, &claimed)
 	return total, allocated, claimed, mapErr(err)
 }
+
+// AllocateMonitoringCodes is AllocateMonitoringCode for a batch of notices
+// in one transaction (a mail-house export gives out a code per letter):
+// each notice keeps the code it has, and the rest take the next free codes
+// in order. ErrPoolEmpty, with nothing given, when the pool is short.
+func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notices []int64, at time.Time) (map[int64][]byte, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: allocate monitoring codes: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	out := make(map[int64][]byte, len(notices))
+	var need []int64
+	for _, n := range notices {
+		var code []byte
+		switch err := tx.QueryRowContext(ctx, d.q(`SELECT code FROM monitoring_codes WHERE notice = ?`), n).Scan(&code); {
+		case err == nil:
+			out[n] = code
+		case errors.Is(err, sql.ErrNoRows):
+			need = append(need, n)
+		default:
+			return nil, fmt.Errorf("store: monitoring code: %w", mapErr(err))
+		}
+	}
+	if len(need) > 0 {
+		rows, err := tx.QueryContext(ctx, d.q(`SELECT id, code FROM monitoring_codes WHERE incident = ? AND notice IS NULL ORDER BY id LIMIT ?`), incident, len(need))
+		if err != nil {
+			return nil, fmt.Errorf("store: free monitoring codes: %w", mapErr(err))
+		}
+		type free struct {
+			id   int64
+			code []byte
+		}
+		var frees []free
+		for rows.Next() {
+			var f free
+			if err := rows.Scan(&f.id, &f.code); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			frees = append(frees, f)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+		if len(frees) < len(need) {
+			return nil, ErrPoolEmpty
+		}
+		for i, n := range need {
+			res, err := tx.ExecContext(ctx, d.q(`UPDATE monitoring_codes SET notice = ?, allocated_at = ? WHERE id = ? AND notice IS NULL`), n, at.UnixNano(), frees[i].id)
+			if err != nil {
+				return nil, fmt.Errorf("store: allocate monitoring code: %w", mapErr(err))
+			}
+			if k, _ := res.RowsAffected(); k == 0 {
+				// Another allocation took it first: the caller tries again.
+				return nil, fmt.Errorf("store: allocate monitoring codes: %w", labtrust.ErrConflict)
+			}
+			out[n] = frees[i].code
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: allocate monitoring codes: %w", mapErr(err))
+	}
+	return out, nil
+}

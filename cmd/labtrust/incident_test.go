@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -156,7 +157,7 @@ func TestIncidentCLI(t *testing.T) {
 			t.Fatalf("export before approval: %d %s", code, errb)
 		}
 		mustRun(t, with("notices", "approve", "1")...)
-		if code, _, errb := run(t, with(append([]string{"notices", "export", "1", "--out", mh, "--batch", "10", "--quiet"}, lab...)...)...); code != 1 || !strings.Contains(errb, "no credit-monitoring code left") {
+		if code, _, errb := run(t, with(append([]string{"notices", "export", "1", "--out", mh, "--batch", "10", "--quiet"}, lab...)...)...); code != 1 || !strings.Contains(errb, "credit-monitoring") || !strings.Contains(errb, "notices monitoring 1 --codes") {
 			t.Fatalf("export with too few codes: %d %s", code, errb)
 		}
 		os.WriteFile(codesFile, []byte("CW-LAST\n"), 0o600)
@@ -170,10 +171,19 @@ func TestIncidentCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSpace(string(csvb)), "\n")
-		if fi, err := os.Stat(filepath.Join(mh, "letters-0001.pdf")); err != nil || fi.Mode().Perm() != 0o600 || len(lines) < 2 {
+		if fi, err := os.Stat(filepath.Join(mh, "letters-00001.pdf")); err != nil || fi.Mode().Perm() != 0o600 || len(lines) < 2 {
 			t.Fatalf("mail-house files: %v %d lines", err, len(lines))
 		}
 		code := strings.Split(lines[1], ",")[0]
+		// The batch holds that letter, with its own credit-monitoring code.
+		if txt, err := exec.Command("pdftotext", "-enc", "UTF-8", filepath.Join(mh, "letters-00001.pdf"), "-").Output(); err == nil {
+			flat := strings.Join(strings.Fields(string(txt)), " ")
+			if !strings.Contains(flat, code) || !regexp.MustCompile(`CW-(\d{4}|LAST)`).MatchString(flat) || !strings.Contains(lines[1], "letters-00001.pdf,1,1") {
+				t.Fatalf("batch 1 lacks the first letter or its monitoring code (%s):\n%.1500s", lines[1], flat)
+			}
+		} else if os.Getenv("LABTRUST_REQUIRE_CHROMIUM") != "" {
+			t.Fatalf("pdftotext: %v", err)
+		}
 		letter := filepath.Join(dir, "letter.pdf")
 		mustRun(t, with(append([]string{"notices", "letter", strings.ToLower(code), "--out", letter}, lab...)...)...)
 		if b, _ := os.ReadFile(letter); !strings.HasPrefix(string(b), "%PDF-") {

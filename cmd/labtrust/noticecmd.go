@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/csv"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/johnfercher/maroto/v2/pkg/merge"
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/incident"
@@ -558,76 +557,66 @@ func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l not
 	if err := approved(ctx, a, id); err != nil {
 		return 0, 0, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, 0, err
-	}
-	s := notices(a)
-	var rows []store.NoticeRow
-	if err := a.db.Notices(ctx, id, func(r store.NoticeRow) error {
-		if r.Channel == notice.ChannelMail {
-			rows = append(rows, r)
-		}
-		return nil
-	}); err != nil {
-		return 0, 0, err
-	}
-	if len(rows) == 0 {
-		return 0, 0, &labtrust.Error{Code: "invalid", Message: "no notices to mail", Hint: fmt.Sprintf("labtrust notices prepare %d", id)}
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "mailhouse.csv"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	counts, err := a.db.NoticeCounts(ctx, id)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer f.Close()
-	w := csv.NewWriter(f)
-	w.Write([]string{"notice_code", "language", "recipient", "address_1", "address_2", "address_3", "batch", "sequence", "file"})
-	bar, progress := newBar(g, int64(len(rows)), "letters", quiet)
-	var pdfs [][]byte
-	flush := func() error {
-		if len(pdfs) == 0 {
-			return nil
-		}
-		files++
-		merged, err := merge.Bytes(pdfs...)
-		if err != nil {
-			return fmt.Errorf("merge batch %d: %w", files, err)
-		}
-		pdfs = pdfs[:0]
-		return os.WriteFile(filepath.Join(dir, fmt.Sprintf("letters-%04d.pdf", files)), merged, 0o600)
-	}
-	for i, r := range rows {
-		rec, err := s.Open(r)
-		if err != nil {
-			return letters, files, err
-		}
-		pdf, err := renderLetter(ctx, a, r, rec, l)
-		if err != nil {
-			return letters, files, err
-		}
-		pdfs = append(pdfs, pdf)
-		addr := append(append([]string{}, rec.Address...), "", "", "")
-		if rec.Minor {
-			rec.Name = "Parent or guardian of " + rec.Name
-		}
-		w.Write([]string{rec.Code, rec.Language, rec.Name, addr[0], addr[1], addr[2], fmt.Sprint(files + 1), fmt.Sprint(len(pdfs)), fmt.Sprintf("letters-%04d.pdf", files+1)})
-		letters++
-		if len(pdfs) == batch {
-			if err := flush(); err != nil {
-				return letters, files, err
-			}
-		}
-		if progress != nil {
-			progress(int64(i+1), int64(len(rows)))
+	total := 0
+	for _, c := range counts {
+		if c.Channel == notice.ChannelMail {
+			total += c.N
 		}
 	}
-	if err := flush(); err != nil {
-		return letters, files, err
+	if total == 0 {
+		return 0, 0, &labtrust.Error{Code: "invalid", Message: "no notices to mail", Hint: fmt.Sprintf("labtrust notices prepare %d", id)}
 	}
+	inc, err := incidents(a)
+	if err != nil {
+		return 0, 0, err
+	}
+	in, err := inc.Get(ctx, id)
+	if err != nil {
+		return 0, 0, incidentErr(err)
+	}
+	texts := map[string]notice.Text{}
+	for k, t := range in.NoticeText {
+		texts[k] = notice.Text{What: t.What, Doing: t.Doing}
+	}
+	if texts["en"].What == "" {
+		return 0, 0, &labtrust.Error{Code: "invalid", Message: "write the notice text first",
+			Hint: fmt.Sprintf(`labtrust notices text %d --lang en --what "..." --doing "..." (and --lang es)`, id)}
+	}
+	fonts, err := notice.NewBatchFonts(notice.DefaultFonts())
+	if err != nil {
+		return 0, 0, err
+	}
+	mh := &notice.MailHouse{Service: notices(a), Rows: a.db.Notices, Lab: l, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
+		Fonts: fonts, Batch: batch}
+	if m := in.Monitoring; m != nil {
+		pool, _, _, err := a.db.MonitoringCounts(ctx, id)
+		if err != nil {
+			return 0, 0, err
+		}
+		if pool < total {
+			// Checked first: every letter needs a code of its own.
+			return 0, 0, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("the credit-monitoring pool holds %d codes for %d letters", pool, total),
+				Hint: fmt.Sprintf("add the vendor's codes: labtrust notices monitoring %d --codes FILE ...", id)}
+		}
+		mh.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, URL: m.URL, EnrolBy: m.EnrolBy}
+	}
+	bar, progress := newBar(g, int64(total), "letters", quiet)
+	if progress != nil {
+		mh.Progress = func(done int) { progress(int64(done), int64(total)) }
+	}
+	w, err := mh.Write(ctx, id, dir)
 	if bar != nil {
 		bar.Finish()
 	}
-	w.Flush()
-	return letters, files, w.Error()
+	if errors.Is(err, store.ErrPoolEmpty) {
+		return w.Letters, w.Files, &labtrust.Error{Code: "invalid", Message: "the credit-monitoring code pool ran out",
+			Hint: fmt.Sprintf("add the vendor's codes: labtrust notices monitoring %d --codes FILE ...", id), Err: err}
+	}
+	return w.Letters, w.Files, err
 }
 
 // emailNotices emails every prepared notice that has an email address.

@@ -1,0 +1,604 @@
+package notice
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/sfnt"
+	"golang.org/x/image/math/fixed"
+)
+
+// A Batch writes many letters into one print-ready PDF for a mail house.
+//
+// maroto lays a letter out in about 16 ms, which is 44 hours for the 10M
+// letters of a large breach (github.com/phpdave11/gofpdf, the engine under
+// it, takes about 1 ms). A batch shares what letters have in common: the
+// two fonts are embedded once per file, and a paragraph printed in more
+// than one letter (what happened, what we are doing, the steps, the
+// agencies) is set once as a Form XObject that every later letter places
+// with one operator. Only the person's own lines (address, greeting,
+// dates, code) are set per letter. The text is real text in a Type0 font
+// with a ToUnicode map, so it can be searched, read aloud and checked
+// with pdftotext; glyph indices and advances come from
+// golang.org/x/image/font/sfnt.
+type Batch struct {
+	w       *bufio.Writer
+	n       int64   // bytes written
+	offsets []int64 // by object number; 0: not written yet
+	fonts   [2]*pdfFont
+	paras   map[paraKey]*para
+	xobjs   []int // object numbers of the Form XObjects, in order
+	pages   []int
+	letters int
+	zbuf    bytes.Buffer
+	zw      *zlib.Writer
+	err     error
+}
+
+// Fixed object numbers: the rest are allocated as they are written.
+const (
+	objCatalog   = 1
+	objPages     = 2
+	objResources = 3
+	objFirstFont = 4 // regular, then bold: Type0, CIDFont, descriptor, file, ToUnicode each
+	objsPerFont  = 5
+	objFirstFree = objFirstFont + 2*objsPerFont
+)
+
+// Page geometry in points: US Letter, the margins of the maroto letter.
+const (
+	pageW, pageH     = 612.0, 792.0
+	marginL, marginR = 56.69, 56.69
+	marginT, marginB = 51.02, 45.35
+	textW            = pageW - marginL - marginR
+)
+
+// BatchFonts are the letter fonts parsed and deflated once, for any
+// number of batches (safe for concurrent use).
+type BatchFonts struct {
+	fonts [2]*fontFile
+}
+
+type fontFile struct {
+	f        *sfnt.Font
+	rawLen   int
+	deflated []byte
+	name     string
+	upem     float64
+	ascent   int
+	descent  int
+	bbox     [4]int
+}
+
+// NewBatchFonts prepares the fonts for batches.
+func NewBatchFonts(f Fonts) (*BatchFonts, error) {
+	var bf BatchFonts
+	for i, raw := range [][]byte{f.Regular, f.Bold} {
+		ff, err := newFontFile(raw)
+		if err != nil {
+			return nil, err
+		}
+		bf.fonts[i] = ff
+	}
+	return &bf, nil
+}
+
+// pdfFont is a font as one batch uses it: which glyphs, for the widths
+// and the Unicode map written at the end.
+type pdfFont struct {
+	*fontFile
+	buf sfnt.Buffer
+	// fast holds glyph<<16 | advance+1 for the runes below fastRunes
+	// (Latin, Greek, Cyrillic): a map look-up per character was a
+	// quarter of a letter's time.
+	fast    [fastRunes]uint32
+	upem    float64
+	gids    map[rune]uint16
+	widths  map[uint16]int // advance in 1/1000 em
+	unicode map[uint16]rune
+}
+
+const fastRunes = 0x500
+
+func (ff *fontFile) forBatch() *pdfFont {
+	return &pdfFont{fontFile: ff, gids: map[rune]uint16{}, widths: map[uint16]int{}, unicode: map[uint16]rune{}}
+}
+
+func newFontFile(raw []byte) (*fontFile, error) {
+	f, err := sfnt.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("notice: font: %w", err)
+	}
+	pf := &fontFile{f: f, rawLen: len(raw), upem: float64(f.UnitsPerEm())}
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	zw.Write(raw)
+	zw.Close()
+	pf.deflated = z.Bytes()
+	var buf sfnt.Buffer
+	name, err := f.Name(&buf, sfnt.NameIDPostScript)
+	if err != nil || name == "" {
+		name = "LetterFont"
+	}
+	pf.name = strings.Map(func(r rune) rune {
+		if r <= ' ' || r > '~' || strings.ContainsRune("()<>[]{}/%#", r) {
+			return -1
+		}
+		return r
+	}, name)
+	ppem := fixed.Int26_6(f.UnitsPerEm()) << 6
+	m, err := f.Metrics(&buf, ppem, font.HintingNone)
+	if err != nil {
+		return nil, fmt.Errorf("notice: font metrics: %w", err)
+	}
+	pf.ascent, pf.descent = pf.em(m.Ascent), -pf.em(m.Descent)
+	b, err := f.Bounds(&buf, ppem, font.HintingNone)
+	if err != nil {
+		return nil, fmt.Errorf("notice: font bounds: %w", err)
+	}
+	// sfnt's y axis points down; PDF's points up.
+	pf.bbox = [4]int{pf.em(b.Min.X), -pf.em(b.Max.Y), pf.em(b.Max.X), -pf.em(b.Min.Y)}
+	return pf, nil
+}
+
+// em converts font units (as 26.6 at ppem = units per em) to 1/1000 em.
+func (pf *fontFile) em(v fixed.Int26_6) int {
+	return int(float64(v) / 64 * 1000 / pf.upem)
+}
+
+// glyph returns the glyph for r and its advance in 1/1000 em.
+func (pf *pdfFont) glyph(r rune) (uint16, int) {
+	if r >= 0 && r < fastRunes {
+		if v := pf.fast[r]; v != 0 {
+			return uint16(v >> 16), int(v&0xFFFF) - 1
+		}
+	} else if g, ok := pf.gids[r]; ok {
+		return g, pf.widths[g]
+	}
+	gi, err := pf.f.GlyphIndex(&pf.buf, r)
+	if err != nil {
+		gi = 0
+	}
+	g := uint16(gi)
+	if _, ok := pf.widths[g]; !ok {
+		adv, err := pf.f.GlyphAdvance(&pf.buf, gi, fixed.Int26_6(pf.f.UnitsPerEm())<<6, font.HintingNone)
+		if err != nil {
+			adv = 0
+		}
+		pf.widths[g] = pf.em(adv)
+	}
+	if g != 0 {
+		if _, ok := pf.unicode[g]; !ok {
+			pf.unicode[g] = r
+		}
+	}
+	if r >= 0 && r < fastRunes {
+		pf.fast[r] = uint32(g)<<16 | uint32(pf.widths[g]+1)&0xFFFF
+	} else {
+		pf.gids[r] = g
+	}
+	return g, pf.widths[g]
+}
+
+// width of s at size points.
+func (pf *pdfFont) width(s string, size float64) float64 {
+	w := 0
+	for _, r := range s {
+		_, a := pf.glyph(r)
+		w += a
+	}
+	return float64(w) * size / 1000
+}
+
+// hex appends s as glyph indices for a Tj operator.
+func (pf *pdfFont) hex(dst []byte, s string) []byte {
+	const digits = "0123456789ABCDEF"
+	dst = append(dst, '<')
+	for _, r := range s {
+		g, _ := pf.glyph(r)
+		dst = append(dst, digits[g>>12], digits[g>>8&15], digits[g>>4&15], digits[g&15])
+	}
+	return append(dst, '>')
+}
+
+// style is how a run of text is set.
+type style struct {
+	bold   bool
+	size   float64
+	indent float64 // left indent of every line
+	bullet bool    // "•" hangs in the indent
+	top    float64 // space above
+}
+
+func (s style) lead() float64 { return s.size * 1.2 }
+
+type paraKey struct {
+	text string
+	st   style
+}
+
+// para is a paragraph laid out in lines; xobj is its Form XObject once it
+// has been printed twice.
+type para struct {
+	lines  []string
+	height float64
+	uses   int
+	xobj   int // index into Batch.xobjs + 1; 0: none yet
+}
+
+// maxParas bounds the paragraph cache: personal lines are laid out once
+// and would otherwise pile up.
+const maxParas = 4096
+
+// NewBatch starts a PDF on w with the fonts given.
+func NewBatch(w io.Writer, f *BatchFonts) *Batch {
+	b := &Batch{w: bufio.NewWriterSize(w, 256<<10), offsets: make([]int64, objFirstFree), paras: map[paraKey]*para{}}
+	b.fonts[0], b.fonts[1] = f.fonts[0].forBatch(), f.fonts[1].forBatch()
+	b.write("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	return b
+}
+
+func (b *Batch) write(s string) {
+	if b.err != nil {
+		return
+	}
+	n, err := b.w.WriteString(s)
+	b.n += int64(n)
+	b.err = err
+}
+
+func (b *Batch) writeBytes(p []byte) {
+	if b.err != nil {
+		return
+	}
+	n, err := b.w.Write(p)
+	b.n += int64(n)
+	b.err = err
+}
+
+// newObj allocates an object number.
+func (b *Batch) newObj() int {
+	b.offsets = append(b.offsets, 0)
+	return len(b.offsets) - 1
+}
+
+func (b *Batch) begin(obj int) {
+	b.offsets[obj] = b.n
+	b.write(strconv.Itoa(obj) + " 0 obj\n")
+}
+
+// stream writes a stream object, deflated when it is worth it.
+func (b *Batch) stream(obj int, dict string, data []byte, deflate bool) {
+	if deflate {
+		b.zbuf.Reset()
+		if b.zw == nil {
+			b.zw, _ = zlib.NewWriterLevel(&b.zbuf, zlib.BestSpeed)
+		} else {
+			b.zw.Reset(&b.zbuf)
+		}
+		b.zw.Write(data)
+		b.zw.Close()
+		data = b.zbuf.Bytes()
+		dict += " /Filter /FlateDecode"
+	}
+	b.rawStream(obj, dict, data)
+}
+
+func (b *Batch) rawStream(obj int, dict string, data []byte) {
+	b.begin(obj)
+	b.write("<<" + dict + " /Length " + strconv.Itoa(len(data)) + ">>\nstream\n")
+	b.writeBytes(data)
+	b.write("\nendstream\nendobj\n")
+}
+
+// layout wraps text to the width left by the style's indent.
+func (b *Batch) layout(text string, st style) *para {
+	k := paraKey{text, st}
+	if p, ok := b.paras[k]; ok {
+		return p
+	}
+	f := b.fonts[0]
+	if st.bold {
+		f = b.fonts[1]
+	}
+	avail := (textW - st.indent) * 1000 / st.size // in 1/1000 em
+	_, space := f.glyph(' ')
+	var lines []string
+	for _, hard := range strings.Split(text, "\n") {
+		// Greedy: widths are summed per word, lines cut from the text.
+		start, end, w := -1, 0, 0
+		for i := 0; i < len(hard); {
+			for i < len(hard) && hard[i] == ' ' {
+				i++
+			}
+			if i == len(hard) {
+				break
+			}
+			j := i
+			ww := 0
+			for j < len(hard) && hard[j] != ' ' {
+				r, n := utf8.DecodeRuneInString(hard[j:])
+				_, a := f.glyph(r)
+				ww += a
+				j += n
+			}
+			switch {
+			case start < 0:
+				start, end, w = i, j, ww
+			case float64(w+space+ww) > avail:
+				lines = append(lines, hard[start:end])
+				start, end, w = i, j, ww
+			default:
+				end, w = j, w+space+ww
+			}
+			i = j
+		}
+		if start < 0 {
+			lines = append(lines, "")
+		} else {
+			lines = append(lines, hard[start:end])
+		}
+	}
+	p := &para{lines: lines, height: st.top + float64(len(lines))*st.lead()}
+	if len(b.paras) >= maxParas {
+		clear(b.paras)
+	}
+	b.paras[k] = p
+	return p
+}
+
+// draw appends the operators that set p's lines with the top-left corner
+// of its first line's box at (x, y).
+func (b *Batch) draw(dst []byte, p *para, st style, x, y float64) []byte {
+	fi := 0
+	if st.bold {
+		fi = 1
+	}
+	f := b.fonts[fi]
+	asc := float64(f.ascent) * st.size / 1000
+	dst = append(dst, "BT /F"...)
+	dst = strconv.AppendInt(dst, int64(fi+1), 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendFloat(dst, st.size, 'f', -1, 64)
+	dst = append(dst, " Tf\n"...)
+	y -= st.top
+	for i, line := range p.lines {
+		lx := x + st.indent
+		if i == 0 && st.bullet {
+			dst = append(dst, "1 0 0 1 "...)
+			dst = appendNum(dst, x+st.indent-9)
+			dst = append(dst, ' ')
+			dst = appendNum(dst, y-asc-float64(i)*st.lead())
+			dst = append(dst, " Tm "...)
+			dst = f.hex(dst, "•")
+			dst = append(dst, " Tj\n"...)
+		}
+		dst = append(dst, "1 0 0 1 "...)
+		dst = appendNum(dst, lx)
+		dst = append(dst, ' ')
+		dst = appendNum(dst, y-asc-float64(i)*st.lead())
+		dst = append(dst, " Tm "...)
+		dst = f.hex(dst, line)
+		dst = append(dst, " Tj\n"...)
+	}
+	return append(dst, "ET\n"...)
+}
+
+func appendNum(dst []byte, v float64) []byte { return strconv.AppendFloat(dst, v, 'f', 2, 64) }
+
+// place puts p on the page at (x, y): as its XObject when it has one
+// (made on its second use), else set inline.
+func (b *Batch) place(dst []byte, p *para, st style, x, y float64) []byte {
+	p.uses++
+	if p.uses == 2 && p.xobj == 0 {
+		var form []byte
+		form = b.draw(form, p, st, 0, 0)
+		obj := b.newObj()
+		b.stream(obj, fmt.Sprintf(" /Type /XObject /Subtype /Form /BBox [0 %.2f %.2f 0] /Resources %d 0 R", -p.height-2, textW+20, objResources), form, true)
+		b.xobjs = append(b.xobjs, obj)
+		p.xobj = len(b.xobjs)
+	}
+	if p.xobj == 0 {
+		return b.draw(dst, p, st, x, y)
+	}
+	dst = append(dst, "q 1 0 0 1 "...)
+	dst = appendNum(dst, x)
+	dst = append(dst, ' ')
+	dst = appendNum(dst, y)
+	dst = append(dst, " cm /X"...)
+	dst = strconv.AppendInt(dst, int64(p.xobj), 10)
+	dst = append(dst, " Do Q\n"...)
+	return dst
+}
+
+// block is one paragraph of a letter as it will be placed.
+type block struct {
+	text string
+	st   style
+	// keep: a heading, kept on the page of the paragraph after it
+	keep bool
+}
+
+// blocks is the letter as paragraphs in order: the same text and order as
+// the single-letter PDF.
+func (l *Letter) blocks() []block {
+	w := wordsFor(l.Language)
+	small := style{size: 9}
+	var out []block
+	for _, line := range append([]string{l.Lab.Name}, l.Lab.Address...) {
+		out = append(out, block{line, small, false})
+	}
+	out = append(out, block{w.date(l.Date), style{size: 9, top: 8}, false})
+	for i, line := range append([]string{l.Recipient}, l.Address...) {
+		st := style{size: 10}
+		if i == 0 {
+			st.top = 16
+		}
+		out = append(out, block{line, st, false})
+	}
+	out = append(out, block{w.title, style{bold: true, size: 15, top: 16}, true})
+	out = append(out, block{w.code + ": " + l.Code, style{bold: true, size: 11, top: 4}, false})
+	for _, s := range l.Sections() {
+		if s.Heading != "" {
+			out = append(out, block{s.Heading, style{bold: true, size: 10, top: 7}, true})
+		}
+		for _, p := range s.Body {
+			if p != "" {
+				out = append(out, block{p, style{size: 10, top: 3}, false})
+			}
+		}
+		for _, it := range s.Items {
+			out = append(out, block{it, style{size: 10, top: 2, indent: 17, bullet: true}, false})
+		}
+	}
+	return out
+}
+
+// Add sets one letter on new pages of the batch.
+func (b *Batch) Add(l *Letter) error {
+	if b.err != nil {
+		return b.err
+	}
+	type pageOps struct{ ops []byte }
+	var pages []pageOps
+	cur := pageOps{}
+	y := pageH - marginT
+	blocks := l.blocks()
+	for i, bl := range blocks {
+		p := b.layout(bl.text, bl.st)
+		need := p.height
+		if bl.keep && i+1 < len(blocks) {
+			need += b.layout(blocks[i+1].text, blocks[i+1].st).height
+		}
+		if y-need < marginB+14 && len(cur.ops) > 0 {
+			pages = append(pages, cur)
+			cur = pageOps{}
+			y = pageH - marginT
+		}
+		cur.ops = b.place(cur.ops, p, bl.st, marginL, y)
+		y -= p.height
+	}
+	pages = append(pages, cur)
+	w := wordsFor(l.Language)
+	foot := style{size: 8}
+	for i, pg := range pages {
+		// Every page carries the notice code, so a mail house can check
+		// that a letter's pages stay together.
+		f := b.layout(fmt.Sprintf("%s %s · %d/%d", w.code, l.Code, i+1, len(pages)), foot)
+		ops := b.draw(pg.ops, f, foot, marginL, marginB)
+		cobj, pobj := b.newObj(), b.newObj()
+		b.stream(cobj, "", ops, false)
+		b.begin(pobj)
+		b.write(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Resources %d 0 R /Contents %d 0 R >>\nendobj\n", objPages, objResources, cobj))
+		b.pages = append(b.pages, pobj)
+	}
+	b.letters++
+	return b.err
+}
+
+// Letters is how many letters were added.
+func (b *Batch) Letters() int { return b.letters }
+
+// Pages is how many pages were written.
+func (b *Batch) Pages() int { return len(b.pages) }
+
+// Close writes the fonts, the page tree and the cross-reference table.
+// It does not close the underlying writer.
+func (b *Batch) Close() error {
+	for i, f := range b.fonts {
+		b.writeFont(objFirstFont+i*objsPerFont, f)
+	}
+	var res strings.Builder
+	fmt.Fprintf(&res, "<< /Font << /F1 %d 0 R /F2 %d 0 R >>", objFirstFont, objFirstFont+objsPerFont)
+	if len(b.xobjs) > 0 {
+		res.WriteString(" /XObject <<")
+		for i, o := range b.xobjs {
+			fmt.Fprintf(&res, " /X%d %d 0 R", i+1, o)
+		}
+		res.WriteString(" >>")
+	}
+	res.WriteString(" >>")
+	b.begin(objResources)
+	b.write(res.String() + "\nendobj\n")
+	b.begin(objPages)
+	var kids strings.Builder
+	for _, p := range b.pages {
+		kids.WriteString(strconv.Itoa(p))
+		kids.WriteString(" 0 R ")
+	}
+	b.write(fmt.Sprintf("<< /Type /Pages /Count %d /Kids [%s] >>\nendobj\n", len(b.pages), kids.String()))
+	b.begin(objCatalog)
+	b.write(fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>\nendobj\n", objPages))
+	xref := b.n
+	b.write(fmt.Sprintf("xref\n0 %d\n0000000000 65535 f \n", len(b.offsets)))
+	for _, off := range b.offsets[1:] {
+		b.write(fmt.Sprintf("%010d 00000 n \n", off))
+	}
+	b.write(fmt.Sprintf("trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(b.offsets), objCatalog, xref))
+	if b.err != nil {
+		return b.err
+	}
+	return b.w.Flush()
+}
+
+// writeFont embeds the whole TrueType font (a batch holds thousands of
+// names, so subsetting would save little) with the widths and the
+// Unicode map of the glyphs used.
+func (b *Batch) writeFont(first int, f *pdfFont) {
+	type0, cid, desc, file, tounicode := first, first+1, first+2, first+3, first+4
+	gids := make([]uint16, 0, len(f.widths))
+	for g := range f.widths {
+		gids = append(gids, g)
+	}
+	slices.Sort(gids)
+	var w strings.Builder
+	for _, g := range gids {
+		fmt.Fprintf(&w, "%d [%d] ", g, f.widths[g])
+	}
+	b.begin(type0)
+	b.write(fmt.Sprintf("<< /Type /Font /Subtype /Type0 /BaseFont /%s /Encoding /Identity-H /DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>\nendobj\n", f.name, cid, tounicode))
+	b.begin(cid)
+	b.write(fmt.Sprintf("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /%s /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor %d 0 R /CIDToGIDMap /Identity /DW 1000 /W [%s] >>\nendobj\n", f.name, desc, w.String()))
+	b.begin(desc)
+	b.write(fmt.Sprintf("<< /Type /FontDescriptor /FontName /%s /Flags 32 /FontBBox [%d %d %d %d] /ItalicAngle 0 /Ascent %d /Descent %d /CapHeight %d /StemV 80 /FontFile2 %d 0 R >>\nendobj\n",
+		f.name, f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3], f.ascent, f.descent, f.ascent, file))
+	b.rawStream(file, " /Length1 "+strconv.Itoa(f.rawLen)+" /Filter /FlateDecode", f.deflated)
+	var cm strings.Builder
+	cm.WriteString("/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n")
+	var mapped []uint16
+	for _, g := range gids {
+		if _, ok := f.unicode[g]; ok {
+			mapped = append(mapped, g)
+		}
+	}
+	for len(mapped) > 0 {
+		n := min(100, len(mapped))
+		fmt.Fprintf(&cm, "%d beginbfchar\n", n)
+		for _, g := range mapped[:n] {
+			fmt.Fprintf(&cm, "<%04X> <%s>\n", g, utf16Hex(f.unicode[g]))
+		}
+		cm.WriteString("endbfchar\n")
+		mapped = mapped[n:]
+	}
+	cm.WriteString("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n")
+	b.stream(tounicode, "", []byte(cm.String()), true)
+}
+
+func utf16Hex(r rune) string {
+	if r >= 0x10000 {
+		r -= 0x10000
+		return fmt.Sprintf("%04X%04X", 0xD800+(r>>10), 0xDC00+(r&0x3FF))
+	}
+	if !utf8.ValidRune(r) {
+		r = utf8.RuneError
+	}
+	return fmt.Sprintf("%04X", r)
+}

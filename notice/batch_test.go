@@ -1,0 +1,146 @@
+package notice
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+)
+
+// batchOf renders letters into one batch PDF.
+func batchOf(t testing.TB, f Fonts, letters ...*Letter) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	bf, err := NewBatchFonts(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatch(&buf, bf)
+	for _, l := range letters {
+		if err := b.Add(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestBatch: a mail-house batch holds each letter in order with the same
+// text as the single-letter PDF, names outside Latin-1 print, every page
+// names its notice code, and pdfcpu finds the file valid.
+func TestBatch(t *testing.T) {
+	for _, f := range []struct {
+		name  string
+		fonts Fonts
+	}{{"go", goFonts()}, {"default", DefaultFonts()}} {
+		t.Run(f.name, func(t *testing.T) {
+			var letters []*Letter
+			for i, who := range []string{"Łukasz Núñez-Ørsted", "Σοφία Παπαδοπούλου", "Иван Петров", "Rosa García"} {
+				l := sample([]string{"en", "es"}[i%2])
+				l.Recipient = who
+				l.Code = fmt.Sprintf("7K3D-9QMX-2HF%d", i)
+				if i == 3 {
+					l.Monitoring = nil
+				}
+				letters = append(letters, l)
+			}
+			pdf := batchOf(t, f.fonts, letters...)
+			if err := api.Validate(bytes.NewReader(pdf), model.NewDefaultConfiguration()); err != nil {
+				t.Fatalf("pdfcpu: %v", err)
+			}
+			txt := pdfText(t, pdf)
+			last := -1
+			for i, l := range letters {
+				greet := "Dear " + l.Recipient + ","
+				if l.Language == "es" {
+					greet = "Estimado/a " + l.Recipient + ":"
+				}
+				at := strings.Index(txt, greet)
+				if at < 0 || at < last {
+					t.Fatalf("letter %d (%q) missing or out of order in:\n%s", i, greet, txt)
+				}
+				last = at
+			}
+			// The single-letter PDF's text, sentence for sentence.
+			for _, l := range letters[:2] {
+				for _, s := range l.Sections() {
+					for _, p := range append(append([]string{s.Heading}, s.Body...), s.Items...) {
+						if p != "" && !strings.Contains(txt, strings.Join(strings.Fields(p), " ")) {
+							t.Fatalf("batch lacks %q", p)
+						}
+					}
+				}
+			}
+			if !strings.Contains(txt, "Aviso de una violación de datos") || !strings.Contains(txt, "CW-1234") {
+				t.Fatal("Spanish title or monitoring code missing")
+			}
+			pages := regexp.MustCompile(`(?:Your notice code|Su código de aviso) 7K3D-9QMX-2HF(\d) · (\d)/(\d)`).FindAllStringSubmatch(txt, -1)
+			if len(pages) < len(letters) {
+				t.Fatalf("page footers: %v", pages)
+			}
+			for _, p := range pages {
+				if p[2] > p[3] {
+					t.Fatalf("footer %v", p)
+				}
+			}
+			if bin, err := exec.LookPath("pdfinfo"); err == nil {
+				p := filepath.Join(t.TempDir(), "b.pdf")
+				os.WriteFile(p, pdf, 0o600)
+				out, err := exec.Command(bin, p).CombinedOutput()
+				if err != nil || !regexp.MustCompile(fmt.Sprintf(`Pages:\s+%d\n`, len(pages))).Match(out) {
+					t.Fatalf("pdfinfo: %v %s (want %d pages)", err, out, len(pages))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLetters: a batch letter against the single-letter PDF
+// (maroto), same letter, same run.
+func BenchmarkLetters(b *testing.B) {
+	f := DefaultFonts()
+	b.Run("maroto", func(b *testing.B) {
+		l := sample("en")
+		for b.Loop() {
+			if _, err := l.PDF(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("batch", func(b *testing.B) {
+		const per = 1000
+		var size int
+		bf, err := NewBatchFonts(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			var cw countWriter
+			bt := NewBatch(&cw, bf)
+			for i := 0; i < per; i++ {
+				l := sample([]string{"en", "es"}[i%2])
+				l.Code = fmt.Sprintf("7K3D-9QMX-%04d", i)
+				l.Recipient = fmt.Sprintf("Rosa García %d", i)
+				l.Monitoring.Code = fmt.Sprintf("CW-%06d", i)
+				bt.Add(l)
+			}
+			bt.Close()
+			size = int(cw)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per)/1000, "µs/letter")
+		b.ReportMetric(float64(size)/per, "B/letter")
+	})
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
