@@ -37,6 +37,11 @@ type MailHouse struct {
 	Workers    int // default GOMAXPROCS
 	// Progress is called with the letters done so far.
 	Progress func(done int)
+
+	// alloc serializes the workers' code allocations: each is a write
+	// transaction that reads first, and two of those on SQLite would
+	// deadlock (SQLITE_BUSY) rather than wait.
+	alloc sync.Mutex
 }
 
 // Written says what Write produced.
@@ -185,7 +190,10 @@ func (m *MailHouse) render(ctx context.Context, incident int64, dir string, j mh
 			ids[i] = r.ID
 		}
 		var err error
-		if codes, err = m.Service.MonitoringCodes(ctx, incident, ids); err != nil {
+		m.alloc.Lock()
+		codes, err = m.Service.MonitoringCodes(ctx, incident, ids)
+		m.alloc.Unlock()
+		if err != nil {
 			res.err = err
 			return res
 		}

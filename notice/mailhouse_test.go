@@ -65,7 +65,7 @@ func TestMailHouse(t *testing.T) {
 			t.Fatal(err)
 		}
 		mh := &notice.MailHouse{Service: s, Rows: db.Notices, Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"},
-			Texts: map[string]notice.Text{"en": {What: "An export.", Doing: "We stopped it."}, "es": {What: "Una exportación.", Doing: "La detuvimos."}},
+			Texts:      map[string]notice.Text{"en": {What: "An export.", Doing: "We stopped it."}, "es": {What: "Una exportación.", Doing: "La detuvimos."}},
 			Discovered: time.Date(2026, 10, 9, 0, 0, 0, 0, time.UTC), Date: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
 			Monitoring: &notice.Monitoring{Vendor: "CreditWatch", Months: 24, URL: "https://cw.example", EnrolBy: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)},
 			Fonts:      fonts, Batch: 10, Workers: 2}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -108,20 +109,73 @@ type Prepared struct {
 
 // Prepare makes a notice for every person in the scope who has none yet:
 // a code, the language from the registry (Spanish or English), the postal
-// address, or substitute notice when there is none.
+// address, or substitute notice when there is none. Registry reads and
+// sealing run on every core; rows are stored in scope order, a thousand
+// per statement.
 func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope, progress func(done, total int)) (Prepared, error) {
 	var p Prepared
 	now := s.now().UTC()
 	const batch = 1000
-	rows := make([]store.NoticeRow, 0, batch)
-	flush := func() error {
-		n, err := s.st.AddNotices(ctx, rows)
-		p.Added += n
-		p.Existing += len(rows) - n
-		rows = rows[:0]
-		return err
+	type chunk struct {
+		rows []store.NoticeRow
+		p    Prepared
+		err  error
+		done chan struct{}
 	}
-	for i, a := range sc.Patients {
+	workers := runtime.GOMAXPROCS(0)
+	chunks := make(chan *chunk, workers*2) // in scope order, for the writer
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, workers)
+	go func() {
+		defer close(chunks)
+		for start := 0; start < len(sc.Patients); start += batch {
+			c := &chunk{done: make(chan struct{})}
+			select {
+			case chunks <- c:
+			case <-ctx.Done():
+				return
+			}
+			sem <- struct{}{}
+			go func(part []breach.Affected) {
+				defer func() { <-sem; close(c.done) }()
+				c.rows, c.p, c.err = s.prepareChunk(ctx, incident, part, now)
+			}(sc.Patients[start:min(start+batch, len(sc.Patients))])
+		}
+	}()
+	done := 0
+	for c := range chunks {
+		<-c.done
+		if c.err != nil {
+			return p, c.err
+		}
+		n, err := s.st.AddNotices(ctx, c.rows)
+		if err != nil {
+			return p, err
+		}
+		p.Added += n
+		p.Existing += len(c.rows) - n
+		p.Mail += c.p.Mail
+		p.Substitute += c.p.Substitute
+		p.English += c.p.English
+		p.Spanish += c.p.Spanish
+		p.Unregistered += c.p.Unregistered
+		done += len(c.rows)
+		if progress != nil {
+			progress(done, len(sc.Patients))
+		}
+	}
+	return p, ctx.Err()
+}
+
+// prepareChunk makes the sealed rows of part of the scope.
+func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breach.Affected, now time.Time) ([]store.NoticeRow, Prepared, error) {
+	var p Prepared
+	rows := make([]store.NoticeRow, 0, len(part))
+	for _, a := range part {
+		if ctx.Err() != nil {
+			return nil, p, ctx.Err()
+		}
 		rec := Record{MRN: a.MRN, Elements: a.Elements, First: a.First, Last: a.Last, Minor: a.Minor, Deceased: a.Deceased, Language: "en", State: a.State}
 		en, err := s.reg.Get(ctx, a.MRN)
 		switch {
@@ -130,10 +184,10 @@ func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope,
 		case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
 			p.Unregistered++
 		default:
-			return p, fmt.Errorf("notice: registry: %w", err)
+			return nil, p, fmt.Errorf("notice: registry: %w", err)
 		}
 		if rec.Code, err = NewCode(); err != nil {
-			return p, err
+			return nil, p, err
 		}
 		channel := ChannelMail
 		if len(rec.Address) == 0 {
@@ -149,29 +203,16 @@ func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope,
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {
-			return p, err
+			return nil, p, err
 		}
 		sealed, err := s.key.Seal(ctx, nil, b, recordAAD(incident))
 		if err != nil {
-			return p, fmt.Errorf("notice: seal: %w", err)
+			return nil, p, fmt.Errorf("notice: seal: %w", err)
 		}
 		rows = append(rows, store.NoticeRow{Incident: incident, CodeHash: s.CodeHash(rec.Code), Patient: a.Blind, Channel: channel,
 			Language: rec.Language, State: rec.State, Status: StatusPrepared, CreatedAt: now, Body: sealed})
-		if len(rows) == batch {
-			if err := flush(); err != nil {
-				return p, err
-			}
-		}
-		if progress != nil {
-			progress(i+1, len(sc.Patients))
-		}
 	}
-	if len(rows) > 0 {
-		if err := flush(); err != nil {
-			return p, err
-		}
-	}
-	return p, nil
+	return rows, p, nil
 }
 
 // fill takes what a letter needs from the registry's record.

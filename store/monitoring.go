@@ -102,6 +102,12 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		return nil, fmt.Errorf("store: allocate monitoring codes: %w", mapErr(err))
 	}
 	defer tx.Rollback()
+	// Write first: SQLite then takes the write lock now, waiting its busy
+	// timeout, rather than failing with SQLITE_BUSY when the reads below
+	// would have to be upgraded to a write under another connection.
+	if _, err := tx.ExecContext(ctx, `UPDATE monitoring_codes SET allocated_at = allocated_at WHERE id = -1`); err != nil {
+		return nil, fmt.Errorf("store: allocate monitoring codes: %w", mapErr(err))
+	}
 	out := make(map[int64][]byte, len(notices))
 	var need []int64
 	for _, n := range notices {

@@ -66,29 +66,48 @@ func scanNotice(s scanner) (NoticeRow, error) {
 	return r, err
 }
 
-// Notices calls fn with each of an incident's notices, in ID order.
+// Notices calls fn with each of an incident's notices, in ID order. It
+// reads a page at a time and calls fn between reads: a read held open for
+// a whole export (millions of rows) would stall SQLite's WAL checkpoint,
+// and with it every writer.
 func (d *DB) Notices(ctx context.Context, incident int64, fn func(NoticeRow) error) error {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+noticeCols+` FROM notices WHERE incident = ? ORDER BY id`), incident)
-	if err != nil {
-		return fmt.Errorf("store: notices: %w", mapErr(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanNotice(rows)
+	const pageSize = 1000
+	after := int64(-1)
+	page := make([]NoticeRow, 0, pageSize)
+	for {
+		page = page[:0]
+		rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+noticeCols+` FROM notices WHERE incident = ? AND id > ? ORDER BY id LIMIT ?`), incident, after, pageSize)
 		if err != nil {
-			return fmt.Errorf("store: scan notice: %w", err)
+			return fmt.Errorf("store: notices: %w", mapErr(err))
 		}
-		if err := fn(r); err != nil {
-			return err
+		for rows.Next() {
+			r, err := scanNotice(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("store: scan notice: %w", err)
+			}
+			page = append(page, r)
 		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return mapErr(err)
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(page) < pageSize {
+			return nil
+		}
+		after = page[len(page)-1].ID
 	}
-	return mapErr(rows.Err())
 }
 
 // NoticeByCode returns the notice whose code has the keyed hash h, or
 // labtrust.ErrNotFound.
 func (d *DB) NoticeByCode(ctx context.Context, h []byte) (NoticeRow, error) {
-	r, err := scanNotice(d.db.QueryRowContext(ctx, d.q(`SELECT `+noticeCols+` FROM notices WHERE code_hash = ?`), h))
+	r, err := scanNotice(d.queryRow(ctx, d.q(`SELECT `+noticeCols+` FROM notices WHERE code_hash = ?`), h))
 	if err != nil {
 		return r, fmt.Errorf("store: notice: %w", mapErr(err))
 	}

@@ -58,7 +58,7 @@ func scanPatient(s scanner) (PatientRow, error) {
 // PatientByBlind returns the registry row whose MRN has blind index b, or
 // labtrust.ErrNotFound.
 func (d *DB) PatientByBlind(ctx context.Context, b []byte) (PatientRow, error) {
-	r, err := scanPatient(d.db.QueryRowContext(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE blind = ?`), b))
+	r, err := scanPatient(d.queryRow(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE blind = ?`), b))
 	if err != nil {
 		return r, fmt.Errorf("store: read patient: %w", mapErr(err))
 	}
@@ -67,7 +67,7 @@ func (d *DB) PatientByBlind(ctx context.Context, b []byte) (PatientRow, error) {
 
 // PatientByID returns a registry row by its ID, or labtrust.ErrNotFound.
 func (d *DB) PatientByID(ctx context.Context, id int64) (PatientRow, error) {
-	r, err := scanPatient(d.db.QueryRowContext(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE id = ?`), id))
+	r, err := scanPatient(d.queryRow(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE id = ?`), id))
 	if err != nil {
 		return r, fmt.Errorf("store: read patient %d: %w", id, mapErr(err))
 	}

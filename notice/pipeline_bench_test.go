@@ -1,0 +1,166 @@
+package notice_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/incident"
+	"github.com/labtrust/labtrust/ingest"
+	"github.com/labtrust/labtrust/ledger"
+	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/vault"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// BenchmarkBreachToMailHouse is the figure: a breach of N patients
+// (LABTRUST_BENCH_PATIENTS, default 10,000; a whole registry exported, so
+// a record-set indicator) from scope to obligations to prepared notices
+// to mail-house files, on SQLite, as the CLI runs it. The registry, the
+// monitoring-code pool and a signed checkpoint are set up first and not
+// timed. Each phase's seconds and the peak resident memory of the timed
+// part (VmHWM, reset after set-up) are reported.
+//
+//	LABTRUST_BENCH_PATIENTS=1000000 go test -run '^$' -bench BreachToMailHouse -benchtime 1x -timeout 2h ./notice
+func BenchmarkBreachToMailHouse(b *testing.B) {
+	n := 10_000
+	if s := os.Getenv("LABTRUST_BENCH_PATIENTS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	ctx := context.Background()
+	dir := b.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "lab.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	kek, _ := vault.LoadOrCreateFileKEK(filepath.Join(dir, "kek.key"))
+	keys, err := vault.Open(ctx, kek, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := registry.New(db, keys)
+	states := []string{"TX", "CA", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "NJ", "VA", "WA", "AZ", "MA"}
+	mrns := make([]string, n)
+	codes := make([]string, 0, n)
+	var recs []labtrust.PatientRecord
+	for i := range n {
+		mrns[i] = fmt.Sprintf("MRN%08d", i)
+		codes = append(codes, fmt.Sprintf("CW-%08d", i))
+		p := labtrust.Patient{ID: labtrust.PatientRef{ID: mrns[i]}, Name: labtrust.HumanName{Family: []string{"García", "Smith", "Nguyễn", "Kowalski", "O'Brien"}[i%5], Given: []string{"Ana", "Li"}},
+			BirthDate: fmt.Sprintf("19%02d-%02d-%02d", 40+i%60, 1+i%12, 1+i%28)}
+		if i%5 == 0 {
+			p.Language = "es"
+		}
+		if i%20 != 0 { // one in twenty has no usable address: substitute notice
+			p.Addresses = []labtrust.Address{{Lines: []string{fmt.Sprintf("%d Oak Ave", 1+i%9000)}, City: "Springfield", State: states[i%len(states)], PostalCode: fmt.Sprintf("%05d", 10000+i%89999)}}
+		}
+		recs = append(recs, labtrust.PatientRecord{Source: "adt", Time: time.Now(), Patient: p})
+		if len(recs) == 5000 || i == n-1 {
+			if err := reg.Import(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	// A signed checkpoint for the scope to cite.
+	skey, _, _ := ledger.NewKey("lab.example/log")
+	signer, _ := note.NewSigner(skey)
+	lg, err := ledger.Open(ctx, filepath.Join(dir, "ledger"), "lab.example/log", signer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pipe, err := ingest.New(ctx, ingest.Config{CheckpointInterval: 10 * time.Millisecond}, db, lg, keys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pipe.Run(runCtx) }()
+	defer func() { cancel(); <-done; lg.Close() }()
+	pipe.Submit(ctx, []labtrust.Event{{Time: time.Now(), Source: "lis", Kind: labtrust.KindSecurity, Action: labtrust.ActionExecute, Actor: labtrust.Actor{ID: "root"}}})
+	for !strings.Contains(string(pipe.LatestCheckpoint()), "\n1\n") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	inc, err := incident.New(db, keys, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := inc.Create(ctx, "priya", incident.NewIncident{Title: "Database exfiltrated", Discovered: time.Now().Add(-72 * time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := inc.SetIndicators(ctx, "priya", in.ID, []breach.Indicator{{Kind: breach.IndicatorRecords, MRNs: mrns,
+		Elements: []breach.Element{breach.ElementName, breach.ElementAddress, breach.ElementDOB, breach.ElementResults}}}); err != nil {
+		b.Fatal(err)
+	}
+	ns := notice.NewService(db, keys, keys.Blind, reg, nil)
+	if _, err := ns.AddMonitoringCodes(ctx, in.ID, codes); err != nil {
+		b.Fatal(err)
+	}
+	laws, err := breach.BuiltinLaws()
+	if err != nil {
+		b.Fatal(err)
+	}
+	fonts, err := notice.NewBatchFonts(notice.DefaultFonts())
+	if err != nil {
+		b.Fatal(err)
+	}
+	texts := map[string]notice.Text{"en": {What: "Criminals copied our patient database.", Doing: "We rebuilt the systems and called the FBI."},
+		"es": {What: "Delincuentes copiaron nuestra base de datos de pacientes.", Doing: "Reconstruimos los sistemas y llamamos al FBI."}}
+	mrns, recs, codes = nil, nil, nil
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset the peak RSS
+	for b.Loop() {
+		t0 := time.Now()
+		scoper := &breach.Scoper{Keys: keys, Blind: keys.Blind, Patients: reg, Events: db}
+		if _, _, err := inc.ComputeScope(ctx, "priya", in.ID, scoper, pipe.LatestCheckpoint(), signer); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		_, obs, err := inc.Obligations(ctx, in.ID, laws)
+		if err != nil || len(obs) == 0 {
+			b.Fatal(err)
+		}
+		sc, _, err := inc.Scope(ctx, in.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if _, err := ns.Prepare(ctx, in.ID, sc, nil); err != nil {
+			b.Fatal(err)
+		}
+		sc = nil
+		t3 := time.Now()
+		mh := &notice.MailHouse{Service: ns, Rows: db.Notices, Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Texts: texts,
+			Discovered: in.Discovered, Date: time.Now(), Fonts: fonts,
+			Monitoring: &notice.Monitoring{Vendor: "CreditWatch", Months: 24, URL: "https://cw.example", EnrolBy: time.Now().AddDate(0, 4, 0)}}
+		w, err := mh.Write(ctx, in.ID, filepath.Join(dir, "mailhouse"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		t4 := time.Now()
+		b.ReportMetric(t1.Sub(t0).Seconds(), "s-scope")
+		b.ReportMetric(t2.Sub(t1).Seconds(), "s-obligations")
+		b.ReportMetric(t3.Sub(t2).Seconds(), "s-prepare")
+		b.ReportMetric(t4.Sub(t3).Seconds(), "s-mailhouse")
+		b.ReportMetric(t4.Sub(t0).Seconds(), "s-total")
+		b.ReportMetric(float64(w.Letters), "letters")
+	}
+	if st, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(l, "VmHWM:") {
+				kb, _ := strconv.Atoi(strings.Fields(l)[1])
+				b.ReportMetric(float64(kb)/1024, "MB-peak-RSS")
+			}
+		}
+	}
+}
