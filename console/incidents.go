@@ -39,6 +39,8 @@ type Incidents struct {
 	// Subscribers counts the people subscribed to the status page's
 	// updates by email (confirmed, and waiting for confirmation).
 	Subscribers func(ctx context.Context) (confirmed, pending int, err error)
+	// PortalStats reads the portal's daily counts.
+	PortalStats func(ctx context.Context, from time.Time) ([]store.PortalStat, error)
 	Keys        portal.Sealer
 	Scoper      *breach.Scoper
 	// Checkpoint returns the latest signed checkpoint note.
@@ -70,6 +72,7 @@ type IncidentView struct {
 	Langs          []string
 	SurveyChart    *Chart
 	Subscribed     [2]int // confirmed, pending; nil Subscribers: [-1, 0]
+	PortalChart    *Chart
 	Callbacks      []CallbackView
 	// Timeline merges the incident's own entries with its alerts.
 	Timeline   []incident.Entry
@@ -279,6 +282,15 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *ident
 			return
 		}
 	}
+	if c.Incidents.PortalStats != nil {
+		now := time.Now()
+		stats, err := c.Incidents.PortalStats(ctx, now.AddDate(0, 0, -13))
+		if err != nil {
+			c.fail(w, err)
+			return
+		}
+		v.PortalChart = portalChart(stats, now)
+	}
 	if c.Incidents.Survey != nil {
 		weeks, err := c.Incidents.Survey(ctx, id)
 		if err != nil {
@@ -462,6 +474,51 @@ func surveyChart(weeks []store.SurveyWeek) *Chart {
 }
 
 // noticeChart draws the notices by delivery status.
+// portalChart shows the portal's last 14 days: bars are look-ups that
+// found a notice; a day is marked when failed and refused look-ups
+// outnumber them (someone may be guessing codes).
+func portalChart(stats []store.PortalStat, now time.Time) *Chart {
+	const days, barW, gap, plotH = 14, 40, 8, 120
+	today := now.UTC().Truncate(24 * time.Hour)
+	by := make([]map[string]int, days)
+	for i := range by {
+		by[i] = map[string]int{}
+	}
+	total := map[string]int{}
+	for _, s := range stats {
+		d := int(today.Sub(s.Day) / (24 * time.Hour))
+		if d < 0 || d >= days {
+			continue
+		}
+		by[days-1-d][s.Metric] += s.N
+		total[s.Metric] += s.N
+	}
+	if len(total) == 0 {
+		return nil
+	}
+	top := 1
+	for _, m := range by {
+		top = max(top, m[portal.MetricLookup])
+	}
+	ch := &Chart{Title: "Patient portal: look-ups that found a notice, by day", Width: days * (barW + gap), Height: plotH + 40}
+	for i, m := range by {
+		day := today.AddDate(0, 0, i-days+1)
+		n := m[portal.MetricLookup]
+		h := n * plotH / top
+		x := i * (barW + gap)
+		failed := m[portal.MetricLookupMiss] + m[portal.MetricLookupLimited]
+		ch.Bars = append(ch.Bars, Bar{Label: day.Format("Jan 2"), Count: n, X: x, Y: plotH - h + 16, W: barW, H: h, LabelX: x + barW/2,
+			High: failed > max(10, n), CountY: plotH - h + 12,
+			Description: fmt.Sprintf("%s: %d look-ups found their notice, %d did not, %d refused by the limits; %d notices and %d access reports viewed, %d letters downloaded, %d monitoring codes shown",
+				day.Format("January 2"), n, m[portal.MetricLookupMiss], m[portal.MetricLookupLimited], m[portal.MetricNoticeView], m[portal.MetricAccessReport],
+				m[portal.MetricLetter], m[portal.MetricMonitoring])})
+	}
+	ch.Summary = fmt.Sprintf("Last 14 days: %d look-ups found a notice, %d did not and %d were refused by the limits; %d access reports viewed, %d letters downloaded, %d monitoring codes shown, %d suspicious contacts reported, %d call-backs asked, %d email subscriptions.",
+		total[portal.MetricLookup], total[portal.MetricLookupMiss], total[portal.MetricLookupLimited], total[portal.MetricAccessReport], total[portal.MetricLetter],
+		total[portal.MetricMonitoring], total[portal.MetricSuspicious], total[portal.MetricCallback], total[portal.MetricSubscribe])
+	return ch
+}
+
 func noticeChart(cs []store.NoticeCount) (*Chart, int) {
 	order := []string{notice.StatusPrepared, notice.StatusSent, notice.StatusDelivered, notice.StatusReturned, notice.StatusBounced}
 	by := map[string]int{}

@@ -73,7 +73,7 @@ func incidentEnv(t *testing.T, dsn string) *env {
 		c.Incidents = &console.Incidents{Service: svc, Laws: laws, Signer: signer, Checkpoint: pipe.LatestCheckpoint,
 			Scoper:  &breach.Scoper{Events: db, Keys: keys, Blind: keys.Blind, Patients: registry.New(db, keys)},
 			Notices: notice.NewService(db, keys, keys.Blind, registry.New(db, keys), nil), NoticeCounts: db.NoticeCounts, MonitoringCounts: db.MonitoringCounts,
-			Survey: db.SurveyByWeek, Callbacks: db.Callbacks, CloseCallback: db.CloseCallback, Subscribers: db.SubscriberCounts, Keys: keys}
+			Survey: db.SurveyByWeek, Callbacks: db.Callbacks, CloseCallback: db.CloseCallback, Subscribers: db.SubscriberCounts, PortalStats: db.PortalStats, Keys: keys}
 		// A week of survey answers and a sealed call-back request, as the portal writes them.
 		for _, trust := range []int{2, 4, 5} {
 			db.AddSurveyResponse(ctx, store.SurveyResponse{Incident: 1, At: at, Trust: trust, Clear: 4, Helped: true})
@@ -84,6 +84,8 @@ func incidentEnv(t *testing.T, dsn string) *env {
 		db.AddSubscriber(ctx, []byte("e1"), []byte("t1"), []byte("sealed"), at)
 		db.AddSubscriber(ctx, []byte("e2"), []byte("t2"), []byte("sealed"), at)
 		db.ConfirmSubscriber(ctx, []byte("t2"), at)
+		// Yesterday on the portal: someone guessing codes.
+		db.AddPortalStats(ctx, time.Now().AddDate(0, 0, -1), map[string]int{"portal-lookup": 4, "lookup-miss": 30, "lookup-limited": 12, "portal-access-report": 3})
 	})
 }
 
@@ -162,7 +164,9 @@ func TestIncidentPagesHTTP(t *testing.T) {
 		}
 		// The portal's side: the survey chart and the call-back request.
 		if !strings.Contains(body, "3 answers over 1 weeks; average trust 3.7 of 5") || !strings.Contains(body, "214-555-0134") ||
-			!strings.Contains(body, "Email updates: <strong>1</strong> subscribers (1 more have not confirmed yet)") {
+			!strings.Contains(body, "Email updates: <strong>1</strong> subscribers (1 more have not confirmed yet)") ||
+			!strings.Contains(body, "Last 14 days: 4 look-ups found a notice, 30 did not and 12 were refused by the limits; 3 access reports viewed") ||
+			!regexp.MustCompile(`30 did not, 12 refused by the limits;[^<]*</title>\s*<rect[^>]*fill="#a40000"`).MatchString(body) {
 			t.Fatalf("portal section: %s", body[strings.Index(body, `id="portal"`):][:1500])
 		}
 		if code, body = post(t, ana, base+"/1/callback-done", url.Values{"callback": {"1"}}); code != 200 || !strings.Contains(body, "Call-back marked done.") {

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -87,6 +88,9 @@ type Portal struct {
 	Subscriptions Subscriptions
 	Mail          Mailer
 	Blind         func(string) []byte
+	// Stats keeps daily counts of what people do on the portal, for the
+	// console's chart (nil: not counted).
+	Stats Stats
 	// Fonts set the letter a person downloads (zero: DefaultFonts).
 	Fonts notice.Fonts
 	Log   *slog.Logger
@@ -99,6 +103,9 @@ type Portal struct {
 	LookupLimit, CodeLimit int
 	LookupWindow           time.Duration
 	Now                    func() time.Time
+
+	statsMu sync.Mutex
+	counts  map[string]int
 
 	pages   map[string]*template.Template
 	byAddr  *ratelimit.Window
@@ -325,6 +332,12 @@ func (p *Portal) lookup(w http.ResponseWriter, r *http.Request) {
 	lang := language(r)
 	code := r.PostFormValue("code")
 	fail := func(status int, key string) {
+		switch status {
+		case http.StatusTooManyRequests:
+			p.count(MetricLookupLimited)
+		case http.StatusUnauthorized:
+			p.count(MetricLookupMiss)
+		}
 		p.render(w, r, "lookup", status, page{Title: text(lang, "lookupTitle"), Error: text(lang, key), Code: code})
 	}
 	if !p.byAddr.Allow(clientAddr(r)) {
@@ -475,6 +488,7 @@ func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
 		default:
 			v.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, Code: code, URL: m.URL, EnrolBy: m.EnrolBy}
 			v.EnrolBy = dateIn(lang, m.EnrolBy)
+			p.count(MetricMonitoring)
 			if err := p.Notices.ClaimMonitoring(r.Context(), row); err != nil {
 				p.Log.Error("portal: claim monitoring", "err", err)
 			}
@@ -493,6 +507,7 @@ func (p *Portal) leave(w http.ResponseWriter, r *http.Request) {
 // record puts the person's own look-up in the ledger, naming them, so it
 // shows in their access report like any other access to their data.
 func (p *Portal) record(ctx context.Context, rec *notice.Record, row store.NoticeRow, what string) {
+	p.count(what)
 	if p.Record == nil {
 		return
 	}
@@ -647,6 +662,7 @@ func (p *Portal) reportSuspicious(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "reportDown")
 		return
 	}
+	p.count(MetricSuspicious)
 	p.render(w, r, "report", http.StatusOK, page{Title: text(lang, "reportTitle"), Done: true})
 }
 
@@ -718,6 +734,7 @@ func (p *Portal) survey(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
 		return
 	}
+	p.count(MetricSurvey)
 	p.render(w, r, "survey", http.StatusOK, page{Title: text(lang, "surveyTitle"), Done: true})
 }
 
@@ -761,6 +778,7 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
 		return
 	}
+	p.count(MetricCallback)
 	http.Redirect(w, r, "/portal/notice?lang="+lang+"&done=callbackThanks", http.StatusSeeOther)
 }
 

@@ -168,7 +168,7 @@ func newEnvLimits(t testing.TB, dsn string, perAddr, perCode int, ledgered bool)
 	})
 	p := &portal.Portal{Incidents: inc, Notices: ns, Keys: keys, Record: e.rec, LookupLimit: perAddr, CodeLimit: perCode,
 		Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Verifier: verifier, LogKey: vkey,
-		Feedback: db, Subscriptions: db, Blind: keys.Blind,
+		Feedback: db, Subscriptions: db, Blind: keys.Blind, Stats: db,
 		Mail: &notify.SMTP{Host: "127.0.0.1", Port: e.mail.Port, Username: e.mail.User, Password: e.mail.Password, From: "updates@valley.example",
 			TLSConfig: &tls.Config{RootCAs: e.mail.RootCAs, ServerName: "127.0.0.1"}},
 		Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {

@@ -117,6 +117,7 @@ func (p *Portal) subscribe(w http.ResponseWriter, r *http.Request) {
 		p.renderStatus(w, r, http.StatusServiceUnavailable, text(lang, "subMailDown"), "")
 		return
 	}
+	p.count(MetricSubscribe)
 	p.renderStatus(w, r, http.StatusOK, "", text(lang, "subCheckMail"))
 }
 

@@ -200,3 +200,36 @@ func TestSubscribeInChromium(t *testing.T) {
 		t.Fatal("still subscribed after the browser's stop")
 	}
 }
+
+// TestPortalStats: what people do is counted by day, never who; the
+// counts reach the store when flushed.
+func TestPortalStats(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		e := newEnv(t, dsn)
+		base := e.srv.URL + "/portal/"
+		cl := client()
+		do(t, cl, "POST", base+"lookup?lang=en", dob(e.codes["P2"], "1990", "12", "2"), "")
+		do(t, cl, "POST", base+"lookup?lang=en", dob(e.codes["P2"], "1990", "12", "1"), "")
+		do(t, cl, "GET", base+"access?lang=en", nil, "")
+		if err := e.portal.FlushStats(ctx); err != nil {
+			t.Fatal(err)
+		}
+		do(t, client(), "POST", base+"lookup?lang=en", dob("ZZZZ-ZZZZ-ZZZZ", "1990", "12", "1"), "")
+		e.portal.FlushStats(ctx)
+		stats, err := e.db.PortalStats(ctx, time.Now().AddDate(0, 0, -1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, s := range stats {
+			got[s.Metric] += s.N
+			if !s.Day.Equal(time.Now().UTC().Truncate(24 * time.Hour)) {
+				t.Fatalf("day %v", s.Day)
+			}
+		}
+		if got["portal-lookup"] != 1 || got["lookup-miss"] != 2 || got["portal-notice-view"] != 1 || got["portal-access-report"] != 1 {
+			t.Fatalf("counts: %v", got)
+		}
+	})
+}

@@ -222,3 +222,43 @@ func (d *DB) SubscriberCounts(ctx context.Context) (confirmed, pending int, err 
 	}
 	return confirmed, pending, nil
 }
+
+// PortalStat is one day's count of one portal metric.
+type PortalStat struct {
+	Day    time.Time
+	Metric string
+	N      int
+}
+
+// AddPortalStats adds counts to a day's totals.
+func (d *DB) AddPortalStats(ctx context.Context, day time.Time, counts map[string]int) error {
+	day = day.UTC().Truncate(24 * time.Hour)
+	for m, n := range counts {
+		if _, err := d.db.ExecContext(ctx, d.q(`INSERT INTO portal_stats (day, metric, n) VALUES (?, ?, ?)
+			ON CONFLICT (day, metric) DO UPDATE SET n = portal_stats.n + excluded.n`), day.Unix(), m, n); err != nil {
+			return fmt.Errorf("store: portal stats: %w", mapErr(err))
+		}
+	}
+	return nil
+}
+
+// PortalStats returns the daily counts from the day of from on, oldest
+// first.
+func (d *DB) PortalStats(ctx context.Context, from time.Time) ([]PortalStat, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT day, metric, n FROM portal_stats WHERE day >= ? ORDER BY day, metric`), from.UTC().Truncate(24*time.Hour).Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: portal stats: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []PortalStat
+	for rows.Next() {
+		var s PortalStat
+		var day int64
+		if err := rows.Scan(&day, &s.Metric, &s.N); err != nil {
+			return nil, err
+		}
+		s.Day = time.Unix(day, 0).UTC()
+		out = append(out, s)
+	}
+	return out, mapErr(rows.Err())
+}

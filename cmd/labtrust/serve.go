@@ -431,6 +431,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		Verifier: a.verifier, LogKey: strings.TrimSpace(string(vkey)), Feedback: a.db, Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
 			return patientReport(ctx, a, mrn)
 		}}
+	pt.Stats = a.db
 	if o.smtp.Host != "" && portalLab.PortalURL != "" {
 		// Email updates need a mail server and the portal's public
 		// address for the links in the mail.
@@ -469,6 +470,11 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	listenCtx, stopListen := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pt.FlushStatsEvery(listenCtx, 10*time.Second)
+	}()
 	if pt.Subscriptions != nil {
 		wg.Add(1)
 		go func() {
@@ -640,7 +646,7 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 	}
 	incPages := &console.Incidents{Service: inc, Scoper: scoper(a), Checkpoint: a.pipe.LatestCheckpoint, Signer: a.signer, Laws: laws,
 		Notices: notices(a), NoticeCounts: a.db.NoticeCounts, MonitoringCounts: a.db.MonitoringCounts,
-		Survey: a.db.SurveyByWeek, Callbacks: a.db.Callbacks, CloseCallback: a.db.CloseCallback, Subscribers: a.db.SubscriberCounts, Keys: a.keys}
+		Survey: a.db.SurveyByWeek, Callbacks: a.db.Callbacks, CloseCallback: a.db.CloseCallback, Subscribers: a.db.SubscriberCounts, PortalStats: a.db.PortalStats, Keys: a.keys}
 	c := &console.Console{
 		PasskeysOn: pk != nil,
 		SSO:        sso,
