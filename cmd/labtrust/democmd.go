@@ -11,6 +11,7 @@ import (
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/identity"
 	"github.com/labtrust/labtrust/incident"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -229,7 +230,35 @@ func seedDemo(ctx context.Context, g *globalOpts, a *app, o *serveOpts) error {
 	if err := demoIncident(ctx, g, a, lab); err != nil {
 		return err
 	}
+	if err := demoLabSettings(a.p.configFile(), o); err != nil {
+		return err
+	}
 	return os.WriteFile(seeded, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
+}
+
+// demoLabSettings writes the demo lab's name, address and numbers into
+// labtrust.yaml, unless there is one, so the notice commands (letters,
+// mail-house files, email) work on the demo as they would on a lab that
+// configured itself.
+func demoLabSettings(path string, o *serveOpts) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	portal := strings.TrimSuffix(o.publicURL, "/")
+	if portal == "" {
+		_, port, _ := net.SplitHostPort(o.addr)
+		portal = "http://localhost:" + port
+	}
+	cfg := fmt.Sprintf(`# Written by serve --demo: the demo lab as its letters sign it. A real lab
+# puts its own here (the notice commands read these keys as flags).
+lab-name: Demo Clinical Laboratory
+lab-address: "1 Lab Way; Austin, TX 78702"
+lab-phone: 1-800-555-0199
+lab-email: privacy@lab.example
+lab-website: https://lab.example
+portal-url: %s/portal/
+`, portal)
+	return os.WriteFile(path, []byte(cfg), 0o600)
 }
 
 // demoADT is the lab's patients as HL7 v2 A04 (register a patient)

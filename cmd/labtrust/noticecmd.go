@@ -84,8 +84,15 @@ by first-class mail, or substitute notice when the registry has no postal addres
 				if err != nil {
 					return err
 				}
-				_, err = s.SetNoticeText(cmd.Context(), operator(), id, language, what, doing)
-				return incidentErr(err)
+				in, err := s.SetNoticeText(cmd.Context(), operator(), id, language, what, doing)
+				if err != nil {
+					return incidentErr(err)
+				}
+				fmt.Fprintf(g.stdout, "incident %d: notice text saved (%s)\n", id, language)
+				if len(in.Timeline) > 0 && strings.Contains(in.Timeline[len(in.Timeline)-1].Text, "approval is withdrawn") {
+					fmt.Fprintf(g.stdout, "the earlier approval is withdrawn: the director approves the new words (labtrust notices approve %d)\n", id)
+				}
+				return nil
 			})
 		},
 	}
@@ -166,14 +173,14 @@ by first-class mail, or substitute notice when the registry has no postal addres
 		Short: "Write one person's letter (the access is recorded in their history)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := lab.lab()
-			if err != nil {
-				return err
-			}
 			if out == "" {
 				return &labtrust.Error{Code: "invalid", Message: "--out is required"}
 			}
 			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				l, err := lab.lab() // after withApp applied labtrust.yaml to the flags
+				if err != nil {
+					return err
+				}
 				ctx := cmd.Context()
 				row, rec, err := notices(a).Lookup(ctx, args[0])
 				if err != nil {
@@ -210,14 +217,14 @@ hand them to the mail house over a secure channel and delete them after.`,
 			if err != nil {
 				return err
 			}
-			l, err := exportLab.lab()
-			if err != nil {
-				return err
-			}
 			if dir == "" || batch < 1 {
 				return &labtrust.Error{Code: "invalid", Message: "--out DIR and a positive --batch are required"}
 			}
 			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				l, err := exportLab.lab() // after withApp applied labtrust.yaml to the flags
+				if err != nil {
+					return err
+				}
 				n, files, err := exportMailHouse(cmd.Context(), g, a, id, l, dir, batch, quiet)
 				if err != nil {
 					return err
@@ -356,10 +363,6 @@ The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
 				return &labtrust.Error{Code: "invalid", Message: "email notice needs the people's agreement to electronic notice (45 CFR 164.404(d)(1))",
 					Hint: "add --agreed once the lab holds it; otherwise mail the letters (labtrust notices export)"}
 			}
-			l, err := emailLab.lab()
-			if err != nil {
-				return err
-			}
 			srv := &notify.SMTP{Host: smtpHost, Port: smtpPort, Username: smtpUser, Password: g.getenv("LABTRUST_SMTP_PASSWORD"), TLS: smtpTLS, From: from}
 			if f := g.getenv("LABTRUST_SMTP_PASSWORD_FILE"); f != "" {
 				b, err := os.ReadFile(f)
@@ -383,6 +386,10 @@ The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
 				return &labtrust.Error{Code: "invalid", Message: "--smtp-host and --from are required"}
 			}
 			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				l, err := emailLab.lab() // after withApp applied labtrust.yaml to the flags
+				if err != nil {
+					return err
+				}
 				sent, failed, err := emailNotices(cmd.Context(), g, a, id, l, srv, quiet)
 				if err != nil {
 					return err
@@ -414,14 +421,14 @@ The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
 			if err != nil {
 				return err
 			}
-			l, err := docLab.lab()
-			if err != nil {
-				return err
-			}
 			if docDir == "" {
 				return &labtrust.Error{Code: "invalid", Message: "--out DIR is required"}
 			}
 			return withApp(cmd, g, openOpts{}, func(a *app) error {
+				l, err := docLab.lab() // after withApp applied labtrust.yaml to the flags
+				if err != nil {
+					return err
+				}
 				ctx := cmd.Context()
 				inc, err := incidents(a)
 				if err != nil {
