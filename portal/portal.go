@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -214,18 +215,20 @@ func language(r *http.Request) string {
 
 type page struct {
 	Lang, Other, Title, Error, Path string
-	Lab                             notice.Lab
-	Incidents                       []incidentView
-	Code                            string
-	Notice                          *noticeView
-	Access                          *accessView
-	HasReport                       bool
-	Kinds                           []string
-	Form                            map[string]string
-	Done                            bool
-	HasFeedback                     bool
-	Subscribe                       bool
-	Message                         string
+	// Switch is this page in the other language (keeping a link token).
+	Switch      string
+	Lab         notice.Lab
+	Incidents   []incidentView
+	Code        string
+	Notice      *noticeView
+	Access      *accessView
+	HasReport   bool
+	Kinds       []string
+	Form        map[string]string
+	Done        bool
+	HasFeedback bool
+	Subscribe   bool
+	Message     string
 }
 
 type accessView struct {
@@ -272,6 +275,11 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, name string, sta
 		pg.Other = "en"
 	}
 	pg.Lab, pg.Path = p.Lab, r.URL.Path
+	q := url.Values{"lang": {pg.Other}}
+	if t := r.URL.Query().Get("t"); t != "" && r.Method == http.MethodGet {
+		q.Set("t", t) // the confirm and unsubscribe pages work from their link's token
+	}
+	pg.Switch = r.URL.Path + "?" + q.Encode()
 	var b bytes.Buffer
 	if err := p.pages[name].ExecuteTemplate(&b, "layout", pg); err != nil {
 		p.Log.Error("portal: render", "page", name, "err", err)

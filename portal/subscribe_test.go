@@ -88,8 +88,14 @@ func TestSubscribe(t *testing.T) {
 			t.Fatalf("mailed before confirmation: %+v %v", d, err)
 		}
 		// Following the link shows a button; only pressing it confirms.
-		if code, body := do(t, cl, "GET", confirm, nil, ""); code != 200 || !strings.Contains(body, "Confirmar") {
+		code, body := do(t, cl, "GET", confirm, nil, "")
+		if code != 200 || !strings.Contains(body, "Confirmar") {
 			t.Fatalf("confirm page: %d %s", code, body)
+		}
+		// Its English version keeps the link's token.
+		u0, _ := url.Parse(confirm)
+		if !strings.Contains(body, `href="/portal/subscribe/confirm?lang=en&amp;t=`+u0.Query().Get("t")+`"`) {
+			t.Fatalf("the language switch drops the token: %s", body)
 		}
 		if c, _, _ := e.db.SubscriberCounts(ctx); c != 0 {
 			t.Fatal("a GET confirmed the subscription")

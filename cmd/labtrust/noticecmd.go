@@ -632,42 +632,53 @@ func emailNotices(ctx context.Context, g *globalOpts, a *app, id int64, l notice
 		return 0, 0, err
 	}
 	s := notices(a)
-	var rows []store.NoticeRow
-	if err := a.db.Notices(ctx, id, func(r store.NoticeRow) error {
-		if r.Status == notice.StatusPrepared {
-			rows = append(rows, r)
-		}
-		return nil
-	}); err != nil {
+	counts, err := a.db.NoticeCounts(ctx, id)
+	if err != nil {
 		return 0, 0, err
 	}
-	bar, progress := newBar(g, int64(len(rows)), "emails", quiet)
-	for i, r := range rows {
+	total := 0
+	for _, c := range counts {
+		if c.Status == notice.StatusPrepared {
+			total += c.N
+		}
+	}
+	// Streamed a page at a time: nothing holds every notice in memory.
+	bar, progress := newBar(g, int64(total), "emails", quiet)
+	done := 0
+	err = a.db.Notices(ctx, id, func(r store.NoticeRow) error {
+		if r.Status != notice.StatusPrepared {
+			return nil
+		}
+		done++
 		if progress != nil {
-			progress(int64(i+1), int64(len(rows)))
+			progress(int64(done), int64(total))
 		}
 		rec, err := s.Open(r)
 		if err != nil {
-			return sent, failed, err
+			return err
 		}
 		if rec.Email == "" {
-			continue
+			return nil
 		}
 		pdf, err := renderLetter(ctx, a, r, rec, l)
 		if err != nil {
-			return sent, failed, err
+			return err
 		}
 		subject, body := emailText(rec, l, ctx, a, r)
 		if err := srv.SendWith(ctx, []string{rec.Email}, subject, body, notify.Attachment{Name: "notice-" + rec.Code + ".pdf", Data: pdf}); err != nil {
-			// The server's error may echo the address: log only the code.
+			// The server's error may echo the address: log only the notice.
 			a.log.Warn("a notice email failed", "notice", r.ID)
 			failed++
-			continue
+			return nil
 		}
 		if err := a.db.SetNoticeStatus(ctx, r.ID, notice.StatusSent, time.Now()); err != nil {
-			return sent, failed, err
+			return err
 		}
 		sent++
+		return nil
+	})
+	if err != nil {
+		return sent, failed, err
 	}
 	if bar != nil {
 		bar.Finish()
