@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/labtrust/labtrust/internal/browsertest"
 	"github.com/labtrust/labtrust/store/storetest"
@@ -238,4 +240,72 @@ func TestPortalStats(t *testing.T) {
 			t.Fatalf("counts: %v", got)
 		}
 	})
+}
+
+// TestPortalWithoutJavaScript: with scripts disabled in Chromium, a person
+// still looks up their notice, sees it with their monitoring code, reads
+// their access report checked by the server, and answers the survey.
+func TestPortalWithoutJavaScript(t *testing.T) {
+	ctx := browsertest.Chrome(t, 60*time.Second)
+	e := newEnv(t, t.TempDir()+"/nojs.db")
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	if _, err := chromedp.Run(ctx, chromedp.Action[struct{}](func(ctx context.Context, tg *chromedp.Target) (struct{}, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return struct{}{}, err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	base := e.srv.URL + "/portal/"
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"lookup?lang=en"), chromedp.WaitVisible(css("#code")),
+		chromedp.SendKeys(css("#code"), e.codes["P2"]),
+		chromedp.SendKeys(css("#day"), "1"), chromedp.SendKeys(css("#month"), "12"), chromedp.SendKeys(css("#year"), "1990"),
+		chromedp.Click(css(`main form button[type="submit"]`)),
+		chromedp.WaitVisible(css("p.code"))); err != nil {
+		t.Fatal(err)
+	}
+	main, err := chromedp.Run(ctx, chromedp.Text(css("main")))
+	if err != nil || !strings.Contains(main, e.codes["P2"]) || !strings.Contains(main, "CW-000") {
+		t.Fatalf("notice page without JavaScript: %v %s", err, main)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(css(`a[href^="/portal/access"]`)), chromedp.WaitVisible(css("main table"))); err != nil {
+		t.Fatal(err)
+	}
+	if main, err = chromedp.Run(ctx, chromedp.Text(css("main"))); err != nil || !strings.Contains(main, "Checked: all") {
+		t.Fatalf("access report without JavaScript: %v %s", err, main)
+	}
+	// Scripts really were off: verify.js never filled in its line.
+	time.Sleep(500 * time.Millisecond)
+	if bv, err := chromedp.Run(ctx, chromedp.TextContent(css("#browser-verify"))); err != nil || bv != "" {
+		t.Fatalf("the in-browser check ran with scripts disabled: %v %q", err, bv)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"survey?lang=en"), chromedp.WaitVisible(css("#trust4")),
+		chromedp.Click(css("#trust4")), chromedp.Click(css("#clear5")), chromedp.Click(css(`input[name="helped"][value="yes"]`)),
+		chromedp.Click(css(`main form button[type="submit"]`)), chromedp.WaitVisible(css("main p.ok"))); err != nil {
+		t.Fatal(err)
+	}
+	if weeks, _ := e.db.SurveyByWeek(context.Background(), e.incident); len(weeks) != 1 || weeks[0].TrustSum != 4 {
+		t.Fatalf("survey without JavaScript: %+v", weeks)
+	}
+}
+
+// TestAccessReportEmptyInBrowser: a person nobody accessed gets the
+// browser's confirmation too (an empty report once broke verify.js).
+func TestAccessReportEmptyInBrowser(t *testing.T) {
+	ctx := browsertest.Chrome(t, 60*time.Second)
+	e := newEnv(t, t.TempDir()+"/empty.db")
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/portal/lookup?lang=en"), chromedp.WaitVisible(css("#code")),
+		chromedp.SendKeys(css("#code"), e.codes["P2"]),
+		chromedp.SendKeys(css("#day"), "1"), chromedp.SendKeys(css("#month"), "12"), chromedp.SendKeys(css("#year"), "1990"),
+		chromedp.Click(css(`main form button[type="submit"]`)), chromedp.WaitVisible(css("p.code")),
+		chromedp.Click(css(`a[href^="/portal/access"]`)), chromedp.WaitVisible(css("#browser-verify"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("browser-verify").className === "error" || document.getElementById("browser-verify").textContent.includes("entries")`)); err != nil {
+		t.Fatal(err)
+	}
+	bv, err := chromedp.Run(ctx, chromedp.Text(css("#browser-verify")))
+	if err != nil || !strings.Contains(bv, "Checked in your browser too: 0 entries") {
+		t.Fatalf("an empty report in the browser: %v %q", err, bv)
+	}
 }
