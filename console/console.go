@@ -143,10 +143,11 @@ func (c *Console) Handler() (http.Handler, error) {
 		mux.HandleFunc("GET /console/incidents/{id}", inc(c.incidentPage))
 		mux.HandleFunc("GET /console/incidents/{id}/manifest", inc(c.incidentManifest))
 		mux.HandleFunc("GET /console/incidents/{id}/deadlines.ics", inc(c.incidentCalendar))
+		mux.HandleFunc("GET /console/incidents/{id}/mailhouse.zip", inc(c.incidentMailHouse))
 		mux.HandleFunc("POST /console/incidents/{id}/evidence/{eid}", inc(c.incidentEvidenceGet))
 		for path, fn := range map[string]func(*http.Request, *identity.Staff, int64) (string, error){
 			"status": c.incidentStatus, "note": c.incidentNote, "update": c.incidentUpdate,
-			"notice-text": c.incidentNoticeText, "callback-done": c.incidentCallbackDone, "notices/approve": c.incidentNoticesApprove, "notices/prepare": c.incidentNoticesPrepare, "lessons": c.incidentLessons, "playbook": c.incidentPlaybook,
+			"notice-text": c.incidentNoticeText, "callback-done": c.incidentCallbackDone, "notices/approve": c.incidentNoticesApprove, "notices/prepare": c.incidentNoticesPrepare, "notices/email": c.incidentNoticesEmail, "lessons": c.incidentLessons, "playbook": c.incidentPlaybook,
 			"task/{task}": c.incidentTask, "contact": c.incidentContact, "delay": c.incidentDelay, "indicators": c.incidentIndicators,
 			"scope": c.incidentScope, "assess": c.incidentAssess, "evidence": c.incidentEvidenceAdd, "evidence/{eid}/transfer": c.incidentEvidenceTransfer,
 		} {

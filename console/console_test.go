@@ -23,7 +23,9 @@ import (
 	"github.com/labtrust/labtrust/console"
 	"github.com/labtrust/labtrust/hl7"
 	"github.com/labtrust/labtrust/identity"
+	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/internal/browsertest"
+	"github.com/labtrust/labtrust/notify/notifytest"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
@@ -63,6 +65,9 @@ type env struct {
 	srv   *httptest.Server
 	rec   *recorder
 	clock *clock
+	// incidentEnv's: the incident service and the mail server notices go to
+	inc  *incident.Service
+	mail *notifytest.Server
 }
 
 func newEnv(t *testing.T, dsn string) *env { return newEnvWith(t, dsn, nil) }

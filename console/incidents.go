@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -39,6 +40,12 @@ type Incidents struct {
 	// Subscribers counts the people subscribed to the status page's
 	// updates by email (confirmed, and waiting for confirmation).
 	Subscribers func(ctx context.Context) (confirmed, pending int, err error)
+	// SendEmails starts emailing the incident's prepared notices on the
+	// server and says how many it will go through; MailHouse writes its
+	// mail-house files as a zip. Nil: not offered (no mail server, or the
+	// lab's name and toll-free number are not configured).
+	SendEmails func(ctx context.Context, incident int64) (int, error)
+	MailHouse  func(ctx context.Context, incident int64, w io.Writer) error
 	// PortalStats reads the portal's daily counts.
 	PortalStats func(ctx context.Context, from time.Time) ([]store.PortalStat, error)
 	Keys        portal.Sealer
@@ -69,11 +76,14 @@ type IncidentView struct {
 	NoticeChart    *Chart
 	Pool           [3]int // codes, given, claimed
 	CanApprove     bool
-	Langs          []string
-	SurveyChart    *Chart
-	Subscribed     [2]int // confirmed, pending; nil Subscribers: [-1, 0]
-	PortalChart    *Chart
-	Callbacks      []CallbackView
+	// CanSend: the viewer's role sees PHI, so sends and downloads letters;
+	// EmailOn and MailHouseOn: the server can.
+	CanSend, EmailOn, MailHouseOn bool
+	Langs                         []string
+	SurveyChart                   *Chart
+	Subscribed                    [2]int // confirmed, pending; nil Subscribers: [-1, 0]
+	PortalChart                   *Chart
+	Callbacks                     []CallbackView
 	// Timeline merges the incident's own entries with its alerts.
 	Timeline   []incident.Entry
 	Responders []*identity.Staff
@@ -316,6 +326,8 @@ func (c *Console) showIncident(w http.ResponseWriter, r *http.Request, st *ident
 		}
 	}
 	v.CanApprove = st.Role == identity.RoleDirector
+	v.CanSend = st.Role.Can(identity.PermViewPHI)
+	v.EmailOn, v.MailHouseOn = c.Incidents.SendEmails != nil, c.Incidents.MailHouse != nil
 	v.Langs = []string{"en", "es"}
 	v.Timeline = append(v.Timeline, in.Timeline...)
 	if c.Alerts != nil {
@@ -405,6 +417,69 @@ func (c *Console) incidentNoticesApprove(r *http.Request, st *identity.Staff, id
 	}
 	_, err := c.Incidents.Service.ApproveNotices(r.Context(), st.Username, id)
 	return "Notices approved.", err
+}
+
+// incidentNoticesEmail emails the notices, in the background: letters
+// carry PHI, so only roles that see it send them.
+func (c *Console) incidentNoticesEmail(r *http.Request, st *identity.Staff, id int64) (string, error) {
+	if !st.Role.Can(identity.PermViewPHI) {
+		return "", &labtrust.Error{Code: "invalid", Message: "your role does not send notices (they carry patients' data)"}
+	}
+	if c.Incidents.SendEmails == nil {
+		return "", &labtrust.Error{Code: "invalid", Message: "email is not set up: the server needs --smtp-host and the lab's name and toll-free number"}
+	}
+	n, err := c.Incidents.SendEmails(r.Context(), id)
+	if err != nil {
+		return "", err
+	}
+	c.ID.Record(r.Context(), st.Username, "notices-email", labtrust.ActionExecute, labtrust.OutcomeSuccess, fmt.Sprintf("incident %d: emailing up to %d notices", id, n))
+	return fmt.Sprintf("Emailing the notices of the %d people who gave an address, on the server; reload to see them move to sent.", n), nil
+}
+
+// lazyHeaders sets the download's headers at its first byte, so an error
+// before it can still be a page.
+type lazyHeaders struct {
+	w       http.ResponseWriter
+	set     func(http.Header)
+	started bool
+}
+
+func (l *lazyHeaders) Write(p []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.set(l.w.Header())
+	}
+	return l.w.Write(p)
+}
+
+// incidentMailHouse downloads the mail-house files (CSV and PDF batches)
+// as a zip.
+func (c *Console) incidentMailHouse(w http.ResponseWriter, r *http.Request, st *identity.Staff) {
+	id, ok := c.incidentID(w, r, st)
+	if !ok {
+		return
+	}
+	if !st.Role.Can(identity.PermViewPHI) || c.Incidents.MailHouse == nil {
+		c.showIncident(w, r, st, id, http.StatusForbidden, "", "Your role does not download the letters (they carry patients' data), or the lab's name and toll-free number are not configured.")
+		return
+	}
+	lw := &lazyHeaders{w: w, set: func(h http.Header) {
+		h.Set("Content-Type", "application/zip")
+		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="incident-%d-mailhouse.zip"`, id))
+	}}
+	if err := c.Incidents.MailHouse(r.Context(), id, lw); err != nil {
+		if lw.started {
+			c.Log.Error("mail-house zip", "incident", id, "err", err)
+			return
+		}
+		if m, ok := userError(err); ok {
+			c.showIncident(w, r, st, id, http.StatusConflict, "", m)
+			return
+		}
+		c.fail(w, err)
+		return
+	}
+	c.ID.Record(r.Context(), st.Username, "notices-export", labtrust.ActionExecute, labtrust.OutcomeSuccess, fmt.Sprintf("incident %d: mail-house files downloaded", id))
 }
 
 func (c *Console) incidentNoticesPrepare(r *http.Request, st *identity.Staff, id int64) (string, error) {

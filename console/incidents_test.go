@@ -1,7 +1,11 @@
 package console_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"crypto/tls"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +24,8 @@ import (
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/notify"
+	"github.com/labtrust/labtrust/notify/notifytest"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
@@ -32,7 +38,9 @@ import (
 // incidentEnv is the console with the incident pages over a real
 // pipeline: accesses by "mallory" to the test patient are in the ledger.
 func incidentEnv(t *testing.T, dsn string) *env {
-	return newEnvWith(t, dsn, func(c *console.Console, _ string, db *store.DB, keys *vault.Keyring) {
+	var svc *incident.Service
+	mail := notifytest.Start(t)
+	e := newEnvWith(t, dsn, func(c *console.Console, _ string, db *store.DB, keys *vault.Keyring) {
 		ctx := context.Background()
 		dir := t.TempDir()
 		skey, _, _ := ledger.NewKey("lab.example/log")
@@ -62,7 +70,7 @@ func incidentEnv(t *testing.T, dsn string) *env {
 		for pipe.LatestCheckpoint() == nil || !strings.Contains(string(pipe.LatestCheckpoint()), "\n3\n") {
 			time.Sleep(10 * time.Millisecond)
 		}
-		svc, err := incident.New(db, keys, nil, nil)
+		svc, err = incident.New(db, keys, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +94,48 @@ func incidentEnv(t *testing.T, dsn string) *env {
 		db.ConfirmSubscriber(ctx, []byte("t2"), at)
 		// Yesterday on the portal: someone guessing codes.
 		db.AddPortalStats(ctx, time.Now().AddDate(0, 0, -1), map[string]int{"portal-lookup": 4, "lookup-miss": 30, "lookup-limited": 12, "portal-access-report": 3})
+		// Sending, as serve wires it: email through a real SMTP server and
+		// the mail-house zip, with the lab's settings.
+		lab := notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}
+		smtp := &notify.SMTP{Host: "127.0.0.1", Port: mail.Port, Username: mail.User, Password: mail.Password, From: "notices@valley.example",
+			TLSConfig: &tls.Config{RootCAs: mail.RootCAs, ServerName: "127.0.0.1"}}
+		inputs := func(ctx context.Context, id int64) (*incident.Incident, map[string]notice.Text, error) {
+			in, err := svc.Get(ctx, id)
+			if err != nil || in.NoticesApproved == nil {
+				return nil, nil, &labtrust.Error{Code: "invalid", Message: "the notices are not approved yet", Err: err}
+			}
+			texts := map[string]notice.Text{}
+			for k, v := range in.NoticeText {
+				texts[k] = notice.Text{What: v.What, Doing: v.Doing}
+			}
+			return in, texts, nil
+		}
+		c.Incidents.SendEmails = func(ctx context.Context, id int64) (int, error) {
+			in, texts, err := inputs(ctx, id)
+			if err != nil {
+				return 0, err
+			}
+			job := &notice.Emails{Service: c.Incidents.Notices, Rows: db.Notices, Lab: lab, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
+				Fonts: notice.DefaultFonts(), SetStatus: db.SetNoticeStatus,
+				Send: func(ctx context.Context, to, subject, body, file string, pdf []byte) error {
+					return smtp.SendWith(ctx, []string{to}, subject, body, notify.Attachment{Name: file, Data: pdf})
+				}}
+			sent, _, err := job.Run(ctx, id)
+			return sent, err
+		}
+		c.Incidents.MailHouse = func(ctx context.Context, id int64, w io.Writer) error {
+			in, texts, err := inputs(ctx, id)
+			if err != nil {
+				return err
+			}
+			fonts, _ := notice.NewBatchFonts(notice.DefaultFonts())
+			mh := &notice.MailHouse{Service: c.Incidents.Notices, Rows: db.Notices, Lab: lab, Texts: texts, Discovered: in.Discovered, Date: time.Now(), Fonts: fonts}
+			_, err = mh.WriteZip(ctx, id, w, t.TempDir())
+			return err
+		}
 	})
+	e.inc, e.mail = svc, mail
+	return e
 }
 
 // TestIncidentPagesHTTP takes an incident from opening to obligations
@@ -161,6 +210,36 @@ func TestIncidentPagesHTTP(t *testing.T) {
 		}
 		if code, body = post(t, ana, base+"/1/notices/prepare", nil); code != 200 || !strings.Contains(body, "1 notices prepared") || !strings.Contains(body, "Notices by delivery status") {
 			t.Fatalf("prepare: %d %s", code, body[strings.Index(body, "<main"):][:600])
+		}
+		// Not approved: nothing to send or download yet.
+		if strings.Contains(body, "mailhouse.zip") || strings.Contains(body, "notices/email") {
+			t.Fatal("sending offered before the director's approval")
+		}
+		if code, _ := get(t, ana, base+"/1/mailhouse.zip"); code != http.StatusConflict {
+			t.Fatalf("mail-house files before approval: %d", code)
+		}
+		e.inc.ApproveNotices(context.Background(), "dr-director", 1)
+		if code, body = get(t, ana, base+"/1"); !strings.Contains(body, `href="/console/incidents/1/mailhouse.zip"`) || !strings.Contains(body, `action="/console/incidents/1/notices/email"`) {
+			t.Fatalf("no sending after approval: %d", code)
+		}
+		res, err = ana.Get(base + "/1/mailhouse.zip")
+		if err != nil {
+			t.Fatal(err)
+		}
+		zb, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
+		if err != nil || res.Header.Get("Content-Type") != "application/zip" || len(zr.File) != 2 || zr.File[0].Name != "letters-00001.pdf" || zr.File[1].Name != "mailhouse.csv" {
+			t.Fatalf("mail-house zip: %v %v", err, res.Header)
+		}
+		if code, body = post(t, ana, base+"/1/notices/email", nil); code != 200 || !strings.Contains(body, "Emailing the notices of the 1 people") {
+			t.Fatalf("email: %d %s", code, body[strings.Index(body, "<main"):][:600])
+		}
+		if msgs := e.mail.Messages(); len(msgs) != 1 || msgs[0].To[0] != "maria@example.org" || !strings.Contains(string(msgs[0].Data), "application/pdf") {
+			t.Fatalf("notice email: %d messages", len(msgs))
+		}
+		if !strings.Contains(body, "1 notices: 0 prepared, 1 sent") {
+			t.Fatalf("the chart does not show the sent notice: %s", body[strings.Index(body, `id="notices"`):][:1200])
 		}
 		// The portal's side: the survey chart and the call-back request.
 		if !strings.Contains(body, "3 answers over 1 weeks; average trust 3.7 of 5") || !strings.Contains(body, "214-555-0134") ||

@@ -1,14 +1,17 @@
 package notice
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -265,4 +268,45 @@ func (s *Service) MonitoringCodes(ctx context.Context, incident int64, notices [
 		out[n] = string(b)
 	}
 	return out, nil
+}
+
+// WriteZip writes the mail-house files as one zip archive to w (the
+// console's download): they are made in a temporary directory under tmp
+// (the system's when empty), which is removed after.
+func (m *MailHouse) WriteZip(ctx context.Context, incident int64, w io.Writer, tmp string) (Written, error) {
+	dir, err := os.MkdirTemp(tmp, "mailhouse-")
+	if err != nil {
+		return Written{}, err
+	}
+	defer os.RemoveAll(dir)
+	out, err := m.Write(ctx, incident, dir)
+	if err != nil {
+		return out, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return out, err
+	}
+	zw := zip.NewWriter(w)
+	for _, e := range entries {
+		// PDFs are deflated already inside; store them as they are.
+		method := zip.Store
+		if strings.HasSuffix(e.Name(), ".csv") {
+			method = zip.Deflate
+		}
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: e.Name(), Method: method, Modified: time.Now()})
+		if err != nil {
+			return out, err
+		}
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return out, err
+		}
+		_, err = io.Copy(fw, f)
+		f.Close()
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, zw.Close()
 }

@@ -60,6 +60,8 @@ type app struct {
 	// updatePosted, when serving, wakes the portal's mail to subscribers
 	// after a public update.
 	updatePosted func()
+	// notices, when serving, runs the console's notice jobs.
+	notices *noticeJobs
 }
 
 // kekOpts name the key-encryption key and how to reach it.

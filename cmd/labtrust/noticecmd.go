@@ -6,10 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -560,13 +562,42 @@ func approved(ctx context.Context, a *app, id int64) error {
 	return nil
 }
 
-func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, dir string, batch int, quiet bool) (letters, files int, err error) {
+// noticeInputs reads what every letter of the incident says: the lab's
+// words in each language, the discovery date and the monitoring offer
+// (without a code).
+func noticeInputs(ctx context.Context, a *app, id int64) (*incident.Incident, map[string]notice.Text, *notice.Monitoring, error) {
+	inc, err := incidents(a)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	in, err := inc.Get(ctx, id)
+	if err != nil {
+		return nil, nil, nil, incidentErr(err)
+	}
+	texts := map[string]notice.Text{}
+	for k, t := range in.NoticeText {
+		texts[k] = notice.Text{What: t.What, Doing: t.Doing}
+	}
+	if texts["en"].What == "" {
+		return nil, nil, nil, &labtrust.Error{Code: "invalid", Message: "write the notice text first",
+			Hint: fmt.Sprintf(`labtrust notices text %d --lang en --what "..." --doing "..." (and --lang es)`, id)}
+	}
+	var mon *notice.Monitoring
+	if m := in.Monitoring; m != nil {
+		mon = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, URL: m.URL, EnrolBy: m.EnrolBy}
+	}
+	return in, texts, mon, nil
+}
+
+// mailHouse is the incident's mail-house job, checked: approved, notices
+// to mail, and enough monitoring codes for them.
+func mailHouse(ctx context.Context, a *app, id int64, l notice.Lab, batch int) (*notice.MailHouse, int, error) {
 	if err := approved(ctx, a, id); err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	counts, err := a.db.NoticeCounts(ctx, id)
 	if err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	total := 0
 	for _, c := range counts {
@@ -575,41 +606,43 @@ func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l not
 		}
 	}
 	if total == 0 {
-		return 0, 0, &labtrust.Error{Code: "invalid", Message: "no notices to mail", Hint: fmt.Sprintf("labtrust notices prepare %d", id)}
+		return nil, 0, &labtrust.Error{Code: "invalid", Message: "no notices to mail", Hint: fmt.Sprintf("labtrust notices prepare %d", id)}
 	}
-	inc, err := incidents(a)
+	in, texts, mon, err := noticeInputs(ctx, a, id)
 	if err != nil {
-		return 0, 0, err
-	}
-	in, err := inc.Get(ctx, id)
-	if err != nil {
-		return 0, 0, incidentErr(err)
-	}
-	texts := map[string]notice.Text{}
-	for k, t := range in.NoticeText {
-		texts[k] = notice.Text{What: t.What, Doing: t.Doing}
-	}
-	if texts["en"].What == "" {
-		return 0, 0, &labtrust.Error{Code: "invalid", Message: "write the notice text first",
-			Hint: fmt.Sprintf(`labtrust notices text %d --lang en --what "..." --doing "..." (and --lang es)`, id)}
+		return nil, 0, err
 	}
 	fonts, err := notice.NewBatchFonts(notice.DefaultFonts())
 	if err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
-	mh := &notice.MailHouse{Service: notices(a), Rows: a.db.Notices, Lab: l, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
-		Fonts: fonts, Batch: batch}
-	if m := in.Monitoring; m != nil {
+	if mon != nil {
 		pool, _, _, err := a.db.MonitoringCounts(ctx, id)
 		if err != nil {
-			return 0, 0, err
+			return nil, 0, err
 		}
 		if pool < total {
 			// Checked first: every letter needs a code of its own.
-			return 0, 0, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("the credit-monitoring pool holds %d codes for %d letters", pool, total),
+			return nil, 0, &labtrust.Error{Code: "invalid", Message: fmt.Sprintf("the credit-monitoring pool holds %d codes for %d letters", pool, total),
 				Hint: fmt.Sprintf("add the vendor's codes: labtrust notices monitoring %d --codes FILE ...", id)}
 		}
-		mh.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, URL: m.URL, EnrolBy: m.EnrolBy}
+	}
+	return &notice.MailHouse{Service: notices(a), Rows: a.db.Notices, Lab: l, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
+		Fonts: fonts, Batch: batch, Monitoring: mon}, total, nil
+}
+
+func poolErr(id int64, err error) error {
+	if errors.Is(err, store.ErrPoolEmpty) {
+		return &labtrust.Error{Code: "invalid", Message: "the credit-monitoring code pool ran out",
+			Hint: fmt.Sprintf("add the vendor's codes: labtrust notices monitoring %d --codes FILE ...", id), Err: err}
+	}
+	return err
+}
+
+func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, dir string, batch int, quiet bool) (letters, files int, err error) {
+	mh, total, err := mailHouse(ctx, a, id, l, batch)
+	if err != nil {
+		return 0, 0, err
 	}
 	bar, progress := newBar(g, int64(total), "letters", quiet)
 	if progress != nil {
@@ -619,22 +652,22 @@ func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l not
 	if bar != nil {
 		bar.Finish()
 	}
-	if errors.Is(err, store.ErrPoolEmpty) {
-		return w.Letters, w.Files, &labtrust.Error{Code: "invalid", Message: "the credit-monitoring code pool ran out",
-			Hint: fmt.Sprintf("add the vendor's codes: labtrust notices monitoring %d --codes FILE ...", id), Err: err}
-	}
-	return w.Letters, w.Files, err
+	return w.Letters, w.Files, poolErr(id, err)
 }
 
-// emailNotices emails every prepared notice that has an email address.
-func emailNotices(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, srv *notify.SMTP, quiet bool) (sent, failed int, err error) {
+// emails is the incident's email job, checked: approved, and its words
+// written. send mails one message (notify.SMTP).
+func emails(ctx context.Context, a *app, id int64, l notice.Lab, srv *notify.SMTP) (*notice.Emails, int, error) {
 	if err := approved(ctx, a, id); err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
-	s := notices(a)
+	in, texts, mon, err := noticeInputs(ctx, a, id)
+	if err != nil {
+		return nil, 0, err
+	}
 	counts, err := a.db.NoticeCounts(ctx, id)
 	if err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	total := 0
 	for _, c := range counts {
@@ -642,81 +675,88 @@ func emailNotices(ctx context.Context, g *globalOpts, a *app, id int64, l notice
 			total += c.N
 		}
 	}
-	// Streamed a page at a time: nothing holds every notice in memory.
-	bar, progress := newBar(g, int64(total), "emails", quiet)
-	done := 0
-	err = a.db.Notices(ctx, id, func(r store.NoticeRow) error {
-		if r.Status != notice.StatusPrepared {
-			return nil
-		}
-		done++
-		if progress != nil {
-			progress(int64(done), int64(total))
-		}
-		rec, err := s.Open(r)
-		if err != nil {
-			return err
-		}
-		if rec.Email == "" {
-			return nil
-		}
-		pdf, err := renderLetter(ctx, a, r, rec, l)
-		if err != nil {
-			return err
-		}
-		subject, body := emailText(rec, l, ctx, a, r)
-		if err := srv.SendWith(ctx, []string{rec.Email}, subject, body, notify.Attachment{Name: "notice-" + rec.Code + ".pdf", Data: pdf}); err != nil {
-			// The server's error may echo the address: log only the notice.
-			a.log.Warn("a notice email failed", "notice", r.ID)
-			failed++
-			return nil
-		}
-		if err := a.db.SetNoticeStatus(ctx, r.ID, notice.StatusSent, time.Now()); err != nil {
-			return err
-		}
-		sent++
-		return nil
-	})
+	return &notice.Emails{Service: notices(a), Rows: a.db.Notices, Lab: l, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
+		Monitoring: mon, Fonts: notice.DefaultFonts(), SetStatus: a.db.SetNoticeStatus, Log: a.log,
+		Send: func(ctx context.Context, to, subject, body, file string, pdf []byte) error {
+			return srv.SendWith(ctx, []string{to}, subject, body, notify.Attachment{Name: file, Data: pdf})
+		}}, total, nil
+}
+
+// emailNotices emails every prepared notice that has an email address.
+func emailNotices(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, srv *notify.SMTP, quiet bool) (sent, failed int, err error) {
+	job, total, err := emails(ctx, a, id, l, srv)
 	if err != nil {
-		return sent, failed, err
+		return 0, 0, err
 	}
+	bar, progress := newBar(g, int64(total), "emails", quiet)
+	if progress != nil {
+		job.Progress = func(done int) { progress(int64(done), int64(total)) }
+	}
+	sent, failed, err = job.Run(ctx, id)
 	if bar != nil {
 		bar.Finish()
 	}
-	return sent, failed, nil
+	return sent, failed, poolErr(id, err)
 }
 
-// emailText is the letter as plain text in the person's language.
-func emailText(rec *notice.Record, l notice.Lab, ctx context.Context, a *app, r store.NoticeRow) (string, string) {
-	inc, _ := incidents(a)
-	in, err := inc.Get(ctx, r.Incident)
-	texts := map[string]notice.Text{}
-	disc := time.Now()
-	if err == nil {
-		for k, t := range in.NoticeText {
-			texts[k] = notice.Text{What: t.What, Doing: t.Doing}
-		}
-		disc = in.Discovered
+// noticeJobs runs the console's notice actions on the server: emailing in
+// the background (one run per incident at a time) and the mail-house zip.
+type noticeJobs struct {
+	ctx     context.Context // ends at shutdown
+	lab     notice.Lab
+	smtp    *notify.SMTP // nil: no mail server, no email from the console
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	running map[int64]bool
+}
+
+// sendEmails starts emailing an incident's notices (nil without a mail
+// server or the lab's name and number).
+func (j *noticeJobs) sendEmails(a *app) func(ctx context.Context, id int64) (int, error) {
+	if j == nil || j.smtp == nil || j.lab.Name == "" || j.lab.TollFree == "" {
+		return nil
 	}
-	letter := rec.Letter(l, texts, disc, time.Now())
-	var b strings.Builder
-	for _, sec := range letter.Sections() {
-		if sec.Heading != "" {
-			b.WriteString(strings.ToUpper(sec.Heading) + "\n")
+	return func(ctx context.Context, id int64) (int, error) {
+		job, total, err := emails(ctx, a, id, j.lab, j.smtp)
+		if err != nil {
+			return 0, err
 		}
-		for _, p := range sec.Body {
-			if p != "" {
-				b.WriteString(p + "\n")
+		j.mu.Lock()
+		if j.running[id] {
+			j.mu.Unlock()
+			return 0, &labtrust.Error{Code: "conflict", Message: "the notices of this incident are being emailed already"}
+		}
+		if j.running == nil {
+			j.running = map[int64]bool{}
+		}
+		j.running[id] = true
+		j.mu.Unlock()
+		j.wg.Add(1)
+		go func() {
+			defer j.wg.Done()
+			defer func() { j.mu.Lock(); delete(j.running, id); j.mu.Unlock() }()
+			sent, failed, err := job.Run(j.ctx, id)
+			if err != nil && j.ctx.Err() == nil {
+				a.log.Error("emailing notices", "incident", id, "err", err)
 			}
-		}
-		for _, it := range sec.Items {
-			b.WriteString("  - " + it + "\n")
-		}
-		b.WriteString("\n")
+			a.log.Info("notices emailed", "incident", id, "sent", sent, "failed", failed)
+		}()
+		return total, nil
 	}
-	subject := "Notice of a data breach (notice code " + rec.Code + ")"
-	if letter.Language == "es" {
-		subject = "Aviso de una violación de datos (código " + rec.Code + ")"
+}
+
+// mailHouseZip writes an incident's mail-house files as a zip (nil
+// without the lab's name and number).
+func (j *noticeJobs) mailHouseZip(a *app) func(ctx context.Context, id int64, w io.Writer) error {
+	if j == nil || j.lab.Name == "" || j.lab.TollFree == "" {
+		return nil
 	}
-	return subject, b.String()
+	return func(ctx context.Context, id int64, w io.Writer) error {
+		mh, _, err := mailHouse(ctx, a, id, j.lab, 1000)
+		if err != nil {
+			return err
+		}
+		_, err = mh.WriteZip(ctx, id, w, "")
+		return poolErr(id, err)
+	}
 }

@@ -373,6 +373,23 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		stopPipeline()
 		return err
 	}
+	lab := o.lab
+	if o.demo && lab.name == "" {
+		lab = labOpts{name: "Demo Clinical Laboratory", address: "1 Lab Way; Austin, TX 78702", phone: "1-800-555-0199",
+			email: "privacy@lab.example", website: "https://lab.example", portal: strings.TrimSuffix(pub, "/") + "/portal/"}
+	}
+	portalLab, _ := lab.lab() // without a name or number the portal still serves updates
+	if portalLab.Name == "" {
+		portalLab.Name = lab.name
+	}
+	// The console sends notices (email) and hands out the mail-house
+	// files with the lab's settings, on jobs that outlive the request.
+	jobsCtx, stopJobs := context.WithCancel(context.Background())
+	defer stopJobs()
+	a.notices = &noticeJobs{ctx: jobsCtx, lab: portalLab}
+	if o.smtp.Host != "" {
+		a.notices.smtp = &o.smtp
+	}
 	con, err := newConsole(a, sso, pk, func(context.Context) ([]console.Source, error) {
 		var out []console.Source
 		names := make([]string, 0, len(sources))
@@ -416,15 +433,6 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		return err
 	}
 	apiInc := &server.Incidents{Service: apiIncSvc, Laws: apiLaws}
-	lab := o.lab
-	if o.demo && lab.name == "" {
-		lab = labOpts{name: "Demo Clinical Laboratory", address: "1 Lab Way; Austin, TX 78702", phone: "1-800-555-0199",
-			email: "privacy@lab.example", website: "https://lab.example", portal: strings.TrimSuffix(pub, "/") + "/portal/"}
-	}
-	portalLab, _ := lab.lab() // without a name or number the portal still serves updates
-	if portalLab.Name == "" {
-		portalLab.Name = lab.name
-	}
 	vkey, _ := os.ReadFile(a.p.verifier())
 	pt := &portal.Portal{Incidents: apiIncSvc, Notices: notices(a), Keys: a.keys, Record: ledgerRecorder{a}, Lab: portalLab,
 		Log: a.log, Secure: strings.HasPrefix(o.publicURL, "https://"),
@@ -617,6 +625,8 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 	defer cancel()
 	hs.Shutdown(sctx)
 	wg.Wait()
+	stopJobs()
+	a.notices.wg.Wait()
 	if _, err := syslogSink.Flush(sctx); err != nil {
 		a.log.Error("final syslog flush failed", "err", err)
 	}
@@ -646,6 +656,7 @@ func newConsole(a *app, sso *console.OIDC, pk *identity.Passkeys, srcs func(cont
 	}
 	incPages := &console.Incidents{Service: inc, Scoper: scoper(a), Checkpoint: a.pipe.LatestCheckpoint, Signer: a.signer, Laws: laws,
 		Notices: notices(a), NoticeCounts: a.db.NoticeCounts, MonitoringCounts: a.db.MonitoringCounts,
+		SendEmails: a.notices.sendEmails(a), MailHouse: a.notices.mailHouseZip(a),
 		Survey: a.db.SurveyByWeek, Callbacks: a.db.Callbacks, CloseCallback: a.db.CloseCallback, Subscribers: a.db.SubscriberCounts, PortalStats: a.db.PortalStats, Keys: a.keys}
 	c := &console.Console{
 		PasskeysOn: pk != nil,
