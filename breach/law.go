@@ -92,6 +92,10 @@ type Law struct {
 	// Content is what the notice to individuals must contain under this law.
 	Content         []string `yaml:"content,omitempty"`
 	ContentCitation string   `yaml:"content_citation,omitempty"`
+	// Letter is the paragraph letters to this state's residents carry
+	// for its content rules (its Attorney General's contacts, the right
+	// to a police report...), in English and Spanish.
+	Letter map[string]string `yaml:"letter,omitempty"`
 	// HIPAADeemed: a HIPAA covered entity (or business associate) that
 	// notifies under HIPAA is deemed to comply with the duty to individuals.
 	HIPAADeemed         bool   `yaml:"hipaa_deemed"`
@@ -206,6 +210,10 @@ func (l *Law) check() error {
 		return errors.New("hipaa_deemed needs its citation")
 	case len(l.Content) > 0 && l.ContentCitation == "":
 		return errors.New("content needs its citation")
+	case len(l.Letter) > 0 && (strings.TrimSpace(l.Letter["en"]) == "" || strings.TrimSpace(l.Letter["es"]) == ""):
+		return errors.New("letter needs its paragraph in English (en) and Spanish (es)")
+	case len(l.Letter) > 0 && len(l.Content) == 0:
+		return errors.New("letter carries the content rules: it needs content and content_citation")
 	}
 	for _, e := range l.Covered {
 		if !e.Known() {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/store"
 )
 
@@ -50,6 +51,8 @@ type Emails struct {
 	Date       time.Time
 	Monitoring *Monitoring // the offer without a code; nil: none
 	Fonts      Fonts
+	// Laws add each state's paragraph to its residents' letters (nil: none).
+	Laws breach.Laws
 	// Send mails one message with one attachment (notify.SMTP's SendWith,
 	// adapted).
 	Send      func(ctx context.Context, to, subject, body, file string, pdf []byte) error
@@ -81,6 +84,7 @@ func (e *Emails) Run(ctx context.Context, incident int64) (sent, failed int, err
 			return nil
 		}
 		l := rec.Letter(e.Lab, e.Texts, e.Discovered, e.Date)
+		l.ForState(e.Laws, rec.State)
 		if e.Monitoring != nil {
 			code, err := e.Service.MonitoringCode(ctx, r)
 			if err != nil {

@@ -56,12 +56,30 @@ type Letter struct {
 	Elements        []breach.Element
 	Doing           string // what the lab is doing
 	Monitoring      *Monitoring
+	// StateName and StateNote: what the person's state asks its
+	// residents' letters to say (ForState fills them).
+	StateName, StateNote string
+}
+
+// ForState adds the paragraph the law of the person's state asks for
+// (its Attorney General's contacts, the right to a police report...),
+// in the letter's language; nothing when the state has none.
+func (l *Letter) ForState(laws breach.Laws, state string) {
+	law := laws[strings.ToUpper(state)]
+	if law == nil || len(law.Letter) == 0 {
+		return
+	}
+	note := law.Letter[l.Language]
+	if note == "" {
+		note = law.Letter["en"]
+	}
+	l.StateName, l.StateNote = law.Name, note
 }
 
 // words holds a language's fixed text.
 type words struct {
 	title, code, dear, dearMinor, dearDeceased, whatHappened, when, between, discovered, whatInfo, whatDoing,
-	whatYouCan, moreInfo, portal, resources, sincerely, monitoring, discoveredOn string
+	whatYouCan, moreInfo, portal, resources, sincerely, monitoring, discoveredOn, residents string
 	steps    []string
 	elements map[breach.Element]string
 	date     func(time.Time) string
@@ -86,6 +104,7 @@ var lang = map[string]words{
 		monitoring: "We are offering you %d months of credit monitoring from %s at no cost. Enroll at %s with the code %s before %s.",
 		moreInfo:   "For more information", portal: "You can read this notice, see what happened to your data and who accessed your record at %s with your notice code and your date of birth.",
 		resources: "Consumer reporting agencies and the Federal Trade Commission", sincerely: "Sincerely,",
+		residents: "Information for residents of %s",
 		elements: map[breach.Element]string{breach.ElementName: "your name", breach.ElementAddress: "your address", breach.ElementDOB: "your date of birth",
 			breach.ElementSSN: "your Social Security number", breach.ElementContact: "your phone number or email address", breach.ElementMRN: "your medical record number",
 			breach.ElementHealthInsurance: "your health insurance information", breach.ElementOrders: "the laboratory tests ordered for you",
@@ -109,6 +128,7 @@ var lang = map[string]words{
 		monitoring: "Le ofrecemos %d meses de monitoreo de crédito de %s sin costo. Inscríbase en %s con el código %s antes del %s.",
 		moreInfo:   "Para más información", portal: "Puede leer este aviso, ver qué pasó con sus datos y quién accedió a su expediente en %s con su código de aviso y su fecha de nacimiento.",
 		resources: "Agencias de informes de crédito y la Comisión Federal de Comercio", sincerely: "Atentamente,",
+		residents: "Información para residentes de %s",
 		elements: map[breach.Element]string{breach.ElementName: "su nombre", breach.ElementAddress: "su dirección", breach.ElementDOB: "su fecha de nacimiento",
 			breach.ElementSSN: "su número de Seguro Social", breach.ElementContact: "su número de teléfono o correo electrónico", breach.ElementMRN: "su número de expediente médico",
 			breach.ElementHealthInsurance: "la información de su seguro médico", breach.ElementOrders: "las pruebas de laboratorio que le ordenaron",
@@ -192,6 +212,9 @@ func (l *Letter) Sections() []Section {
 	}
 	out = append(out, Section{Heading: w.moreInfo, Body: body})
 	out = append(out, Section{Heading: w.resources, Items: Resources})
+	if l.StateNote != "" {
+		out = append(out, Section{Heading: fmt.Sprintf(w.residents, l.StateName), Body: []string{l.StateNote}})
+	}
 	out = append(out, Section{Body: []string{w.sincerely, l.Lab.Name}})
 	return out
 }

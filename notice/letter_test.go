@@ -136,3 +136,33 @@ func FuzzNormalizeCode(f *testing.F) {
 		}
 	})
 }
+
+// TestLetterForState: a Maryland resident's letter carries Maryland's
+// paragraph (its Attorney General's contacts) in their language, in the
+// PDF and the batch; a Texan's carries none.
+func TestLetterForState(t *testing.T) {
+	laws, err := breach.BuiltinLaws()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ lang, heading string }{{"en", "Information for residents of Maryland"}, {"es", "Información para residentes de Maryland"}} {
+		l := sample(c.lang)
+		l.ForState(laws, "md")
+		pdf, err := l.PDF(DefaultFonts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, txt := range map[string]string{"letter": pdfText(t, pdf), "batch": pdfText(t, batchOf(t, DefaultFonts(), l))} {
+			if !strings.Contains(txt, c.heading) || !strings.Contains(txt, "www.marylandattorneygeneral.gov") {
+				t.Fatalf("%s (%s) lacks Maryland's paragraph:\n%s", name, c.lang, txt)
+			}
+		}
+	}
+	tx := sample("en")
+	tx.ForState(laws, "TX")
+	for _, s := range tx.Sections() {
+		if strings.HasPrefix(s.Heading, "Information for residents") {
+			t.Fatal("a Texas letter has a state paragraph")
+		}
+	}
+}

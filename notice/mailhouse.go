@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/store"
 )
 
@@ -36,8 +37,10 @@ type MailHouse struct {
 	// gets its own code from the pool.
 	Monitoring *Monitoring
 	Fonts      *BatchFonts
-	Batch      int // letters per PDF (default 1000)
-	Workers    int // default GOMAXPROCS
+	// Laws add each state's paragraph to its residents' letters (nil: none).
+	Laws    breach.Laws
+	Batch   int // letters per PDF (default 1000)
+	Workers int // default GOMAXPROCS
 	// Progress is called with the letters done so far.
 	Progress func(done int)
 
@@ -216,6 +219,7 @@ func (m *MailHouse) render(ctx context.Context, incident int64, dir string, j mh
 			return res
 		}
 		l := rec.Letter(m.Lab, m.Texts, m.Discovered, m.Date)
+		l.ForState(m.Laws, rec.State)
 		if m.Monitoring != nil {
 			mon := *m.Monitoring
 			mon.Code = codes[r.ID]

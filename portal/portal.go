@@ -27,6 +27,7 @@ import (
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/accessreport"
+	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/incident"
 	"github.com/labtrust/labtrust/internal/ratelimit"
 	"github.com/labtrust/labtrust/notice"
@@ -92,6 +93,8 @@ type Portal struct {
 	// Stats keeps daily counts of what people do on the portal, for the
 	// console's chart (nil: not counted).
 	Stats Stats
+	// Laws add the person's state's paragraph to their notice (nil: none).
+	Laws breach.Laws
 	// Fonts set the letter a person downloads (zero: DefaultFonts).
 	Fonts notice.Fonts
 	Log   *slog.Logger
@@ -481,6 +484,7 @@ func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
 	shown := *rec
 	shown.Language = lang // the page follows the reader's choice
 	l := shown.Letter(p.Lab, texts, in.Discovered, p.Now())
+	l.ForState(p.Laws, shown.State)
 	l.Lab.PortalURL = "" // they are on it
 	v := &noticeView{Code: rec.Code, Sections: l.Sections()}
 	if m := in.Monitoring; m != nil {
@@ -827,6 +831,7 @@ func (p *Portal) letterPDF(w http.ResponseWriter, r *http.Request) {
 	shown := *rec
 	shown.Language = lang
 	l := shown.Letter(p.Lab, texts, in.Discovered, p.Now())
+	l.ForState(p.Laws, shown.State)
 	if m := in.Monitoring; m != nil {
 		if code, err := p.Notices.MonitoringCode(r.Context(), row); err == nil {
 			l.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, Code: code, URL: m.URL, EnrolBy: m.EnrolBy}

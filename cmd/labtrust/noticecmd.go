@@ -534,6 +534,9 @@ func renderLetter(ctx context.Context, a *app, row store.NoticeRow, rec *notice.
 			Hint: fmt.Sprintf(`labtrust notices text %d --lang en --what "..." --doing "..." (and --lang es)`, row.Incident)}
 	}
 	letter := rec.Letter(l, texts, in.Discovered, time.Now())
+	if laws, err := breach.BuiltinLaws(); err == nil {
+		letter.ForState(laws, rec.State)
+	}
 	if m := in.Monitoring; m != nil {
 		code, err := notices(a).MonitoringCode(ctx, row)
 		if err != nil {
@@ -627,8 +630,12 @@ func mailHouse(ctx context.Context, a *app, id int64, l notice.Lab, batch int) (
 				Hint: fmt.Sprintf("add the vendor's codes: labtrust notices monitoring %d --codes FILE ...", id)}
 		}
 	}
+	laws, err := breach.BuiltinLaws()
+	if err != nil {
+		return nil, 0, err
+	}
 	return &notice.MailHouse{Service: notices(a), Rows: a.db.Notices, Lab: l, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
-		Fonts: fonts, Batch: batch, Monitoring: mon}, total, nil
+		Fonts: fonts, Batch: batch, Monitoring: mon, Laws: laws}, total, nil
 }
 
 func poolErr(id int64, err error) error {
@@ -675,8 +682,12 @@ func emails(ctx context.Context, a *app, id int64, l notice.Lab, srv *notify.SMT
 			total += c.N
 		}
 	}
+	laws, err := breach.BuiltinLaws()
+	if err != nil {
+		return nil, 0, err
+	}
 	return &notice.Emails{Service: notices(a), Rows: a.db.Notices, Lab: l, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
-		Monitoring: mon, Fonts: notice.DefaultFonts(), SetStatus: a.db.SetNoticeStatus, Log: a.log,
+		Monitoring: mon, Fonts: notice.DefaultFonts(), Laws: laws, SetStatus: a.db.SetNoticeStatus, Log: a.log,
 		Send: func(ctx context.Context, to, subject, body, file string, pdf []byte) error {
 			return srv.SendWith(ctx, []string{to}, subject, body, notify.Attachment{Name: file, Data: pdf})
 		}}, total, nil

@@ -439,7 +439,7 @@ func runServe(ctx context.Context, g *globalOpts, o *serveOpts, sources map[stri
 		Verifier: a.verifier, LogKey: strings.TrimSpace(string(vkey)), Feedback: a.db, Reports: func(ctx context.Context, mrn string) (*accessreport.Report, error) {
 			return patientReport(ctx, a, mrn)
 		}}
-	pt.Stats = a.db
+	pt.Stats, pt.Laws = a.db, apiLaws
 	if o.smtp.Host != "" && portalLab.PortalURL != "" {
 		// Email updates need a mail server and the portal's public
 		// address for the links in the mail.
