@@ -115,6 +115,9 @@ type Portal struct {
 	byAddr  *ratelimit.Window
 	perCode *ratelimit.Window
 	reports *ratelimit.Window
+	// perEmail bounds the confirmation mails one address gets, so the
+	// form cannot be used to flood someone's inbox.
+	perEmail *ratelimit.Window
 }
 
 const cookieName = "labtrust_notice"
@@ -141,6 +144,7 @@ func (p *Portal) Handler() (http.Handler, error) {
 	}
 	p.byAddr = ratelimit.New(p.LookupLimit, p.LookupWindow)
 	p.reports = ratelimit.New(10, time.Hour)
+	p.perEmail = ratelimit.New(3, 24*time.Hour)
 	p.perCode = ratelimit.New(p.CodeLimit, p.LookupWindow)
 	p.pages = map[string]*template.Template{}
 	for _, name := range []string{"status", "lookup", "notice", "access", "report", "learn", "survey", "subscribe"} {

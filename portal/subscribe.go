@@ -83,6 +83,13 @@ func (p *Portal) subscribe(w http.ResponseWriter, r *http.Request) {
 		p.renderStatus(w, r, http.StatusBadRequest, text(lang, "subBadEmail"), "")
 		return
 	}
+	emailHash := p.Blind("subscriber-email\x00" + strings.ToLower(addr.Address))
+	if !p.perEmail.Allow(string(emailHash)) {
+		// The same answer as a mail sent: the form says nothing about
+		// an address, and its owner gets no more than three a day.
+		p.renderStatus(w, r, http.StatusOK, "", text(lang, "subCheckMail"))
+		return
+	}
 	token, err := newToken()
 	if err != nil {
 		p.fail(w, "token", err)
@@ -94,7 +101,7 @@ func (p *Portal) subscribe(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, "seal subscriber", err)
 		return
 	}
-	existing, err := p.Subscriptions.AddSubscriber(r.Context(), p.Blind("subscriber-email\x00"+strings.ToLower(addr.Address)), p.tokenHash(token), sealed, p.Now().UTC())
+	existing, err := p.Subscriptions.AddSubscriber(r.Context(), emailHash, p.tokenHash(token), sealed, p.Now().UTC())
 	if err != nil {
 		p.fail(w, "subscriber", err)
 		return

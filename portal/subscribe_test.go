@@ -149,6 +149,17 @@ func TestSubscribe(t *testing.T) {
 		if m := read(t, msgs[len(msgs)-1].Data); !strings.Contains(m.Subject, "ya está suscrito") || linkRE.FindString(m.Body) != strings.Trim(unsub, "<>") {
 			t.Fatalf("second subscription: %q %s (want %s)", m.Subject, m.Body, unsub)
 		}
+		// A third and fourth request for the same address in a day: the
+		// same page, but no more mail to its owner.
+		before := len(e.mail.Messages())
+		for range 2 {
+			if code, body := do(t, cl, "POST", base+"subscribe?lang=en", url.Values{"email": {"rosa@example.com"}}, ""); code != 200 || !strings.Contains(body, "Check your inbox") {
+				t.Fatalf("subscribe again: %d", code)
+			}
+		}
+		if n := len(e.mail.Messages()) - before; n != 1 {
+			t.Fatalf("%d more mails to one address (want 1: three a day)", n)
+		}
 		// One-click unsubscribe, as a mail client does it.
 		if code, body := do(t, cl, "POST", strings.Trim(unsub, "<>"), url.Values{"List-Unsubscribe": {"One-Click"}}, ""); code != 200 || !strings.Contains(body, "borramos su dirección") {
 			t.Fatalf("unsubscribe: %d %s", code, body)
