@@ -116,15 +116,19 @@ func Obligations(s Situation, laws Laws) []Obligation {
 	var out []Obligation
 	hipaa := s.Entity == EntityCoveredEntity || s.Entity == EntityBusinessAssociate
 	owed := s.NoticeOwed || !s.Assessed
-	n := len(s.Patients)
+	n := 0
 	d := s.Discovered
 	noContact := 0
 	byState := map[string][]Affected{}
+	residents := map[string]int{}
 	for _, p := range s.Patients {
+		w := p.weight()
+		n += w
 		if !p.HasAddress && !p.HasEmail {
-			noContact++
+			noContact += w
 		}
 		byState[p.State] = append(byState[p.State], p)
+		residents[p.State] += w
 	}
 	noContact += s.Unreachable
 	delayEnd := s.Delay.End()
@@ -180,12 +184,12 @@ func Obligations(s Situation, laws Laws) []Obligation {
 			}
 			sort.Strings(states)
 			for _, c := range states {
-				if c != "" && len(byState[c]) > 500 {
+				if c != "" && residents[c] > 500 {
 					name := c
 					if l := laws[c]; l != nil {
 						name = l.Name
 					}
-					add(Obligation{Key: "hipaa/media/" + c, Jurisdiction: c, Party: "prominent media outlets serving " + name, Count: len(byState[c]), Status: st, Basis: basis,
+					add(Obligation{Key: "hipaa/media/" + c, Jurisdiction: c, Party: "prominent media outlets serving " + name, Count: residents[c], Status: st, Basis: basis,
 						What:    "Media notice (a press release) with the content of the individual notice, because more than 500 residents of the state are affected",
 						Content: HIPAAContent, Due: days(d, 60),
 						DueText: "without unreasonable delay and in no case later than 60 calendar days after discovery", Citation: citeMedia})
@@ -217,7 +221,7 @@ func Obligations(s Situation, laws Laws) []Obligation {
 		}
 		out = append(out, stateObligations(law, byState[c], s, hipaa, owed, due)...)
 	}
-	if un := len(byState[""]); un > 0 {
+	if un := residents[""]; un > 0 {
 		out = append(out, Obligation{Key: "state/unknown", Jurisdiction: "?", Party: "affected individuals of unknown residence", Count: un, Status: StatusOwed,
 			What:    "The registry holds no state of residence for these patients: find it (or notify them as the strictest state requires) before the earliest state deadline",
 			DueText: "as the applicable state law requires", Citation: "state law of each individual's residence"})
@@ -257,18 +261,19 @@ func StateStatus(law *Law, elements []Element, hipaa bool) Status {
 
 func stateObligations(law *Law, ps []Affected, s Situation, hipaa, hipaaOwed bool, due func(time.Time) (time.Time, bool)) []Obligation {
 	// Residents whose exposed elements the statute covers, and how.
-	var owed, deemed int
+	var owed, deemed, all int
 	for _, p := range ps {
+		all += p.weight()
 		switch StateStatus(law, p.Elements, hipaa) {
 		case StatusOwed:
-			owed++
+			owed += p.weight()
 		case StatusDeemed:
-			deemed++
+			deemed += p.weight()
 		}
 	}
 	counted := owed + deemed
 	if counted == 0 {
-		return []Obligation{{Key: "state/" + law.Code + "/individuals", Jurisdiction: law.Code, Party: "residents of " + law.Name, Count: len(ps),
+		return []Obligation{{Key: "state/" + law.Code + "/individuals", Jurisdiction: law.Code, Party: "residents of " + law.Name, Count: all,
 			Status: StatusNotOwed, What: "No notice under state law: the data exposed is not personal information under the statute",
 			Citation: law.CoveredCitation, LawVersion: law.Version.String(), DueText: "-"}}
 	}

@@ -142,6 +142,42 @@ type Affected struct {
 	Entries    []uint64  `json:"entries"` // ledger entries behind it (the first MaxEntries)
 	First      time.Time `json:"first,omitzero"`
 	Last       time.Time `json:"last,omitzero"`
+	// Count, in a group (Scope.Groups), is how many people the row stands
+	// for; 0 is one person.
+	Count int `json:"count,omitempty"`
+}
+
+func (a *Affected) weight() int { return max(a.Count, 1) }
+
+// Groups counts the scope's people by what the obligations turn on: state,
+// data elements and whether they can be reached. A few hundred rows stand
+// for any number of people, so an incident keeps them and computes its
+// obligations without reading the scope.
+func (s *Scope) Groups() []Affected {
+	type key struct {
+		state, elements     string
+		address, email, reg bool
+	}
+	idx := map[key]int{}
+	var out []Affected
+	for _, p := range s.Patients {
+		es := make([]string, len(p.Elements))
+		for i, e := range p.Elements {
+			es[i] = string(e)
+		}
+		slices.Sort(es)
+		k := key{p.State, strings.Join(es, ","), p.HasAddress, p.HasEmail, p.Registered}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			els := append([]Element(nil), p.Elements...)
+			sortElements(els)
+			out = append(out, Affected{State: p.State, Elements: els, HasAddress: p.HasAddress, HasEmail: p.HasEmail, Registered: p.Registered})
+		}
+		out[i].Count += p.weight()
+	}
+	return out
 }
 
 // MaxEntries bounds the ledger entries a scope keeps per patient.

@@ -2,7 +2,10 @@ package breach
 
 import (
 	"bytes"
+	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	ics "github.com/arran4/golang-ical"
@@ -171,5 +174,60 @@ func TestICS(t *testing.T) {
 	}
 	if len(evs[0].Alarms()) != 2 {
 		t.Fatal("no reminders")
+	}
+}
+
+// TestObligationsFromGroups: the obligations computed from a scope's
+// groups (what an incident keeps) equal those from its people, over
+// random scopes around the thresholds, for every kind of entity.
+func TestObligationsFromGroups(t *testing.T) {
+	laws, err := BuiltinLaws()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(6, 6))
+	states := []string{"TX", "CA", "NY", "FL", "MA", "OK", "LA", ""}
+	sets := [][]Element{{ElementName}, {ElementName, ElementResults}, {ElementName, ElementSSN, ElementAddress}, {ElementHealthInsurance, ElementName}, {ElementDOB, ElementName, ElementDiagnoses}}
+	media := 0
+	for round := range 40 {
+		sc := &Scope{}
+		for range 200 + rng.IntN(1500) {
+			st := states[rng.IntN(len(states))]
+			if round%3 == 0 { // over 500 residents of a state: media notice
+				st = states[rng.IntN(2)]
+			}
+			sc.Patients = append(sc.Patients, Affected{State: st, Elements: sets[rng.IntN(len(sets))],
+				HasAddress: rng.IntN(10) > 0, HasEmail: rng.IntN(3) == 0, Registered: rng.IntN(20) > 0})
+		}
+		groups := sc.Groups()
+		n := 0
+		for _, g := range groups {
+			n += g.Count
+		}
+		if n != len(sc.Patients) || (len(sc.Patients) > 50 && len(groups) >= len(sc.Patients)) {
+			t.Fatalf("round %d: %d groups for %d people (counting %d)", round, len(groups), len(sc.Patients), n)
+		}
+		for _, sit := range []Situation{
+			{Discovered: mustDate("2026-03-02"), Entity: EntityCoveredEntity},
+			{Discovered: mustDate("2026-03-02"), Entity: EntityBusinessAssociate, CoveredEntityName: "Valley Clinic", Assessed: true, NoticeOwed: true},
+			{Discovered: mustDate("2026-03-02"), Entity: EntityCoveredEntity, Assessed: true, Unreachable: 7},
+			{Discovered: mustDate("2026-03-02"), Entity: EntityOther},
+		} {
+			sit.Patients = sc.Patients
+			want := Obligations(sit, laws)
+			sit.Patients = groups
+			got := Obligations(sit, laws)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round %d, entity %s: groups give\n%+v\npeople give\n%+v", round, sit.Entity, got, want)
+			}
+			for _, o := range got {
+				if strings.HasPrefix(o.Key, "hipaa/media/") {
+					media++
+				}
+			}
+		}
+	}
+	if media == 0 {
+		t.Fatal("no round reached the media-notice threshold")
 	}
 }

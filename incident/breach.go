@@ -65,7 +65,7 @@ func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *bre
 	}
 	sum := scope.Summarize()
 	_, err = s.update(ctx, by, id, "scope", func(in *Incident, now time.Time) (string, string, error) {
-		in.Scope = &ScopeRef{ID: sid, Computed: scope.Computed, TreeSize: scope.TreeSize, Summary: sum}
+		in.Scope = &ScopeRef{ID: sid, Computed: scope.Computed, TreeSize: scope.TreeSize, Summary: sum, Groups: scope.Groups()}
 		return fmt.Sprintf("Breach scope %d computed: %d patients from %d ledger entries (checkpoint at size %d)", sid, sum.Patients, sum.Events, scope.TreeSize),
 			fmt.Sprintf("scope %d patients %d", sid, sum.Patients), nil
 	})
@@ -113,15 +113,22 @@ func (s *Service) Obligations(ctx context.Context, id int64, laws breach.Laws) (
 	if err != nil {
 		return nil, nil, err
 	}
-	sc, _, err := s.Scope(ctx, id)
-	if errors.Is(err, labtrust.ErrNotFound) {
-		return in, nil, invalid("compute the breach scope first")
-	}
-	if err != nil {
-		return nil, nil, err
+	var people []breach.Affected
+	if in.Scope != nil && in.Scope.Groups != nil {
+		people = in.Scope.Groups
+	} else {
+		// A scope computed before groups were kept: read it.
+		sc, _, err := s.Scope(ctx, id)
+		if errors.Is(err, labtrust.ErrNotFound) {
+			return in, nil, invalid("compute the breach scope first")
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		people = sc.Patients
 	}
 	sit := breach.Situation{Discovered: in.Discovered, Entity: in.Entity, CoveredEntityName: in.CoveredEntity,
-		Patients: sc.Patients, Delay: in.Delay}
+		Patients: people, Delay: in.Delay}
 	if a := in.Assessment(); a != nil {
 		sit.Assessed, sit.NoticeOwed = true, a.Outcome.Breach
 	}

@@ -162,6 +162,10 @@ type ScopeRef struct {
 	Computed time.Time      `json:"computed"`
 	TreeSize uint64         `json:"treeSize"`
 	Summary  breach.Summary `json:"summary"`
+	// Groups count the scope's people by state, data elements and
+	// contact: enough for the obligations, which then need not read the
+	// scope (seconds for a million people, on every incident page).
+	Groups []breach.Affected `json:"groups,omitempty"`
 }
 
 // Store is what the service keeps incidents in.
