@@ -194,6 +194,10 @@ type Scope struct {
 	Checkpoint string     `json:"checkpoint"`
 	Events     int        `json:"events"` // matching ledger entries read
 	Patients   []Affected `json:"patients"`
+	// Chunks, when stored, says the patients are kept apart from the
+	// scope in that many sealed parts (Patients is then empty in the
+	// stored header).
+	Chunks int `json:"chunks,omitempty"`
 }
 
 // Summary counts a scope without naming anyone.

@@ -113,16 +113,11 @@ func (c *Console) inResponderScope(ctx context.Context, st *identity.Staff, mrn 
 	if err != nil {
 		return false
 	}
-	sc, _, err := c.Incidents.Service.Scope(ctx, id)
-	if err != nil {
+	if c.Incidents.Scoper == nil {
 		return false
 	}
-	for _, p := range sc.Patients {
-		if p.MRN == mrn {
-			return true
-		}
-	}
-	return false
+	in, err := c.Incidents.Service.InScope(ctx, id, c.Incidents.Scoper.Blind(mrn))
+	return err == nil && in
 }
 
 // mayOpen says whether st may see incident id: responders only their own.
@@ -483,14 +478,16 @@ func (c *Console) incidentMailHouse(w http.ResponseWriter, r *http.Request, st *
 }
 
 func (c *Console) incidentNoticesPrepare(r *http.Request, st *identity.Staff, id int64) (string, error) {
-	sc, _, err := c.Incidents.Service.Scope(r.Context(), id)
-	if errors.Is(err, labtrust.ErrNotFound) {
-		return "", &labtrust.Error{Code: "invalid", Message: "compute the scope first"}
-	}
+	in, err := c.Incidents.Service.Get(r.Context(), id)
 	if err != nil {
 		return "", err
 	}
-	p, err := c.Incidents.Notices.Prepare(r.Context(), id, sc, nil)
+	if in.Scope == nil {
+		return "", &labtrust.Error{Code: "invalid", Message: "compute the scope first"}
+	}
+	p, err := c.Incidents.Notices.PrepareFrom(r.Context(), id, func(fn func([]breach.Affected) error) error {
+		return c.Incidents.Service.ScopePatients(r.Context(), id, fn)
+	}, in.Scope.Summary.Patients, nil)
 	if err != nil {
 		return "", err
 	}

@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,7 +52,12 @@ func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *bre
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := json.Marshal(scope)
+	// The header (indicators, checkpoint, counts) in the scope row; the
+	// people in sealed parts beside it, with their blind indexes.
+	header := *scope
+	header.Patients = nil
+	header.Chunks = (len(scope.Patients) + ScopeChunk - 1) / ScopeChunk
+	body, err := json.Marshal(&header)
 	if err != nil {
 		return nil, nil, fmt.Errorf("incident: encode scope: %w", err)
 	}
@@ -62,6 +68,24 @@ func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *bre
 	sid, err := s.st.AddScope(ctx, storeScope(id, scope, sealed, manifest))
 	if err != nil {
 		return nil, nil, err
+	}
+	for seq := 0; seq < header.Chunks; seq++ {
+		part := scope.Patients[seq*ScopeChunk : min((seq+1)*ScopeChunk, len(scope.Patients))]
+		b, err := json.Marshal(part)
+		if err != nil {
+			return nil, nil, fmt.Errorf("incident: encode scope: %w", err)
+		}
+		sealed, err := s.key.Seal(ctx, nil, s2.Encode(nil, b), scopeChunkAAD(id, sid, seq))
+		if err != nil {
+			return nil, nil, fmt.Errorf("incident: seal scope: %w", err)
+		}
+		members := make([][]byte, len(part))
+		for i := range part {
+			members[i] = part[i].Blind
+		}
+		if err := s.st.AddScopeChunk(ctx, sid, seq, sealed, members); err != nil {
+			return nil, nil, err
+		}
 	}
 	sum := scope.Summarize()
 	_, err = s.update(ctx, by, id, "scope", func(in *Incident, now time.Time) (string, string, error) {
@@ -84,26 +108,116 @@ func cutNote(msg []byte) (text, sigs []byte, ok bool) {
 	return nil, nil, false
 }
 
-// Scope returns the incident's latest scope (with PHI: callers check the
-// viewer may see it) and its signed manifest.
+// ScopeChunk is how many people a sealed part of a stored scope holds.
+const ScopeChunk = 4096
+
+func scopeChunkAAD(incident, scope int64, seq int) []byte {
+	return []byte(fmt.Sprintf("labtrust scope part v1\x00%d\x00%d\x00%d", incident, scope, seq))
+}
+
+// scopeRow is the incident's current scope: the one its document names
+// (a scope whose parts were not all stored is never named).
+func (s *Service) scopeRow(ctx context.Context, id int64) (store.ScopeRow, error) {
+	in, err := s.Get(ctx, id)
+	if err != nil {
+		return store.ScopeRow{}, err
+	}
+	if in.Scope == nil {
+		return store.ScopeRow{}, fmt.Errorf("incident %d has no scope: %w", id, labtrust.ErrNotFound)
+	}
+	return s.st.Scope(ctx, in.Scope.ID)
+}
+
+// Scope returns the incident's scope with every person in it (with PHI:
+// callers check the viewer may see it) and its signed manifest. For a
+// large scope, ScopePatients reads the people a part at a time.
 func (s *Service) Scope(ctx context.Context, id int64) (*breach.Scope, []byte, error) {
-	row, err := s.st.LatestScope(ctx, id)
+	sc, row, err := s.scopeHeader(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
+	if sc.Chunks > 0 {
+		err := s.eachChunk(ctx, id, row.ID, func(part []breach.Affected) error {
+			sc.Patients = append(sc.Patients, part...)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		sc.Chunks = 0
+	}
+	return sc, row.Manifest, nil
+}
+
+// ScopePatients calls fn with the people of the incident's scope, a part
+// (up to ScopeChunk people) at a time, in the scope's order.
+func (s *Service) ScopePatients(ctx context.Context, id int64, fn func([]breach.Affected) error) error {
+	sc, row, err := s.scopeHeader(ctx, id)
+	if err != nil {
+		return err
+	}
+	if sc.Chunks == 0 { // stored whole, before parts
+		return fn(sc.Patients)
+	}
+	return s.eachChunk(ctx, id, row.ID, fn)
+}
+
+// InScope says whether the person with the blind index is in the
+// incident's scope.
+func (s *Service) InScope(ctx context.Context, id int64, blind []byte) (bool, error) {
+	sc, row, err := s.scopeHeader(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if sc.Chunks > 0 {
+		return s.st.InScope(ctx, row.ID, blind)
+	}
+	for _, p := range sc.Patients {
+		if bytes.Equal(p.Blind, blind) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s *Service) eachChunk(ctx context.Context, id, sid int64, fn func([]breach.Affected) error) error {
+	return s.st.ScopeChunks(ctx, sid, func(seq int, sealed []byte) error {
+		z, err := s.key.Open(nil, sealed, scopeChunkAAD(id, sid, seq))
+		if err != nil {
+			return fmt.Errorf("incident: scope %d part %d does not authenticate: %w", sid, seq, err)
+		}
+		b, err := s2.Decode(nil, z)
+		if err != nil {
+			return fmt.Errorf("incident: scope %d part %d: %w", sid, seq, err)
+		}
+		var part []breach.Affected
+		if err := json.Unmarshal(b, &part); err != nil {
+			return fmt.Errorf("incident: scope %d part %d: %w", sid, seq, err)
+		}
+		return fn(part)
+	})
+}
+
+// scopeHeader reads the scope row and its sealed header (for scopes stored
+// whole, the header holds the people too).
+func (s *Service) scopeHeader(ctx context.Context, id int64) (*breach.Scope, store.ScopeRow, error) {
+	row, err := s.scopeRow(ctx, id)
+	if err != nil {
+		return nil, row, err
+	}
 	z, err := s.key.Open(nil, row.Body, scopeAAD(id))
 	if err != nil {
-		return nil, nil, fmt.Errorf("incident: scope %d does not authenticate: %w", row.ID, err)
+		return nil, row, fmt.Errorf("incident: scope %d does not authenticate: %w", row.ID, err)
 	}
 	body, err := s2.Decode(nil, z)
 	if err != nil {
-		return nil, nil, fmt.Errorf("incident: scope %d: %w", row.ID, err)
+		return nil, row, fmt.Errorf("incident: scope %d: %w", row.ID, err)
 	}
 	var sc breach.Scope
 	if err := json.Unmarshal(body, &sc); err != nil {
-		return nil, nil, fmt.Errorf("incident: scope %d: %w", row.ID, err)
+		return nil, row, fmt.Errorf("incident: scope %d: %w", row.ID, err)
 	}
-	return &sc, row.Manifest, nil
+	return &sc, row, nil
 }
 
 // Obligations computes every notice the incident owes, from its latest

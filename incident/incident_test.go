@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -457,4 +458,77 @@ func hasAll(es []breach.Element, want ...breach.Element) bool {
 		}
 	}
 	return true
+}
+
+// TestScopeInParts: a scope of 10,000 people is stored in sealed parts of
+// ScopeChunk: read whole or a part at a time it holds everyone once, in
+// order; membership is one look-up; a part moved to another scope does
+// not open; obligations come from the groups the incident keeps.
+func TestScopeInParts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		const n = 10_000
+		mrns := make([]string, n)
+		for i := range mrns {
+			mrns[i] = fmt.Sprintf("R%05d", i)
+		}
+		in, err := f.svc.Create(ctx, "priya", incident.NewIncident{Title: "Stolen laptop", Discovered: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetIndicators(ctx, "priya", in.ID, []breach.Indicator{{Kind: breach.IndicatorRecords, MRNs: mrns,
+			Elements: []breach.Element{breach.ElementName, breach.ElementResults}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.pipe.Submit(ctx, []labtrust.Event{access(t0, "mallory", "10.0.0.9", "R00001", labtrust.OutcomeSuccess, "Patient")}); err != nil {
+			t.Fatal(err)
+		}
+		cp := waitCheckpoint(t, f, 1)
+		sc := &breach.Scoper{Events: f.db, Keys: f.keys, Blind: f.keys.Blind, Patients: f.reg}
+		scope, _, err := f.svc.ComputeScope(ctx, "priya", in.ID, sc, cp, f.signer)
+		if err != nil || len(scope.Patients) != n {
+			t.Fatalf("scope: %v", err)
+		}
+		whole, _, err := f.svc.Scope(ctx, in.ID)
+		if err != nil || len(whole.Patients) != n || whole.Chunks != 0 {
+			t.Fatalf("read whole: %d patients, %v", len(whole.Patients), err)
+		}
+		var parts, seen int
+		if err := f.svc.ScopePatients(ctx, in.ID, func(part []breach.Affected) error {
+			for i, p := range part {
+				if !bytes.Equal(p.Blind, scope.Patients[seen+i].Blind) {
+					t.Fatalf("part %d: person %d out of order", parts, i)
+				}
+			}
+			parts++
+			seen += len(part)
+			return nil
+		}); err != nil || seen != n || parts != (n+incident.ScopeChunk-1)/incident.ScopeChunk {
+			t.Fatalf("parts: %d people in %d parts, %v", seen, parts, err)
+		}
+		if ok, err := f.svc.InScope(ctx, in.ID, f.keys.Blind("R09999")); !ok || err != nil {
+			t.Fatalf("a member is not in the scope: %v", err)
+		}
+		if ok, _ := f.svc.InScope(ctx, in.ID, f.keys.Blind("R10000")); ok {
+			t.Fatal("a stranger is in the scope")
+		}
+		got, _ := f.svc.Get(ctx, in.ID)
+		if len(got.Scope.Groups) != 1 || got.Scope.Groups[0].Count != n {
+			t.Fatalf("groups kept with the incident: %+v", got.Scope.Groups)
+		}
+		_, obs, err := f.svc.Obligations(ctx, in.ID, breach.Laws{})
+		if err != nil || len(obs) == 0 || obs[0].Count != n {
+			t.Fatalf("obligations from groups: %v %+v", err, obs)
+		}
+		// Part 1 of this scope swapped in for part 0: the sealed part is
+		// bound to its place, so reading fails rather than misleads.
+		sid := got.Scope.ID
+		if _, err := f.db.SQL().ExecContext(ctx, fmt.Sprintf(`UPDATE breach_scope_chunks SET body = (SELECT body FROM breach_scope_chunks WHERE scope = %d AND seq = 1) WHERE scope = %d AND seq = 0`, sid, sid)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.Scope(ctx, in.ID); err == nil || !strings.Contains(err.Error(), "does not authenticate") {
+			t.Fatalf("a moved part was read: %v", err)
+		}
+	})
 }

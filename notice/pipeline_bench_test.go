@@ -130,15 +130,10 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 		if err != nil || len(obs) == 0 {
 			b.Fatal(err)
 		}
-		sc, _, err := inc.Scope(ctx, in.ID)
-		if err != nil {
-			b.Fatal(err)
-		}
 		t2 := time.Now()
-		if _, err := ns.Prepare(ctx, in.ID, sc, nil); err != nil {
+		if _, err := ns.PrepareFrom(ctx, in.ID, func(fn func([]breach.Affected) error) error { return inc.ScopePatients(ctx, in.ID, fn) }, n, nil); err != nil {
 			b.Fatal(err)
 		}
-		sc = nil
 		t3 := time.Now()
 		mh := &notice.MailHouse{Service: ns, Rows: db.Notices, Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Texts: texts,
 			Discovered: in.Discovered, Date: time.Now(), Fonts: fonts,

@@ -113,6 +113,13 @@ type Prepared struct {
 // sealing run on every core; rows are stored in scope order, a thousand
 // per statement.
 func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope, progress func(done, total int)) (Prepared, error) {
+	return s.PrepareFrom(ctx, incident, func(fn func([]breach.Affected) error) error { return fn(sc.Patients) }, len(sc.Patients), progress)
+}
+
+// PrepareFrom is Prepare over a scope read a part at a time (the incident
+// service's ScopePatients), so no list of everyone is held in memory;
+// total is the scope's size, for progress.
+func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn func([]breach.Affected) error) error, total int, progress func(done, total int)) (Prepared, error) {
 	var p Prepared
 	now := s.now().UTC()
 	const batch = 1000
@@ -127,21 +134,25 @@ func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, workers)
+	var readErr error
 	go func() {
 		defer close(chunks)
-		for start := 0; start < len(sc.Patients); start += batch {
-			c := &chunk{done: make(chan struct{})}
-			select {
-			case chunks <- c:
-			case <-ctx.Done():
-				return
+		readErr = each(func(all []breach.Affected) error {
+			for start := 0; start < len(all); start += batch {
+				c := &chunk{done: make(chan struct{})}
+				select {
+				case chunks <- c:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				sem <- struct{}{}
+				go func(part []breach.Affected) {
+					defer func() { <-sem; close(c.done) }()
+					c.rows, c.p, c.err = s.prepareChunk(ctx, incident, part, now)
+				}(all[start:min(start+batch, len(all))])
 			}
-			sem <- struct{}{}
-			go func(part []breach.Affected) {
-				defer func() { <-sem; close(c.done) }()
-				c.rows, c.p, c.err = s.prepareChunk(ctx, incident, part, now)
-			}(sc.Patients[start:min(start+batch, len(sc.Patients))])
-		}
+			return nil
+		})
 	}()
 	done := 0
 	for c := range chunks {
@@ -162,8 +173,11 @@ func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope,
 		p.Unregistered += c.p.Unregistered
 		done += len(c.rows)
 		if progress != nil {
-			progress(done, len(sc.Patients))
+			progress(done, total)
 		}
+	}
+	if readErr != nil {
+		return p, readErr
 	}
 	return p, ctx.Err()
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -175,4 +177,55 @@ func (d *DB) scope(ctx context.Context, where string, arg int64) (ScopeRow, erro
 	}
 	r.ComputedAt, r.TreeSize = time.Unix(0, at).UTC(), uint64(size)
 	return r, nil
+}
+
+// AddScopeChunk stores one part of a scope's patient list (sealed) with
+// the blind indexes of the people in it.
+func (d *DB) AddScopeChunk(ctx context.Context, scope int64, seq int, body []byte, members [][]byte) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: scope chunk: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO breach_scope_chunks (scope, seq, body) VALUES (?, ?, ?)`), scope, seq, body); err != nil {
+		return fmt.Errorf("store: scope chunk: %w", mapErr(err))
+	}
+	args := make([]any, 0, 2*len(members))
+	for _, m := range members {
+		args = append(args, scope, m)
+	}
+	if err := d.execValues(ctx, tx, `INSERT INTO breach_scope_members (scope, blind) VALUES `, 2, args, ` ON CONFLICT DO NOTHING`); err != nil {
+		return fmt.Errorf("store: scope members: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: scope chunk: %w", mapErr(err))
+	}
+	return nil
+}
+
+// ScopeChunks calls fn with each part of a scope's patient list in order,
+// reading one at a time.
+func (d *DB) ScopeChunks(ctx context.Context, scope int64, fn func(seq int, body []byte) error) error {
+	for seq := 0; ; seq++ {
+		var body []byte
+		err := d.db.QueryRowContext(ctx, d.q(`SELECT body FROM breach_scope_chunks WHERE scope = ? AND seq = ?`), scope, seq).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: scope chunk: %w", mapErr(err))
+		}
+		if err := fn(seq, body); err != nil {
+			return err
+		}
+	}
+}
+
+// InScope says whether the person with the blind index is in the scope.
+func (d *DB) InScope(ctx context.Context, scope int64, blind []byte) (bool, error) {
+	var n int
+	if err := d.queryRow(ctx, d.q(`SELECT COUNT(*) FROM breach_scope_members WHERE scope = ? AND blind = ?`), scope, blind).Scan(&n); err != nil {
+		return false, fmt.Errorf("store: scope member: %w", mapErr(err))
+	}
+	return n > 0, nil
 }

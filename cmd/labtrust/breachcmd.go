@@ -110,12 +110,15 @@ labtrust scope verify FILE.`,
 				if err != nil {
 					return err
 				}
-				sc, _, err := s.Scope(cmd.Context(), id)
+				in, err := s.Get(cmd.Context(), id)
 				if err != nil {
 					return incidentErr(err)
 				}
+				if in.Scope == nil {
+					return &labtrust.Error{Code: "invalid", Message: "no scope computed yet", Hint: fmt.Sprintf("labtrust scope %d", id)}
+				}
 				recordAction(cmd.Context(), a, "scope-view", labtrust.ActionRead, fmt.Sprintf("incident %d", id))
-				printScope(g, sc.Summarize(), sc.TreeSize, 0)
+				printScope(g, in.Scope.Summary, in.Scope.TreeSize, 0)
 				return nil
 			})
 		},

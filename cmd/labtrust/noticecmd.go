@@ -117,16 +117,21 @@ by first-class mail, or substitute notice when the registry has no postal addres
 				if err != nil {
 					return err
 				}
-				sc, _, err := inc.Scope(ctx, id)
+				in, err := inc.Get(ctx, id)
 				if err != nil {
-					return &labtrust.Error{Code: "invalid", Message: "compute the incident's scope first", Hint: fmt.Sprintf("labtrust scope %d", id), Err: err}
+					return incidentErr(err)
 				}
-				bar, progress := newBar(g, int64(len(sc.Patients)), "notices", quiet)
+				if in.Scope == nil {
+					return &labtrust.Error{Code: "invalid", Message: "compute the incident's scope first", Hint: fmt.Sprintf("labtrust scope %d", id)}
+				}
+				bar, progress := newBar(g, int64(in.Scope.Summary.Patients), "notices", quiet)
 				var fn func(done, total int)
 				if progress != nil {
 					fn = func(done, total int) { progress(int64(done), int64(total)) }
 				}
-				p, err := notices(a).Prepare(ctx, id, sc, fn)
+				p, err := notices(a).PrepareFrom(ctx, id, func(each func([]breach.Affected) error) error {
+					return inc.ScopePatients(ctx, id, each)
+				}, in.Scope.Summary.Patients, fn)
 				if bar != nil {
 					bar.Finish()
 				}
@@ -444,22 +449,28 @@ The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
 				if err != nil {
 					return incidentErr(err)
 				}
-				sc, _, err := inc.Scope(ctx, id)
-				if err != nil {
-					return incidentErr(err)
+				if in.Scope == nil {
+					return &labtrust.Error{Code: "invalid", Message: "compute the incident's scope first", Hint: fmt.Sprintf("labtrust scope %d", id)}
 				}
 				b := &notice.Breach{Incident: id, Lab: l, Texts: map[string]notice.Text{}, Playbooks: in.Playbooks, Discovered: in.Discovered,
-					Summary: sc.Summarize(), Obligations: obs, NoticeFrom: time.Now().UTC()}
+					Summary: in.Scope.Summary, Obligations: obs, NoticeFrom: time.Now().UTC()}
 				for k, t := range in.NoticeText {
 					b.Texts[k] = notice.Text{What: t.What, Doing: t.Doing}
 				}
-				for _, p := range sc.Patients {
-					if !p.First.IsZero() && (b.From.IsZero() || p.First.Before(b.From)) {
-						b.From = p.First
+				// The breach's dates: the first and last affected access.
+				err = inc.ScopePatients(ctx, id, func(part []breach.Affected) error {
+					for _, p := range part {
+						if !p.First.IsZero() && (b.From.IsZero() || p.First.Before(b.From)) {
+							b.From = p.First
+						}
+						if p.Last.After(b.To) {
+							b.To = p.Last
+						}
 					}
-					if p.Last.After(b.To) {
-						b.To = p.Last
-					}
+					return nil
+				})
+				if err != nil {
+					return incidentErr(err)
 				}
 				for _, o := range obs {
 					if o.Key == "hipaa/individuals" {
