@@ -389,7 +389,8 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 		s.Patients = append(s.Patients, Affected{MRN: mrn, Blind: sc.Blind(mrn), Elements: h.elements, Accesses: h.count,
 			Entries: h.entries, First: h.first, Last: h.last})
 	}
-	// Registry look-ups, a few at once (each is a random read).
+	// Registry look-ups, a few batches at once.
+	const resolveBatch = 256
 	next.Store(0)
 	for w := 0; w < min(workers, len(s.Patients)); w++ {
 		errs[w] = nil
@@ -397,16 +398,18 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 		go func() {
 			defer wg.Done()
 			for {
-				k := int(next.Add(1) - 1)
+				k := int(next.Add(resolveBatch) - resolveBatch)
 				if k >= len(s.Patients) || ctx.Err() != nil {
 					return
 				}
-				a := &s.Patients[k]
-				if err := sc.resolve(ctx, a); err != nil {
+				part := s.Patients[k:min(k+resolveBatch, len(s.Patients))]
+				if err := sc.resolveAll(ctx, part); err != nil {
 					errs[w] = err
 					return
 				}
-				sortElements(a.Elements)
+				for i := range part {
+					sortElements(part[i].Elements)
+				}
 			}
 		}()
 	}
@@ -541,6 +544,42 @@ func sortElements(es []Element) {
 	})
 }
 
+// ManyPatients is a registry that reads many patients in one go
+// (registry.Registry); the scope uses it when it can.
+type ManyPatients interface {
+	GetMany(ctx context.Context, mrns []string) (map[string]*registry.Entry, error)
+}
+
+// resolveAll fills what the registry knows for part of the scope.
+func (sc *Scoper) resolveAll(ctx context.Context, part []Affected) error {
+	if sc.Patients == nil {
+		return nil
+	}
+	many, ok := sc.Patients.(ManyPatients)
+	if !ok {
+		for i := range part {
+			if err := sc.resolve(ctx, &part[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	mrns := make([]string, len(part))
+	for i := range part {
+		mrns[i] = part[i].MRN
+	}
+	found, err := many.GetMany(ctx, mrns)
+	if err != nil {
+		return fmt.Errorf("breach: registry: %w", err)
+	}
+	for i := range part {
+		if en := found[part[i].MRN]; en != nil {
+			sc.fill(&part[i], en)
+		}
+	}
+	return nil
+}
+
 // resolve fills what the registry knows: residence, language, contact,
 // and the SSN when the demographics it exposed hold one.
 func (sc *Scoper) resolve(ctx context.Context, a *Affected) error {
@@ -554,6 +593,11 @@ func (sc *Scoper) resolve(ctx context.Context, a *Affected) error {
 	case err != nil:
 		return fmt.Errorf("breach: registry: %w", err)
 	}
+	sc.fill(a, en)
+	return nil
+}
+
+func (sc *Scoper) fill(a *Affected, en *registry.Entry) {
 	p := &en.Patient
 	a.Registered = true
 	a.Language = p.Language
@@ -580,5 +624,4 @@ func (sc *Scoper) resolve(ctx context.Context, a *Affected) error {
 		}
 		a.Minor = bd.AddDate(18, 0, 0).After(now)
 	}
-	return nil
 }

@@ -186,12 +186,31 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breach.Affected, now time.Time) ([]store.NoticeRow, Prepared, error) {
 	var p Prepared
 	rows := make([]store.NoticeRow, 0, len(part))
+	var found map[string]*registry.Entry
+	if many, ok := s.reg.(breach.ManyPatients); ok {
+		mrns := make([]string, len(part))
+		for i := range part {
+			mrns[i] = part[i].MRN
+		}
+		var err error
+		if found, err = many.GetMany(ctx, mrns); err != nil {
+			return nil, p, fmt.Errorf("notice: registry: %w", err)
+		}
+	}
 	for _, a := range part {
 		if ctx.Err() != nil {
 			return nil, p, ctx.Err()
 		}
 		rec := Record{MRN: a.MRN, Elements: a.Elements, First: a.First, Last: a.Last, Minor: a.Minor, Deceased: a.Deceased, Language: "en", State: a.State}
-		en, err := s.reg.Get(ctx, a.MRN)
+		var en *registry.Entry
+		var err error
+		if found != nil {
+			if en = found[a.MRN]; en == nil {
+				err = labtrust.ErrNotFound
+			}
+		} else {
+			en, err = s.reg.Get(ctx, a.MRN)
+		}
 		switch {
 		case err == nil:
 			fill(&rec, &en.Patient)

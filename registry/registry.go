@@ -25,6 +25,7 @@ import (
 // Store is what the registry needs from the database.
 type Store interface {
 	PatientByBlind(ctx context.Context, b []byte) (store.PatientRow, error)
+	PatientsByBlind(ctx context.Context, blinds [][]byte) (map[string]store.PatientRow, error)
 	PatientByID(ctx context.Context, id int64) (store.PatientRow, error)
 	MergedPatients(ctx context.Context, id int64) ([]store.PatientRow, error)
 	LookupPatients(ctx context.Context, kind string, b []byte) ([]int64, error)
@@ -425,6 +426,40 @@ func (r *Registry) Get(ctx context.Context, id string) (*Entry, error) {
 		return nil, err
 	}
 	return r.open(ctx, row)
+}
+
+// GetMany is Get for many MRNs at once (a breach's patients): the entries
+// found, by MRN; an MRN the registry does not hold, or has forgotten, is
+// absent. Rows are read hundreds per query, and merges followed.
+func (r *Registry) GetMany(ctx context.Context, mrns []string) (map[string]*Entry, error) {
+	blind := r.keys.Blinder()
+	blinds := make([][]byte, len(mrns))
+	for i, m := range mrns {
+		blinds[i] = blind(m)
+	}
+	rows, err := r.st.PatientsByBlind(ctx, blinds)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*Entry, len(rows))
+	for i, m := range mrns {
+		row, ok := rows[string(blinds[i])]
+		if !ok {
+			continue
+		}
+		if row, err = r.survivor(ctx, row); err != nil {
+			return nil, err
+		}
+		e, err := r.open(ctx, row)
+		switch {
+		case errors.Is(err, ErrForgotten), errors.Is(err, labtrust.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		out[m] = e
+	}
+	return out, nil
 }
 
 // survivor follows merges from row to the record that absorbed it, with a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -295,6 +296,57 @@ func TestRelated(t *testing.T) {
 		}
 		if !has(surname, "A", "B") || !has(household, "A", "C") {
 			t.Fatalf("surname %d, household %d", len(surname), len(household))
+		}
+	})
+}
+
+// TestGetMany: reading many MRNs at once gives what Get gives for each,
+// across batches: merged MRNs resolve to their survivor; unknown and
+// forgotten ones are absent.
+func TestGetMany(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		pat := func(id string) labtrust.Patient {
+			return labtrust.Patient{ID: labtrust.PatientRef{System: "LAB", ID: id}, Name: labtrust.HumanName{Family: "X" + id}, BirthDate: "1970-01-02"}
+		}
+		var recs []labtrust.PatientRecord
+		var mrns []string
+		for i := range 700 {
+			id := fmt.Sprintf("P%04d", i)
+			recs = append(recs, labtrust.PatientRecord{Source: "t", Patient: pat(id)})
+			mrns = append(mrns, id)
+		}
+		recs = append(recs, labtrust.PatientRecord{Source: "t", Patient: pat("P0001"), MergedFrom: &labtrust.PatientRef{System: "LAB", ID: "P0002"}})
+		if err := f.reg.Import(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.reg.Forget(ctx, "P0003"); err != nil {
+			t.Fatal(err)
+		}
+		mrns = append(mrns, "NOPE", "P0002")
+		got, err := f.reg.GetMany(ctx, mrns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mrns {
+			want, err := f.reg.Get(ctx, m)
+			e, ok := got[m]
+			switch {
+			case err != nil && ok:
+				t.Fatalf("%s: Get fails (%v) but GetMany has it", m, err)
+			case err == nil && (!ok || e.ID != want.ID || e.Patient.Name.Family != want.Patient.Name.Family):
+				t.Fatalf("%s: GetMany %+v, Get %+v", m, e, want)
+			}
+		}
+		if _, ok := got["P0003"]; ok {
+			t.Fatal("a forgotten patient was returned")
+		}
+		if got["P0002"] == nil || got["P0002"].Patient.ID.ID != "P0001" {
+			t.Fatalf("a merged MRN: %+v", got["P0002"])
+		}
+		if len(got) != 699 {
+			t.Fatalf("%d entries", len(got))
 		}
 	})
 }
