@@ -64,32 +64,64 @@ type signedManifest struct {
 const manifestNoteHeader = "labtrust scope manifest v1"
 
 // SignManifest writes the scope's manifest signed with the ledger key.
+//
+// The file is {"manifest": <compact JSON>, "signature": <signed note>}. It
+// is assembled in one buffer, a person at a time, rather than as a slice
+// of patients marshalled and then re-indented: at a million people those
+// copies were most of a scope's memory. The bytes of the manifest are what
+// json.Marshal gives for it.
 func SignManifest(s *Scope, signer note.Signer) ([]byte, error) {
 	m := Manifest{Format: ManifestFormat, Incident: s.Incident, Computed: s.Computed, TreeSize: s.TreeSize,
-		Checkpoint: s.Checkpoint, Summary: s.Summarize(), Patients: make([]ManifestPatient, 0, len(s.Patients))}
+		Checkpoint: s.Checkpoint, Summary: s.Summarize(), Patients: []ManifestPatient{}}
 	for _, in := range s.Indicators {
 		m.Indicators = append(m.Indicators, ManifestIndicator{Kind: in.Kind, Value: in.Value, From: in.From, To: in.To,
 			Records: len(in.MRNs), Elements: in.Elements})
 	}
-	for _, p := range s.Patients {
-		m.Patients = append(m.Patients, ManifestPatient{Blind: hex.EncodeToString(p.Blind), State: p.State,
-			Elements: p.Elements, Accesses: p.Accesses, Entries: p.Entries})
-	}
-	raw, err := json.Marshal(m)
+	head, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("breach: manifest: %w", err)
 	}
-	sum := sha256.Sum256(raw)
+	// head ends with "patients":[]} : the people go between the brackets.
+	head = head[:len(head)-2]
+	const prefix = "{\n \"manifest\": "
+	buf := make([]byte, 0, len(prefix)+len(head)+len(s.Patients)*(140+20*len(firstEntries(s)))+512)
+	buf = append(buf, prefix...)
+	start := len(buf)
+	buf = append(buf, head...)
+	for i, p := range s.Patients {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		b, err := json.Marshal(ManifestPatient{Blind: hex.EncodeToString(p.Blind), State: p.State,
+			Elements: p.Elements, Accesses: p.Accesses, Entries: p.Entries})
+		if err != nil {
+			return nil, fmt.Errorf("breach: manifest: %w", err)
+		}
+		buf = append(buf, b...)
+	}
+	buf = append(buf, "]}"...)
+	sum := sha256.Sum256(buf[start:])
 	text := fmt.Sprintf("%s\nincident %d\nsha256 %s\ntree %d\n", manifestNoteHeader, s.Incident, hex.EncodeToString(sum[:]), s.TreeSize)
 	sig, err := note.Sign(&note.Note{Text: text}, signer)
 	if err != nil {
 		return nil, fmt.Errorf("breach: sign manifest: %w", err)
 	}
-	out, err := json.MarshalIndent(signedManifest{Manifest: raw, Signature: string(sig)}, "", " ")
+	quoted, err := json.Marshal(string(sig))
 	if err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	buf = append(buf, ",\n \"signature\": "...)
+	buf = append(buf, quoted...)
+	return append(buf, "\n}\n"...), nil
+}
+
+// firstEntries is a sample of how many ledger entries a person carries,
+// to size the manifest's buffer.
+func firstEntries(s *Scope) []uint64 {
+	if len(s.Patients) == 0 {
+		return nil
+	}
+	return s.Patients[0].Entries
 }
 
 // VerifyManifest checks a signed manifest: the signature (the ledger's

@@ -2,6 +2,9 @@ package breach
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -11,6 +14,8 @@ import (
 	ics "github.com/arran4/golang-ical"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/ledger"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func TestObjectElements(t *testing.T) {
@@ -229,5 +234,38 @@ func TestObligationsFromGroups(t *testing.T) {
 	}
 	if media == 0 {
 		t.Fatal("no round reached the media-notice threshold")
+	}
+}
+
+// TestManifestBytes: the manifest assembled a person at a time is byte for
+// byte what json.Marshal gives for the whole Manifest, and verifies.
+func TestManifestBytes(t *testing.T) {
+	skey, _, _ := ledger.NewKey("lab.example/log")
+	signer, _ := note.NewSigner(skey)
+	s := &Scope{Incident: 7, TreeSize: 0, Checkpoint: "", Computed: mustDate("2026-03-02"),
+		Indicators: []Indicator{{Kind: IndicatorRecords, MRNs: []string{"A", "B"}, Elements: []Element{ElementName}}}}
+	for i := range 3 {
+		s.Patients = append(s.Patients, Affected{MRN: fmt.Sprint(i), Blind: []byte{byte(i), 1, 2}, State: "TX", Elements: []Element{ElementName, ElementResults}, Accesses: i})
+	}
+	b, err := SignManifest(s, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sm signedManifest
+	if err := json.Unmarshal(b, &sm); err != nil {
+		t.Fatal(err)
+	}
+	m := Manifest{Format: ManifestFormat, Incident: 7, Computed: s.Computed, Summary: s.Summarize(),
+		Indicators: []ManifestIndicator{{Kind: IndicatorRecords, Records: 2, Elements: []Element{ElementName}}}}
+	for _, p := range s.Patients {
+		m.Patients = append(m.Patients, ManifestPatient{Blind: hex.EncodeToString(p.Blind), State: p.State, Elements: p.Elements, Accesses: p.Accesses})
+	}
+	want, _ := json.Marshal(m)
+	if !bytes.Equal(sm.Manifest, want) {
+		t.Fatalf("manifest bytes:\n%s\nwant\n%s", sm.Manifest, want)
+	}
+	// An empty scope too.
+	if b, err := SignManifest(&Scope{Incident: 8}, signer); err != nil || !bytes.Contains(b, []byte(`"patients":[]}`)) {
+		t.Fatalf("an empty scope's manifest: %v %s", err, b)
 	}
 }
