@@ -252,14 +252,6 @@ type Scoper struct {
 	Now      func() time.Time
 }
 
-type hit struct {
-	elements []Element
-	entries  []uint64
-	count    int
-	first    time.Time
-	last     time.Time
-}
-
 // Compute returns the scope of the indicators among the entries below
 // size (the checkpointed tree size the caller cites).
 func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint64) (*Scope, error) {
@@ -275,28 +267,34 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 	if sc.Now != nil {
 		now = sc.Now
 	}
-	hits := map[string]*hit{}
-	add := func(mrn string, els []Element, idx uint64, at time.Time, counted bool) {
-		h := hits[mrn]
-		if h == nil {
-			h = &hit{}
-			hits[mrn] = h
+	// Each person once, in the order first seen: an index by MRN into the
+	// scope's list (a map to pointers of a separate struct per person was
+	// most of a large scope's memory).
+	idx := map[string]int{}
+	var people []Affected
+	add := func(mrn string, els []Element, i uint64, at time.Time, counted bool) {
+		k, ok := idx[mrn]
+		if !ok {
+			k = len(people)
+			idx[mrn] = k
+			people = append(people, Affected{MRN: mrn})
 		}
+		h := &people[k]
 		for _, e := range els {
-			if !slices.Contains(h.elements, e) {
-				h.elements = append(h.elements, e)
+			if !slices.Contains(h.Elements, e) {
+				h.Elements = append(h.Elements, e)
 			}
 		}
 		if counted {
-			h.count++
-			if len(h.entries) < MaxEntries {
-				h.entries = append(h.entries, idx)
+			h.Accesses++
+			if len(h.Entries) < MaxEntries {
+				h.Entries = append(h.Entries, i)
 			}
-			if h.first.IsZero() || at.Before(h.first) {
-				h.first = at
+			if h.First.IsZero() || at.Before(h.First) {
+				h.First = at
 			}
-			if at.After(h.last) {
-				h.last = at
+			if at.After(h.Last) {
+				h.Last = at
 			}
 		}
 	}
@@ -384,10 +382,10 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 			add(p, m.els, m.idx, m.at, true)
 		}
 	}
-	s := &Scope{Indicators: indicators, Computed: now().UTC(), TreeSize: size, Events: events}
-	for mrn, h := range hits {
-		s.Patients = append(s.Patients, Affected{MRN: mrn, Blind: sc.Blind(mrn), Elements: h.elements, Accesses: h.count,
-			Entries: h.entries, First: h.first, Last: h.last})
+	idx = nil
+	s := &Scope{Indicators: indicators, Computed: now().UTC(), TreeSize: size, Events: events, Patients: people}
+	for i := range s.Patients {
+		s.Patients[i].Blind = sc.Blind(s.Patients[i].MRN)
 	}
 	// Registry look-ups, a few batches at once.
 	const resolveBatch = 256
