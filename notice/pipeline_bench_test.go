@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,44 +120,69 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 	texts := map[string]notice.Text{"en": {What: "Criminals copied our patient database.", Doing: "We rebuilt the systems and called the FBI."},
 		"es": {What: "Delincuentes copiaron nuestra base de datos de pacientes.", Doing: "Reconstruimos los sistemas y llamamos al FBI."}}
 	mrns, recs, codes = nil, nil, nil
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset the peak RSS
-	for b.Loop() {
+	debug.FreeOSMemory()                                  // what set-up used goes back first,
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // then the peak RSS is reset
+	startRSS := procStatus("VmRSS:")
+	peak := 0.0
+	// phase runs one step and reports its time and its peak RSS.
+	phase := func(name string, fn func()) {
+		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 		t0 := time.Now()
-		scoper := &breach.Scoper{Keys: keys, Blind: keys.Blind, Patients: reg, Events: db}
-		if _, _, err := inc.ComputeScope(ctx, "priya", in.ID, scoper, pipe.LatestCheckpoint(), signer); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		_, obs, err := inc.Obligations(ctx, in.ID, laws)
-		if err != nil || len(obs) == 0 {
-			b.Fatal(err)
-		}
-		t2 := time.Now()
-		if _, err := ns.PrepareFrom(ctx, in.ID, func(fn func([]breach.Affected) error) error { return inc.ScopePatients(ctx, in.ID, fn) }, n, nil); err != nil {
-			b.Fatal(err)
-		}
-		t3 := time.Now()
-		mh := &notice.MailHouse{Service: ns, Rows: db.Notices, Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Texts: texts,
-			Discovered: in.Discovered, Date: time.Now(), Fonts: fonts,
-			Monitoring: &notice.Monitoring{Vendor: "CreditWatch", Months: 24, URL: "https://cw.example", EnrolBy: time.Now().AddDate(0, 4, 0)}}
-		w, err := mh.Write(ctx, in.ID, filepath.Join(dir, "mailhouse"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		t4 := time.Now()
-		b.ReportMetric(t1.Sub(t0).Seconds(), "s-scope")
-		b.ReportMetric(t2.Sub(t1).Seconds(), "s-obligations")
-		b.ReportMetric(t3.Sub(t2).Seconds(), "s-prepare")
-		b.ReportMetric(t4.Sub(t3).Seconds(), "s-mailhouse")
-		b.ReportMetric(t4.Sub(t0).Seconds(), "s-total")
+		fn()
+		b.ReportMetric(time.Since(t0).Seconds(), "s-"+name)
+		hwm := procStatus("VmHWM:")
+		b.ReportMetric(hwm, "MB-peak-"+name)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapSys)/(1<<20), "MB-goheap-"+name)
+		peak = max(peak, hwm)
+	}
+	for b.Loop() {
+		start := time.Now()
+		phase("scope", func() {
+			scoper := &breach.Scoper{Keys: keys, Blind: keys.Blind, Patients: reg, Events: db}
+			if _, _, err := inc.ComputeScope(ctx, "priya", in.ID, scoper, pipe.LatestCheckpoint(), signer); err != nil {
+				b.Fatal(err)
+			}
+		})
+		phase("obligations", func() {
+			if _, obs, err := inc.Obligations(ctx, in.ID, laws); err != nil || len(obs) == 0 {
+				b.Fatal(err)
+			}
+		})
+		phase("prepare", func() {
+			if _, err := ns.PrepareFrom(ctx, in.ID, func(fn func([]breach.Affected) error) error { return inc.ScopePatients(ctx, in.ID, fn) }, n, nil); err != nil {
+				b.Fatal(err)
+			}
+		})
+		var w notice.Written
+		phase("mailhouse", func() {
+			mh := &notice.MailHouse{Service: ns, Rows: db.Notices, Lab: notice.Lab{Name: "Valley Lab", TollFree: "1-800-555-0100"}, Texts: texts,
+				Discovered: in.Discovered, Date: time.Now(), Fonts: fonts, Laws: laws,
+				Monitoring: &notice.Monitoring{Vendor: "CreditWatch", Months: 24, URL: "https://cw.example", EnrolBy: time.Now().AddDate(0, 4, 0)}}
+			var err error
+			if w, err = mh.Write(ctx, in.ID, filepath.Join(dir, "mailhouse")); err != nil {
+				b.Fatal(err)
+			}
+		})
+		b.ReportMetric(time.Since(start).Seconds(), "s-total")
 		b.ReportMetric(float64(w.Letters), "letters")
 	}
-	if st, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, l := range strings.Split(string(st), "\n") {
-			if strings.HasPrefix(l, "VmHWM:") {
-				kb, _ := strconv.Atoi(strings.Fields(l)[1])
-				b.ReportMetric(float64(kb)/1024, "MB-peak-RSS")
-			}
+	b.ReportMetric(peak, "MB-peak-RSS")
+	b.ReportMetric(startRSS, "MB-RSS-after-setup")
+}
+
+// procStatus reads a memory line of /proc/self/status, in MB.
+func procStatus(field string) float64 {
+	st, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(st), "\n") {
+		if strings.HasPrefix(l, field) {
+			kb, _ := strconv.Atoi(strings.Fields(l)[1])
+			return float64(kb) / 1024
 		}
 	}
+	return 0
 }
