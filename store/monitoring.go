@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -109,16 +110,42 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		return nil, fmt.Errorf("store: allocate monitoring codes: %w", mapErr(err))
 	}
 	out := make(map[int64][]byte, len(notices))
+	// Codes given before (an export run again), a few hundred notices
+	// per query through kept statements: this runs under the export's
+	// one writer, so its cost per letter is the export's pace.
+	const perQuery = 256
+	have, err := d.txStmt(ctx, tx, `SELECT notice, code FROM monitoring_codes WHERE notice IN (?`+strings.Repeat(",?", perQuery-1)+`)`)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, perQuery)
+	for start := 0; start < len(notices); start += perQuery {
+		part := notices[start:min(start+perQuery, len(notices))]
+		for i := range args {
+			args[i] = part[min(i, len(part)-1)]
+		}
+		rows, err := have.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: monitoring codes: %w", mapErr(err))
+		}
+		for rows.Next() {
+			var n int64
+			var code []byte
+			if err := rows.Scan(&n, &code); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[n] = code
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+	}
 	var need []int64
 	for _, n := range notices {
-		var code []byte
-		switch err := tx.QueryRowContext(ctx, d.q(`SELECT code FROM monitoring_codes WHERE notice = ?`), n).Scan(&code); {
-		case err == nil:
-			out[n] = code
-		case errors.Is(err, sql.ErrNoRows):
+		if _, ok := out[n]; !ok {
 			need = append(need, n)
-		default:
-			return nil, fmt.Errorf("store: monitoring code: %w", mapErr(err))
 		}
 	}
 	if len(need) > 0 {
@@ -146,8 +173,12 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		if len(frees) < len(need) {
 			return nil, ErrPoolEmpty
 		}
+		give, err := d.txStmt(ctx, tx, `UPDATE monitoring_codes SET notice = ?, allocated_at = ? WHERE id = ? AND notice IS NULL`)
+		if err != nil {
+			return nil, err
+		}
 		for i, n := range need {
-			res, err := tx.ExecContext(ctx, d.q(`UPDATE monitoring_codes SET notice = ?, allocated_at = ? WHERE id = ? AND notice IS NULL`), n, at.UnixNano(), frees[i].id)
+			res, err := give.ExecContext(ctx, n, at.UnixNano(), frees[i].id)
 			if err != nil {
 				return nil, fmt.Errorf("store: allocate monitoring code: %w", mapErr(err))
 			}
