@@ -67,6 +67,10 @@ const (
 	// IndicatorRecords: a known record set (a lost laptop's export, a
 	// misdirected batch): the MRNs listed, with the elements it held.
 	IndicatorRecords IndicatorKind = "records"
+	// IndicatorRegistry: the patient database itself was taken (ransomware
+	// that exfiltrated it): everyone the registry holds, with the elements
+	// it held.
+	IndicatorRegistry IndicatorKind = "registry"
 )
 
 // Indicator is one thing the investigation says the breach touched, with
@@ -94,9 +98,15 @@ func (in Indicator) Check() error {
 		if _, err := parseAddress(in.Value); err != nil {
 			return err
 		}
-	case IndicatorRecords:
-		if len(in.MRNs) == 0 || len(in.Elements) == 0 {
+	case IndicatorRecords, IndicatorRegistry:
+		if in.Kind == IndicatorRecords && len(in.MRNs) == 0 {
 			return errors.New("breach: a record set needs its MRNs and the elements it held")
+		}
+		if in.Kind == IndicatorRegistry && len(in.MRNs) > 0 {
+			return errors.New("breach: a registry indicator covers everyone the registry holds; list MRNs as a record set instead")
+		}
+		if len(in.Elements) == 0 {
+			return fmt.Errorf("breach: a %s indicator needs the data elements it held", in.Kind)
 		}
 		for _, e := range in.Elements {
 			if !e.Known() {
@@ -104,7 +114,7 @@ func (in Indicator) Check() error {
 			}
 		}
 	default:
-		return fmt.Errorf("breach: unknown indicator kind %q (account, address, system, feed, records)", in.Kind)
+		return fmt.Errorf("breach: unknown indicator kind %q (account, address, system, feed, records, registry)", in.Kind)
 	}
 	if !in.From.IsZero() && !in.To.IsZero() && in.To.Before(in.From) {
 		return errors.New("breach: an indicator's window ends before it starts")
@@ -322,6 +332,9 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 			}
 			continue
 		}
+		if in.Kind == IndicatorRegistry {
+			continue // read last, below, once every other indicator is in
+		}
 		f := store.Filter{From: in.From, To: in.To, Kind: string(labtrust.KindAccess)}
 		var addr netip.Prefix
 		switch in.Kind {
@@ -380,6 +393,31 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 	for _, m := range found {
 		for _, p := range m.patients {
 			add(p, m.els, m.idx, m.at, true)
+		}
+	}
+	// The whole registry: read in order, each person filled from their
+	// record as it is read (their elements are all in by now), so the
+	// look-ups below skip them.
+	for _, in := range indicators {
+		if in.Kind != IndicatorRegistry {
+			continue
+		}
+		all, ok := sc.Patients.(AllPatients)
+		if !ok {
+			return nil, errors.New("breach: a registry indicator needs the patient registry")
+		}
+		err := all.Each(ctx, func(es []*registry.Entry) error {
+			for _, e := range es {
+				add(e.Patient.ID.ID, in.Elements, 0, time.Time{}, false)
+				p := &people[idx[e.Patient.ID.ID]]
+				if !p.Registered {
+					sc.fill(p, e)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("breach: read the registry: %w", err)
 		}
 	}
 	idx = nil
@@ -548,34 +586,58 @@ type ManyPatients interface {
 	GetMany(ctx context.Context, mrns []string) (map[string]*registry.Entry, error)
 }
 
-// resolveAll fills what the registry knows for part of the scope.
+// AllPatients is a registry that reads everyone it holds
+// (registry.Registry), for the registry indicator.
+type AllPatients interface {
+	Each(ctx context.Context, fn func([]*registry.Entry) error) error
+}
+
+// resolveAll fills what the registry knows for part of the scope (people
+// the registry indicator filled already are left as they are).
 func (sc *Scoper) resolveAll(ctx context.Context, part []Affected) error {
 	if sc.Patients == nil {
+		return nil
+	}
+	if filledAll(part) {
 		return nil
 	}
 	many, ok := sc.Patients.(ManyPatients)
 	if !ok {
 		for i := range part {
+			if part[i].Registered {
+				continue
+			}
 			if err := sc.resolve(ctx, &part[i]); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	mrns := make([]string, len(part))
+	var mrns []string
 	for i := range part {
-		mrns[i] = part[i].MRN
+		if !part[i].Registered {
+			mrns = append(mrns, part[i].MRN)
+		}
 	}
 	found, err := many.GetMany(ctx, mrns)
 	if err != nil {
 		return fmt.Errorf("breach: registry: %w", err)
 	}
 	for i := range part {
-		if en := found[part[i].MRN]; en != nil {
+		if en := found[part[i].MRN]; en != nil && !part[i].Registered {
 			sc.fill(&part[i], en)
 		}
 	}
 	return nil
+}
+
+func filledAll(part []Affected) bool {
+	for i := range part {
+		if !part[i].Registered {
+			return false
+		}
+	}
+	return true
 }
 
 // resolve fills what the registry knows: residence, language, contact,

@@ -691,15 +691,18 @@ func (c *Console) incidentIndicators(r *http.Request, st *identity.Staff, id int
 			ins = append(ins, breach.Indicator{Kind: k, Value: v, From: from, To: to})
 		}
 	}
+	var els []breach.Element
+	for _, e := range r.PostForm["element"] {
+		els = append(els, breach.Element(e))
+	}
 	if mrns := strings.FieldsFunc(r.PostFormValue("records"), func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' }); len(mrns) > 0 {
-		var els []breach.Element
-		for _, e := range r.PostForm["element"] {
-			els = append(els, breach.Element(e))
-		}
 		ins = append(ins, breach.Indicator{Kind: breach.IndicatorRecords, MRNs: mrns, Elements: els})
 	}
+	if r.PostFormValue("registry") == "yes" {
+		ins = append(ins, breach.Indicator{Kind: breach.IndicatorRegistry, Elements: els})
+	}
 	if len(ins) == 0 {
-		return "", &labtrust.Error{Code: "invalid", Message: "give at least one account, address, system, feed or record set"}
+		return "", &labtrust.Error{Code: "invalid", Message: "give at least one account, address, system, feed, record set, or the whole registry"}
 	}
 	_, err = c.Incidents.Service.SetIndicators(r.Context(), st.Username, id, ins)
 	return fmt.Sprintf("%d indicators set.", len(ins)), err

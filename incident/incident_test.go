@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -529,6 +530,74 @@ func TestScopeInParts(t *testing.T) {
 		}
 		if _, _, err := f.svc.Scope(ctx, in.ID); err == nil || !strings.Contains(err.Error(), "does not authenticate") {
 			t.Fatalf("a moved part was read: %v", err)
+		}
+	})
+}
+
+// TestScopeWholeRegistry: "the database was taken" scopes everyone the
+// registry holds now (a merged-away MRN counts once, as its survivor; a
+// forgotten patient not at all), filled from the registry as it is read,
+// and joins what another indicator found for the same person.
+func TestScopeWholeRegistry(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := open(t, dsn)
+		merge := patient("P3", "NY", "", false)
+		merge.MergedFrom = &labtrust.PatientRef{ID: "P4"}
+		if err := f.reg.Import(ctx, []labtrust.PatientRecord{patient("P1", "TX", "123-45-6789", true), patient("P2", "CA", "", false),
+			patient("P3", "NY", "", false), patient("P4", "NY", "", false), patient("P5", "FL", "", false), merge}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.reg.Forget(ctx, "P5"); err != nil {
+			t.Fatal(err)
+		}
+		evs := []labtrust.Event{access(t0, "mallory", "10.0.0.9", "P1", labtrust.OutcomeSuccess, "DiagnosticReport"),
+			access(t0.Add(time.Minute), "mallory", "10.0.0.9", "PX", labtrust.OutcomeSuccess, "DiagnosticReport")}
+		if _, err := f.pipe.Submit(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		in, err := f.svc.Create(ctx, "priya", incident.NewIncident{Title: "Ransomware", Discovered: t0.Add(48 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetIndicators(ctx, "priya", in.ID, []breach.Indicator{{Kind: breach.IndicatorRegistry, MRNs: []string{"P1"}, Elements: []breach.Element{breach.ElementName}}}); err == nil {
+			t.Fatal("a registry indicator with MRNs was accepted")
+		}
+		if _, err := f.svc.SetIndicators(ctx, "priya", in.ID, []breach.Indicator{
+			{Kind: breach.IndicatorRegistry, Elements: []breach.Element{breach.ElementName, breach.ElementAddress, breach.ElementDOB}},
+			{Kind: breach.IndicatorAccount, Value: "mallory"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		cp := waitCheckpoint(t, f, uint64(len(evs)))
+		sc := &breach.Scoper{Events: f.db, Keys: f.keys, Blind: f.keys.Blind, Patients: f.reg}
+		scope, _, err := f.svc.ComputeScope(ctx, "priya", in.ID, sc, cp, f.signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		by := map[string]breach.Affected{}
+		for _, p := range scope.Patients {
+			if _, dup := by[p.MRN]; dup {
+				t.Fatalf("%s twice", p.MRN)
+			}
+			by[p.MRN] = p
+		}
+		if len(by) != 4 || by["P4"].MRN != "" || by["P5"].MRN != "" {
+			t.Fatalf("people: %v", scope.Patients)
+		}
+		p1 := by["P1"]
+		if !p1.Registered || p1.State != "TX" || !p1.HasEmail || p1.Accesses != 1 || len(p1.Entries) != 1 ||
+			!slices.Contains(p1.Elements, breach.ElementResults) || !slices.Contains(p1.Elements, breach.ElementSSN) {
+			t.Fatalf("P1, in the registry and accessed: %+v", p1)
+		}
+		if p3 := by["P3"]; !p3.Registered || p3.State != "NY" || p3.Accesses != 0 {
+			t.Fatalf("P3: %+v", p3)
+		}
+		if px := by["PX"]; px.Registered || px.Accesses != 1 {
+			t.Fatalf("PX, accessed but not registered: %+v", px)
+		}
+		if sum := scope.Summarize(); sum.ByState["CA"] != 1 || sum.Unregistered != 1 {
+			t.Fatalf("summary: %+v", sum)
 		}
 	})
 }

@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -26,6 +28,7 @@ import (
 type Store interface {
 	PatientByBlind(ctx context.Context, b []byte) (store.PatientRow, error)
 	PatientsByBlind(ctx context.Context, blinds [][]byte) (map[string]store.PatientRow, error)
+	LivePatients(ctx context.Context, fn func([]store.PatientRow) error) error
 	PatientByID(ctx context.Context, id int64) (store.PatientRow, error)
 	MergedPatients(ctx context.Context, id int64) ([]store.PatientRow, error)
 	LookupPatients(ctx context.Context, kind string, b []byte) ([]int64, error)
@@ -460,6 +463,33 @@ func (r *Registry) GetMany(ctx context.Context, mrns []string) (map[string]*Entr
 		out[m] = e
 	}
 	return out, nil
+}
+
+// Each calls fn with every patient the registry holds now (merged-away
+// and forgotten records left out), a page at a time, opened on every core.
+func (r *Registry) Each(ctx context.Context, fn func([]*Entry) error) error {
+	return r.st.LivePatients(ctx, func(rows []store.PatientRow) error {
+		out := make([]*Entry, len(rows))
+		errs := make([]error, len(rows))
+		workers := runtime.GOMAXPROCS(0)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(rows); i += workers {
+					out[i], errs[i] = r.open(ctx, rows[i])
+				}
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return fn(out)
+	})
 }
 
 // survivor follows merges from row to the record that absorbed it, with a

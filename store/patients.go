@@ -497,3 +497,38 @@ func (d *DB) PatientsByBlind(ctx context.Context, blinds [][]byte) (map[string]P
 	}
 	return out, nil
 }
+
+// LivePatients calls fn with the registry's current rows (not merged into
+// another, not forgotten) in ID order, a page at a time.
+func (d *DB) LivePatients(ctx context.Context, fn func([]PatientRow) error) error {
+	const page = 1000
+	after := int64(0)
+	for {
+		rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE id > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY id LIMIT ?`), after, page)
+		if err != nil {
+			return fmt.Errorf("store: patients: %w", mapErr(err))
+		}
+		var out []PatientRow
+		for rows.Next() {
+			r, err := scanPatient(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("store: scan patient: %w", err)
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return mapErr(err)
+		}
+		if len(out) > 0 {
+			if err := fn(out); err != nil {
+				return err
+			}
+			after = out[len(out)-1].ID
+		}
+		if len(out) < page {
+			return nil
+		}
+	}
+}

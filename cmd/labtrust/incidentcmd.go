@@ -448,8 +448,9 @@ func newEvidence(g *globalOpts, withInc incFn) *cobra.Command {
 func newIndicators(g *globalOpts, withInc incFn) *cobra.Command {
 	var accounts, addresses, systems, feeds []string
 	var records, elements, from, to string
+	var wholeRegistry bool
 	cmd := &cobra.Command{
-		Use:   "indicators ID [--account A]... [--address IP/CIDR]... [--system S]... [--feed F]... [--records MRNS.txt --elements name,ssn] [--from DATE --to DATE]",
+		Use:   "indicators ID [--account A]... [--address IP/CIDR]... [--system S]... [--feed F]... [--records MRNS.txt | --registry] [--elements name,ssn] [--from DATE --to DATE]",
 		Short: "Set what the breach touched, for the scope: accounts, addresses, systems, feeds, record sets",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -477,6 +478,15 @@ func newIndicators(g *globalOpts, withInc incFn) *cobra.Command {
 			for _, v := range feeds {
 				ins = append(ins, breach.Indicator{Kind: breach.IndicatorFeed, Value: v, From: f, To: t})
 			}
+			var els []breach.Element
+			for _, e := range strings.Split(elements, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					els = append(els, breach.Element(e))
+				}
+			}
+			if wholeRegistry {
+				ins = append(ins, breach.Indicator{Kind: breach.IndicatorRegistry, Elements: els})
+			}
 			if records != "" {
 				b, err := os.ReadFile(records)
 				if err != nil {
@@ -488,16 +498,10 @@ func newIndicators(g *globalOpts, withInc incFn) *cobra.Command {
 						mrns = append(mrns, l)
 					}
 				}
-				var els []breach.Element
-				for _, e := range strings.Split(elements, ",") {
-					if e = strings.TrimSpace(e); e != "" {
-						els = append(els, breach.Element(e))
-					}
-				}
 				ins = append(ins, breach.Indicator{Kind: breach.IndicatorRecords, MRNs: mrns, Elements: els})
 			}
 			if len(ins) == 0 {
-				return &labtrust.Error{Code: "invalid", Message: "give at least one indicator", Hint: "--account, --address, --system, --feed or --records"}
+				return &labtrust.Error{Code: "invalid", Message: "give at least one indicator", Hint: "--account, --address, --system, --feed, --records or --registry"}
 			}
 			return withInc(cmd, args, func(ctx context.Context, a *app, s *incident.Service, id int64) error {
 				if _, err := s.SetIndicators(ctx, operator(), id, ins); err != nil {
@@ -514,7 +518,8 @@ func newIndicators(g *globalOpts, withInc incFn) *cobra.Command {
 	f.StringSliceVar(&systems, "system", nil, "a source system (as configured)")
 	f.StringSliceVar(&feeds, "feed", nil, "a business associate's data feed (source name)")
 	f.StringVar(&records, "records", "", "a file of MRNs, one per line (a known record set)")
-	f.StringVar(&elements, "elements", "", "with --records: the data elements it held (name,address,dob,ssn,health_insurance,orders,results,diagnoses…)")
+	f.BoolVar(&wholeRegistry, "registry", false, "the patient database itself was taken (ransomware that exfiltrated it): everyone the registry holds")
+	f.StringVar(&elements, "elements", "", "with --records or --registry: the data elements it held (name,address,dob,ssn,health_insurance,orders,results,diagnoses…)")
 	f.StringVar(&from, "from", "", "window start (YYYY-MM-DD or RFC 3339)")
 	f.StringVar(&to, "to", "", "window end (a date includes the whole day)")
 	return cmd
