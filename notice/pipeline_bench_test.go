@@ -101,7 +101,7 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := inc.SetIndicators(ctx, "priya", in.ID, []breach.Indicator{{Kind: breach.IndicatorRecords, MRNs: mrns,
+	if _, err := inc.SetIndicators(ctx, "priya", in.ID, []breach.Indicator{{Kind: breach.IndicatorRegistry,
 		Elements: []breach.Element{breach.ElementName, breach.ElementAddress, breach.ElementDOB, breach.ElementResults}}}); err != nil {
 		b.Fatal(err)
 	}
