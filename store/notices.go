@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/labtrust/labtrust"
@@ -34,21 +35,30 @@ func (d *DB) AddNotices(ctx context.Context, rows []NoticeRow) (int, error) {
 		return 0, fmt.Errorf("store: begin notices: %w", mapErr(err))
 	}
 	defer tx.Rollback()
-	st, err := d.txStmt(ctx, tx, `INSERT INTO notices (incident, code_hash, patient, channel, language, state, status, created_at, updated_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (incident, patient) DO NOTHING`)
-	if err != nil {
-		return 0, err
-	}
+	// Many rows per statement: one statement per notice was most of the
+	// cost of preparing a large breach's notices, and it runs on the
+	// store's single writer.
+	const width, perStmt = 10, 100
+	args := make([]any, 0, width*perStmt)
 	added := 0
-	for _, r := range rows {
-		res, err := st.ExecContext(ctx, r.Incident, r.CodeHash, r.Patient, r.Channel, r.Language, r.State, r.Status,
-			r.CreatedAt.UnixNano(), r.CreatedAt.UnixNano(), r.Body)
+	for start := 0; start < len(rows); start += perStmt {
+		part := rows[start:min(start+perStmt, len(rows))]
+		args = args[:0]
+		for _, r := range part {
+			args = append(args, r.Incident, r.CodeHash, r.Patient, r.Channel, r.Language, r.State, r.Status, r.CreatedAt.UnixNano(), r.CreatedAt.UnixNano(), r.Body)
+		}
+		q := `INSERT INTO notices (incident, code_hash, patient, channel, language, state, status, created_at, updated_at, body) VALUES (?,?,?,?,?,?,?,?,?,?)` +
+			strings.Repeat(",(?,?,?,?,?,?,?,?,?,?)", len(part)-1) + ` ON CONFLICT (incident, patient) DO NOTHING`
+		st, err := d.txStmt(ctx, tx, q)
 		if err != nil {
-			return 0, fmt.Errorf("store: add notice: %w", mapErr(err))
+			return 0, err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			added++
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, fmt.Errorf("store: add notices: %w", mapErr(err))
 		}
+		n, _ := res.RowsAffected()
+		added += int(n)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: commit notices: %w", mapErr(err))
