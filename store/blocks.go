@@ -148,11 +148,31 @@ func (d *DB) execValues(ctx context.Context, tx *sql.Tx, head string, width int,
 // txStmt returns the kept prepared statement for query (written with ?
 // placeholders) bound to tx.
 func (d *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, err := d.stmt(ctx, d.q(query))
-	if err != nil {
-		return nil, err
+	q := d.q(query)
+	d.stmtMu.Lock()
+	st, ok := d.stmts[q]
+	d.stmtMu.Unlock()
+	if ok {
+		return tx.StmtContext(ctx, st), nil
 	}
-	return tx.StmtContext(ctx, st), nil
+	// Not kept yet: keep it if a connection is free soon. Waiting longer
+	// for one from the pool while holding this one waits forever once
+	// every connection is held by a transaction doing the same (concurrent
+	// code allocations did); then it is prepared on the transaction's own
+	// connection, for this transaction only.
+	pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	st, err := d.stmt(pctx, q)
+	cancel()
+	if err == nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if st, err = tx.PrepareContext(ctx, q); err != nil {
+		return nil, mapErr(err)
+	}
+	return st, nil
 }
 
 // stmt returns the prepared statement for query, preparing it on first use.
