@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,43 +37,19 @@ func (d *DB) AddMonitoringCodes(ctx context.Context, incident int64, sealed [][]
 var ErrPoolEmpty = errors.New("store: the credit-monitoring code pool is empty")
 
 // AllocateMonitoringCode returns the sealed code given to the notice,
-// giving it the next free code of its incident's pool the first time.
+// giving it the next free code of its incident's pool the first time
+// (AllocateMonitoringCodes for one notice, tried again when another
+// allocation took the same free code first).
 func (d *DB) AllocateMonitoringCode(ctx context.Context, incident, notice int64, at time.Time) ([]byte, error) {
-	var code []byte
-	err := d.db.QueryRowContext(ctx, d.q(`SELECT code FROM monitoring_codes WHERE notice = ?`), notice).Scan(&code)
-	if err == nil {
-		return code, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: monitoring code: %w", mapErr(err))
-	}
 	for attempt := 0; attempt < 5; attempt++ {
-		// The free row is claimed by a conditional update, so two requests
-		// for two notices never take the same code; the unique index on
-		// notice makes a second allocation for one notice fail instead of
-		// taking a second code.
-		res, err := d.db.ExecContext(ctx, d.q(`UPDATE monitoring_codes SET notice = ?, allocated_at = ?
-			WHERE id = (SELECT id FROM monitoring_codes WHERE incident = ? AND notice IS NULL ORDER BY id LIMIT 1) AND notice IS NULL`),
-			notice, at.UnixNano(), incident)
-		if err != nil && !errors.Is(mapErr(err), labtrust.ErrConflict) {
-			return nil, fmt.Errorf("store: allocate monitoring code: %w", mapErr(err))
+		codes, err := d.AllocateMonitoringCodes(ctx, incident, []int64{notice}, at)
+		if errors.Is(err, labtrust.ErrConflict) {
+			continue
 		}
-		if err == nil {
-			if n, _ := res.RowsAffected(); n == 0 {
-				var free int
-				if err := d.db.QueryRowContext(ctx, d.q(`SELECT COUNT(*) FROM monitoring_codes WHERE incident = ? AND notice IS NULL`), incident).Scan(&free); err != nil {
-					return nil, mapErr(err)
-				}
-				if free == 0 {
-					return nil, ErrPoolEmpty
-				}
-				continue // lost a race for that row
-			}
+		if err != nil {
+			return nil, err
 		}
-		if err := d.db.QueryRowContext(ctx, d.q(`SELECT code FROM monitoring_codes WHERE notice = ?`), notice).Scan(&code); err != nil {
-			return nil, fmt.Errorf("store: monitoring code: %w", mapErr(err))
-		}
-		return code, nil
+		return codes[notice], nil
 	}
 	return nil, fmt.Errorf("store: allocate monitoring code: %w", labtrust.ErrConflict)
 }
