@@ -15,10 +15,8 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/notice"
-	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
-	"github.com/labtrust/labtrust/vault"
 )
 
 // TestMailHouse: 25 letters in batches of 10 on two workers make three
@@ -27,17 +25,7 @@ import (
 func TestMailHouse(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		kek, _ := vault.LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "kek.key"))
-		keys, err := vault.Open(ctx, kek, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg := registry.New(db, keys)
+		db, keys, reg := openLab(t, dsn, t.TempDir())
 		var recs []labtrust.PatientRecord
 		sc := &breach.Scope{}
 		for i := range 25 {

@@ -18,9 +18,6 @@ import (
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/notice"
-	"github.com/labtrust/labtrust/registry"
-	"github.com/labtrust/labtrust/store"
-	"github.com/labtrust/labtrust/vault"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -40,17 +37,7 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 	}
 	ctx := context.Background()
 	dir := b.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "lab.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	kek, _ := vault.LoadOrCreateFileKEK(filepath.Join(dir, "kek.key"))
-	keys, err := vault.Open(ctx, kek, db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	reg := registry.New(db, keys)
+	db, keys, reg := openLab(b, filepath.Join(dir, "lab.db"), dir)
 	states := []string{"TX", "CA", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "NJ", "VA", "WA", "AZ", "MA"}
 	mrns := make([]string, n)
 	codes := make([]string, 0, n)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +11,8 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/notice"
-	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 	"github.com/labtrust/labtrust/store/storetest"
-	"github.com/labtrust/labtrust/vault"
 )
 
 // TestPrepare makes notices from a scope on both databases: language and
@@ -25,17 +22,7 @@ import (
 func TestPrepare(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		kek, _ := vault.LoadOrCreateFileKEK(filepath.Join(t.TempDir(), "kek.key"))
-		keys, err := vault.Open(ctx, kek, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg := registry.New(db, keys)
+		db, keys, reg := openLab(t, dsn, t.TempDir())
 		pt := func(mrn, family, lang string, addr bool) labtrust.PatientRecord {
 			p := labtrust.Patient{ID: labtrust.PatientRef{ID: mrn}, Name: labtrust.HumanName{Family: family, Given: []string{"Ana"}}, BirthDate: "1980-02-03", Language: lang}
 			if addr {

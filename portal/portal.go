@@ -461,25 +461,25 @@ func (p *Portal) session(r *http.Request) (*session, bool) {
 	return &s, true
 }
 
-// noticePage is the person's own notice: what happened, which of their
-// data, what the lab is doing and what they can do.
-func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
-	lang := language(r)
+// sessionLetter is the letter of the session's person, in the language
+// they read the page in; without a session (or with one no longer
+// matching its notice) it sends them to the look-up and says not ok.
+func (p *Portal) sessionLetter(w http.ResponseWriter, r *http.Request, lang string) (*notice.Letter, store.NoticeRow, *notice.Record, *incident.Incident, bool) {
 	s, ok := p.session(r)
 	if !ok {
 		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
-		return
+		return nil, store.NoticeRow{}, nil, nil, false
 	}
 	row, rec, err := p.Notices.Lookup(r.Context(), s.Code)
 	if err != nil || row.ID != s.Notice {
 		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
-		return
+		return nil, row, nil, nil, false
 	}
 	in, err := p.Incidents.Get(r.Context(), row.Incident)
 	if err != nil {
 		p.Log.Error("portal: incident", "err", err)
 		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
-		return
+		return nil, row, nil, nil, false
 	}
 	texts := map[string]notice.Text{}
 	for k, t := range in.NoticeText {
@@ -489,6 +489,17 @@ func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
 	shown.Language = lang // the page follows the reader's choice
 	l := shown.Letter(p.Lab, texts, in.Discovered, p.Now())
 	l.ForState(p.Laws, shown.State)
+	return l, row, rec, in, true
+}
+
+// noticePage is the person's own notice: what happened, which of their
+// data, what the lab is doing and what they can do.
+func (p *Portal) noticePage(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	l, row, rec, in, ok := p.sessionLetter(w, r, lang)
+	if !ok {
+		return
+	}
 	l.Lab.PortalURL = "" // they are on it
 	v := &noticeView{Code: rec.Code, Sections: l.Sections()}
 	if m := in.Monitoring; m != nil {
@@ -812,30 +823,10 @@ func OpenCallback(k Sealer, body []byte) (*Callback, error) {
 // in, with their credit-monitoring code.
 func (p *Portal) letterPDF(w http.ResponseWriter, r *http.Request) {
 	lang := language(r)
-	s, ok := p.session(r)
+	l, row, rec, in, ok := p.sessionLetter(w, r, lang)
 	if !ok {
-		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
 		return
 	}
-	row, rec, err := p.Notices.Lookup(r.Context(), s.Code)
-	if err != nil || row.ID != s.Notice {
-		http.Redirect(w, r, "/portal/lookup?lang="+lang, http.StatusSeeOther)
-		return
-	}
-	in, err := p.Incidents.Get(r.Context(), row.Incident)
-	if err != nil {
-		p.Log.Error("portal: incident", "err", err)
-		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
-		return
-	}
-	texts := map[string]notice.Text{}
-	for k, t := range in.NoticeText {
-		texts[k] = notice.Text{What: t.What, Doing: t.Doing}
-	}
-	shown := *rec
-	shown.Language = lang
-	l := shown.Letter(p.Lab, texts, in.Discovered, p.Now())
-	l.ForState(p.Laws, shown.State)
 	if m := in.Monitoring; m != nil {
 		if code, err := p.Notices.MonitoringCode(r.Context(), row); err == nil {
 			l.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, Code: code, URL: m.URL, EnrolBy: m.EnrolBy}

@@ -31,6 +31,22 @@ func incidents(a *app) (*incident.Service, error) {
 	return s, nil
 }
 
+// withIncident runs fn on the incident named by the command's first
+// argument, with the app and the incident service open.
+func withIncident(cmd *cobra.Command, g *globalOpts, args []string, fn func(ctx context.Context, a *app, s *incident.Service, id int64) error) error {
+	id, err := argID(args[0], "labtrust incident list")
+	if err != nil {
+		return err
+	}
+	return withApp(cmd, g, openOpts{}, func(a *app) error {
+		s, err := incidents(a)
+		if err != nil {
+			return err
+		}
+		return incidentErr(fn(cmd.Context(), a, s, id))
+	})
+}
+
 func incidentErr(err error) error {
 	if errors.Is(err, labtrust.ErrNotFound) {
 		return &labtrust.Error{Code: "not_found", Message: "no such incident (or item in it)", Hint: "see them with: labtrust incident list", Err: err}
@@ -65,17 +81,7 @@ The breach scope, risk assessment and obligations follow: see labtrust scope, as
 obligations.`,
 	}
 	withInc := func(cmd *cobra.Command, args []string, fn func(ctx context.Context, a *app, s *incident.Service, id int64) error) error {
-		id, err := argID(args[0], "labtrust incident list")
-		if err != nil {
-			return err
-		}
-		return withApp(cmd, g, openOpts{}, func(a *app) error {
-			s, err := incidents(a)
-			if err != nil {
-				return err
-			}
-			return incidentErr(fn(cmd.Context(), a, s, id))
-		})
+		return withIncident(cmd, g, args, fn)
 	}
 	var n incident.NewIncident
 	var discovered, entity string

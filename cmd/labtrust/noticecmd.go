@@ -77,18 +77,10 @@ by first-class mail, or substitute notice when the registry has no postal addres
 		Short: "Write what the notices say happened and what the lab is doing, in one language",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := argID(args[0], "labtrust incident list")
-			if err != nil {
-				return err
-			}
-			return withApp(cmd, g, openOpts{}, func(a *app) error {
-				s, err := incidents(a)
+			return withIncident(cmd, g, args, func(ctx context.Context, a *app, s *incident.Service, id int64) error {
+				in, err := s.SetNoticeText(ctx, operator(), id, language, what, doing)
 				if err != nil {
 					return err
-				}
-				in, err := s.SetNoticeText(cmd.Context(), operator(), id, language, what, doing)
-				if err != nil {
-					return incidentErr(err)
 				}
 				fmt.Fprintf(g.stdout, "incident %d: notice text saved (%s)\n", id, language)
 				if len(in.Timeline) > 0 && strings.Contains(in.Timeline[len(in.Timeline)-1].Text, "approval is withdrawn") {
@@ -107,19 +99,10 @@ by first-class mail, or substitute notice when the registry has no postal addres
 		Short: "Make a notice, with its code, for everyone in the incident's latest scope who has none",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := argID(args[0], "labtrust incident list")
-			if err != nil {
-				return err
-			}
-			return withApp(cmd, g, openOpts{}, func(a *app) error {
-				ctx := cmd.Context()
-				inc, err := incidents(a)
-				if err != nil {
-					return err
-				}
+			return withIncident(cmd, g, args, func(ctx context.Context, a *app, inc *incident.Service, id int64) error {
 				in, err := inc.Get(ctx, id)
 				if err != nil {
-					return incidentErr(err)
+					return err
 				}
 				if in.Scope == nil {
 					return &labtrust.Error{Code: "invalid", Message: "compute the incident's scope first", Hint: fmt.Sprintf("labtrust scope %d", id)}
@@ -505,17 +488,9 @@ The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
 		Short: "Approve the notices as written (the lab director's step before letters and emails go out)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := argID(args[0], "labtrust incident list")
-			if err != nil {
-				return err
-			}
-			return withApp(cmd, g, openOpts{}, func(a *app) error {
-				inc, err := incidents(a)
-				if err != nil {
+			return withIncident(cmd, g, args, func(ctx context.Context, a *app, inc *incident.Service, id int64) error {
+				if _, err := inc.ApproveNotices(ctx, operator(), id); err != nil {
 					return err
-				}
-				if _, err := inc.ApproveNotices(cmd.Context(), operator(), id); err != nil {
-					return incidentErr(err)
 				}
 				fmt.Fprintf(g.stdout, "incident %d: notices approved\n", id)
 				return nil
@@ -528,33 +503,22 @@ The SMTP password comes from LABTRUST_SMTP_PASSWORD_FILE.`,
 
 // renderLetter builds a notice's letter with its incident's text.
 func renderLetter(ctx context.Context, a *app, row store.NoticeRow, rec *notice.Record, l notice.Lab) ([]byte, error) {
-	s, err := incidents(a)
+	in, texts, mon, err := noticeInputs(ctx, a, row.Incident)
 	if err != nil {
 		return nil, err
-	}
-	in, err := s.Get(ctx, row.Incident)
-	if err != nil {
-		return nil, err
-	}
-	texts := map[string]notice.Text{}
-	for k, t := range in.NoticeText {
-		texts[k] = notice.Text{What: t.What, Doing: t.Doing}
-	}
-	if texts["en"].What == "" {
-		return nil, &labtrust.Error{Code: "invalid", Message: "write the notice text first",
-			Hint: fmt.Sprintf(`labtrust notices text %d --lang en --what "..." --doing "..." (and --lang es)`, row.Incident)}
 	}
 	letter := rec.Letter(l, texts, in.Discovered, time.Now())
 	if laws, err := breach.BuiltinLaws(); err == nil {
 		letter.ForState(laws, rec.State)
 	}
-	if m := in.Monitoring; m != nil {
+	if mon != nil {
 		code, err := notices(a).MonitoringCode(ctx, row)
 		if err != nil {
 			return nil, &labtrust.Error{Code: "invalid", Message: "no credit-monitoring code left for this letter",
 				Hint: fmt.Sprintf("add the vendor's codes: labtrust notices monitoring %d --codes FILE ...", row.Incident), Err: err}
 		}
-		letter.Monitoring = &notice.Monitoring{Vendor: m.Vendor, Months: m.Months, Code: code, URL: m.URL, EnrolBy: m.EnrolBy}
+		mon.Code = code
+		letter.Monitoring = mon
 	}
 	return letter.PDF(notice.DefaultFonts())
 }
