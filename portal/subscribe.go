@@ -120,7 +120,7 @@ func (p *Portal) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.Mail.SendHeaders(r.Context(), []string{addr.Address}, subject, body, nil); err != nil {
 		// The address is not logged: it is the person's.
-		p.Log.Error("portal: confirmation mail", "err", err)
+		p.Log.Error("portal: confirmation mail", "err", withoutAddress(err, addr.Address))
 		p.renderStatus(w, r, http.StatusServiceUnavailable, text(lang, "subMailDown"), "")
 		return
 	}
@@ -237,7 +237,7 @@ func (p *Portal) Deliver(ctx context.Context) (Delivered, error) {
 		headers := map[string]string{"List-Unsubscribe": "<" + unsub + ">", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 		subject := fmt.Sprintf(text(lang, "subMailSubject"), p.Lab.Name, fresh[0].status[lang])
 		if err := p.Mail.SendHeaders(ctx, []string{sub.Email}, subject, body.String(), headers); err != nil {
-			p.Log.Error("portal: update mail", "subscriber", s.ID, "err", err)
+			p.Log.Error("portal: update mail", "subscriber", s.ID, "err", withoutAddress(err, sub.Email))
 			d.Failed++
 			continue
 		}
@@ -274,4 +274,10 @@ func (p *Portal) DeliverEvery(ctx context.Context, interval time.Duration, kick 
 		case <-kick:
 		}
 	}
+}
+
+// withoutAddress is a mail error as the log may hold it: a mail server's
+// answer can repeat the recipient's address, which is the person's own.
+func withoutAddress(err error, addr string) string {
+	return strings.ReplaceAll(err.Error(), addr, "[address]")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/labtrust/labtrust/internal/browsertest"
+	"github.com/labtrust/labtrust/portal"
 	"github.com/labtrust/labtrust/store/storetest"
 )
 
@@ -318,5 +320,12 @@ func TestAccessReportEmptyInBrowser(t *testing.T) {
 	bv, err := chromedp.Run(ctx, chromedp.Text(css("#browser-verify")))
 	if err != nil || !strings.Contains(bv, "Checked in your browser too: 0 entries") {
 		t.Fatalf("an empty report in the browser: %v %q", err, bv)
+	}
+}
+
+func TestWithoutAddress(t *testing.T) {
+	err := errors.New(`notify: send mail: 550 5.1.1 <rosa@example.com>: recipient rejected`)
+	if got := portal.WithoutAddressForTest(err, "rosa@example.com"); strings.Contains(got, "rosa@") || !strings.Contains(got, "550 5.1.1 <[address]>") {
+		t.Fatalf("logged: %s", got)
 	}
 }

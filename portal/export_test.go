@@ -1,0 +1,4 @@
+package portal
+
+// WithoutAddressForTest exposes withoutAddress to the external tests.
+var WithoutAddressForTest = withoutAddress
