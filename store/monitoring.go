@@ -124,7 +124,15 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		}
 	}
 	if len(need) > 0 {
-		rows, err := tx.QueryContext(ctx, d.q(`SELECT id, code FROM monitoring_codes WHERE incident = ? AND notice IS NULL ORDER BY id LIMIT ?`), incident, len(need))
+		query := `SELECT id, code FROM monitoring_codes WHERE incident = ? AND notice IS NULL ORDER BY id LIMIT ?`
+		if d.dialect == Postgres {
+			// Concurrent allocations would otherwise all read the same
+			// free codes and all but one lose the race, over and over;
+			// each takes codes no other open allocation holds instead.
+			// (SQLite has one writer, taken above.)
+			query += ` FOR UPDATE SKIP LOCKED`
+		}
+		rows, err := tx.QueryContext(ctx, d.q(query), incident, len(need))
 		if err != nil {
 			return nil, fmt.Errorf("store: free monitoring codes: %w", mapErr(err))
 		}
