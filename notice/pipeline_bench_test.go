@@ -3,6 +3,7 @@ package notice_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +19,9 @@ import (
 	"github.com/labtrust/labtrust/ingest"
 	"github.com/labtrust/labtrust/ledger"
 	"github.com/labtrust/labtrust/notice"
+	"github.com/labtrust/labtrust/registry"
+	"github.com/labtrust/labtrust/store"
+	"github.com/labtrust/labtrust/vault"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -30,6 +34,11 @@ import (
 // part (VmHWM, reset after set-up) are reported.
 //
 //	LABTRUST_BENCH_PATIENTS=1000000 go test -run '^$' -bench BreachToMailHouse -benchtime 1x -timeout 2h ./notice
+//
+// Importing ten million patients takes most of an hour: with
+// LABTRUST_BENCH_REGISTRY=DIR the imported registry (database and key
+// file) is kept in DIR and copied from there by later runs of the same
+// size; LABTRUST_BENCH_SETUP_ONLY=1 stops once it is kept.
 func BenchmarkBreachToMailHouse(b *testing.B) {
 	n := 10_000
 	if s := os.Getenv("LABTRUST_BENCH_PATIENTS"); s != "" {
@@ -37,29 +46,10 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 	}
 	ctx := context.Background()
 	dir := b.TempDir()
-	db, keys, reg := openLab(b, filepath.Join(dir, "lab.db"), dir)
-	states := []string{"TX", "CA", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "NJ", "VA", "WA", "AZ", "MA"}
-	mrns := make([]string, n)
-	codes := make([]string, 0, n)
-	var recs []labtrust.PatientRecord
-	for i := range n {
-		mrns[i] = fmt.Sprintf("MRN%08d", i)
-		codes = append(codes, fmt.Sprintf("CW-%08d", i))
-		p := labtrust.Patient{ID: labtrust.PatientRef{ID: mrns[i]}, Name: labtrust.HumanName{Family: []string{"García", "Smith", "Nguyễn", "Kowalski", "O'Brien"}[i%5], Given: []string{"Ana", "Li"}},
-			BirthDate: fmt.Sprintf("19%02d-%02d-%02d", 40+i%60, 1+i%12, 1+i%28)}
-		if i%5 == 0 {
-			p.Language = "es"
-		}
-		if i%20 != 0 { // one in twenty has no usable address: substitute notice
-			p.Addresses = []labtrust.Address{{Lines: []string{fmt.Sprintf("%d Oak Ave", 1+i%9000)}, City: "Springfield", State: states[i%len(states)], PostalCode: fmt.Sprintf("%05d", 10000+i%89999)}}
-		}
-		recs = append(recs, labtrust.PatientRecord{Source: "adt", Time: time.Now(), Patient: p})
-		if len(recs) == 5000 || i == n-1 {
-			if err := reg.Import(ctx, recs); err != nil {
-				b.Fatal(err)
-			}
-			recs = recs[:0]
-		}
+	db, keys, reg := benchRegistry(b, dir, n)
+	codes := make([]string, n)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("CW-%08d", i)
 	}
 	// A signed checkpoint for the scope to cite.
 	skey, _, _ := ledger.NewKey("lab.example/log")
@@ -106,7 +96,7 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 	}
 	texts := map[string]notice.Text{"en": {What: "Criminals copied our patient database.", Doing: "We rebuilt the systems and called the FBI."},
 		"es": {What: "Delincuentes copiaron nuestra base de datos de pacientes.", Doing: "Reconstruimos los sistemas y llamamos al FBI."}}
-	mrns, recs, codes = nil, nil, nil
+	codes = nil
 	debug.FreeOSMemory()                                  // what set-up used goes back first,
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // then the peak RSS is reset
 	startRSS := procStatus("VmRSS:")
@@ -172,4 +162,81 @@ func procStatus(field string) float64 {
 		}
 	}
 	return 0
+}
+
+// benchRegistry opens a lab in dir whose registry holds n patients: one
+// in five prefers Spanish, one in twenty has no usable address, names
+// need Unicode. It is imported, or copied from LABTRUST_BENCH_REGISTRY
+// when an import of that size was kept there.
+func benchRegistry(b *testing.B, dir string, n int) (*store.DB, *vault.Keyring, *registry.Registry) {
+	ctx := context.Background()
+	cache := os.Getenv("LABTRUST_BENCH_REGISTRY")
+	kept := filepath.Join(cache, fmt.Sprintf("registry-%d", n))
+	files := []string{"lab.db", "kek.key"}
+	if _, err := os.Stat(filepath.Join(kept, "complete")); cache != "" && err == nil {
+		for _, f := range files {
+			if err := copyFile(filepath.Join(kept, f), filepath.Join(dir, f)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return openLab(b, filepath.Join(dir, "lab.db"), dir)
+	}
+	db, keys, reg := openLab(b, filepath.Join(dir, "lab.db"), dir)
+	states := []string{"TX", "CA", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "NJ", "VA", "WA", "AZ", "MA"}
+	var recs []labtrust.PatientRecord
+	for i := range n {
+		p := labtrust.Patient{ID: labtrust.PatientRef{ID: fmt.Sprintf("MRN%08d", i)}, Name: labtrust.HumanName{Family: []string{"García", "Smith", "Nguyễn", "Kowalski", "O'Brien"}[i%5], Given: []string{"Ana", "Li"}},
+			BirthDate: fmt.Sprintf("19%02d-%02d-%02d", 40+i%60, 1+i%12, 1+i%28)}
+		if i%5 == 0 {
+			p.Language = "es"
+		}
+		if i%20 != 0 { // one in twenty has no usable address: substitute notice
+			p.Addresses = []labtrust.Address{{Lines: []string{fmt.Sprintf("%d Oak Ave", 1+i%9000)}, City: "Springfield", State: states[i%len(states)], PostalCode: fmt.Sprintf("%05d", 10000+i%89999)}}
+		}
+		recs = append(recs, labtrust.PatientRecord{Source: "adt", Time: time.Now(), Patient: p})
+		if len(recs) == 5000 || i == n-1 {
+			if err := reg.Import(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	if cache != "" {
+		// A consistent copy: the write-ahead log folded in first.
+		if _, err := db.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.MkdirAll(kept, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range files {
+			if err := copyFile(filepath.Join(dir, f), filepath.Join(kept, f)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(kept, "complete"), nil, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if os.Getenv("LABTRUST_BENCH_SETUP_ONLY") != "" {
+		b.Skip("registry kept in " + kept)
+	}
+	return db, keys, reg
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
