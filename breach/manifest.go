@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +32,9 @@ type Manifest struct {
 	Indicators []ManifestIndicator `json:"indicators"`
 	TreeSize   uint64              `json:"treeSize"`
 	Checkpoint string              `json:"checkpoint"` // the signed note
-	Summary    Summary             `json:"summary"`
 	Patients   []ManifestPatient   `json:"patients"`
+	// Summary comes last: it is counted as the people are written.
+	Summary Summary `json:"summary"`
 }
 
 // ManifestIndicator is an indicator without PHI: a record set says how
@@ -65,63 +68,180 @@ const manifestNoteHeader = "labtrust scope manifest v1"
 
 // SignManifest writes the scope's manifest signed with the ledger key.
 //
-// The file is {"manifest": <compact JSON>, "signature": <signed note>}. It
-// is assembled in one buffer, a person at a time, rather than as a slice
-// of patients marshalled and then re-indented: at a million people those
-// copies were most of a scope's memory. The bytes of the manifest are what
-// json.Marshal gives for it.
+// The file is {"manifest": <compact JSON>, "signature": <signed note>}:
+// the manifest's bytes are what json.Marshal gives for it, and the note
+// signs their SHA-256 (see ManifestWriter).
 func SignManifest(s *Scope, signer note.Signer) ([]byte, error) {
-	m := Manifest{Format: ManifestFormat, Incident: s.Incident, Computed: s.Computed, TreeSize: s.TreeSize,
-		Checkpoint: s.Checkpoint, Summary: s.Summarize(), Patients: []ManifestPatient{}}
-	for _, in := range s.Indicators {
-		m.Indicators = append(m.Indicators, ManifestIndicator{Kind: in.Kind, Value: in.Value, From: in.From, To: in.To,
-			Records: len(in.MRNs), Elements: in.Elements})
+	var body bytes.Buffer
+	mw := NewManifestWriter(&body, s)
+	if err := mw.Add(s.Patients); err != nil {
+		return nil, err
 	}
-	head, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("breach: manifest: %w", err)
+	if err := mw.Close(s.Summarize()); err != nil {
+		return nil, err
 	}
-	// head ends with "patients":[]} : the people go between the brackets.
-	head = head[:len(head)-2]
-	const prefix = "{\n \"manifest\": "
-	buf := make([]byte, 0, len(prefix)+len(head)+len(s.Patients)*(140+20*len(firstEntries(s)))+512)
-	buf = append(buf, prefix...)
-	start := len(buf)
-	buf = append(buf, head...)
-	for i, p := range s.Patients {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		b, err := json.Marshal(ManifestPatient{Blind: hex.EncodeToString(p.Blind), State: p.State,
-			Elements: p.Elements, Accesses: p.Accesses, Entries: p.Entries})
-		if err != nil {
-			return nil, fmt.Errorf("breach: manifest: %w", err)
-		}
-		buf = append(buf, b...)
-	}
-	buf = append(buf, "]}"...)
-	sum := sha256.Sum256(buf[start:])
-	text := fmt.Sprintf("%s\nincident %d\nsha256 %s\ntree %d\n", manifestNoteHeader, s.Incident, hex.EncodeToString(sum[:]), s.TreeSize)
-	sig, err := note.Sign(&note.Note{Text: text}, signer)
-	if err != nil {
-		return nil, fmt.Errorf("breach: sign manifest: %w", err)
-	}
-	quoted, err := json.Marshal(string(sig))
+	sig, err := mw.Sign(signer)
 	if err != nil {
 		return nil, err
 	}
-	buf = append(buf, ",\n \"signature\": "...)
-	buf = append(buf, quoted...)
-	return append(buf, "\n}\n"...), nil
+	var out bytes.Buffer
+	if err := WriteSignedManifest(&out, sig, func(w io.Writer) error {
+		_, err := w.Write(body.Bytes())
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
-// firstEntries is a sample of how many ledger entries a person carries,
-// to size the manifest's buffer.
-func firstEntries(s *Scope) []uint64 {
-	if len(s.Patients) == 0 {
-		return nil
+// ManifestWriter writes a scope's manifest (its compact JSON, the
+// "manifest" of the signed file) a part of the people at a time, hashing
+// it as it goes, so a scope of millions is never held whole: the bytes
+// are those json.Marshal gives for the whole Manifest.
+type ManifestWriter struct {
+	w       io.Writer
+	h       hash.Hash
+	s       *Scope
+	started bool
+	n       int
+	buf     []byte
+	sum     [sha256.Size]byte
+	closed  bool
+}
+
+// NewManifestWriter writes s's manifest to w (io.Discard to only sign
+// it). s needs its incident, checkpoint, computed time, tree size and
+// indicators; its people come through Add.
+func NewManifestWriter(w io.Writer, s *Scope) *ManifestWriter {
+	h := sha256.New()
+	return &ManifestWriter{w: io.MultiWriter(w, h), h: h, s: s}
+}
+
+func (m *ManifestWriter) head() error {
+	type head struct {
+		Format     string              `json:"format"`
+		Incident   int64               `json:"incident"`
+		Computed   time.Time           `json:"computed"`
+		Indicators []ManifestIndicator `json:"indicators"`
+		TreeSize   uint64              `json:"treeSize"`
+		Checkpoint string              `json:"checkpoint"`
 	}
-	return s.Patients[0].Entries
+	hd := head{Format: ManifestFormat, Incident: m.s.Incident, Computed: m.s.Computed, TreeSize: m.s.TreeSize, Checkpoint: m.s.Checkpoint}
+	for _, in := range m.s.Indicators {
+		hd.Indicators = append(hd.Indicators, ManifestIndicator{Kind: in.Kind, Value: in.Value, From: in.From, To: in.To,
+			Records: len(in.MRNs), Elements: in.Elements})
+	}
+	b, err := json.Marshal(hd)
+	if err != nil {
+		return fmt.Errorf("breach: manifest: %w", err)
+	}
+	m.started = true
+	_, err = m.w.Write(append(b[:len(b)-1], `,"patients":[`...))
+	return err
+}
+
+// Add writes people, in the scope's order.
+func (m *ManifestWriter) Add(people []Affected) error {
+	if !m.started {
+		if err := m.head(); err != nil {
+			return err
+		}
+	}
+	buf := m.buf[:0]
+	for i := range people {
+		p := &people[i]
+		if m.n > 0 {
+			buf = append(buf, ',')
+		}
+		m.n++
+		b, err := json.Marshal(ManifestPatient{Blind: hex.EncodeToString(p.Blind), State: p.State,
+			Elements: p.Elements, Accesses: p.Accesses, Entries: p.Entries})
+		if err != nil {
+			return fmt.Errorf("breach: manifest: %w", err)
+		}
+		buf = append(buf, b...)
+	}
+	m.buf = buf
+	_, err := m.w.Write(buf)
+	return err
+}
+
+// Close ends the manifest with the scope's summary.
+func (m *ManifestWriter) Close(sum Summary) error {
+	if !m.started {
+		if err := m.head(); err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return fmt.Errorf("breach: manifest: %w", err)
+	}
+	if _, err := m.w.Write(append(append([]byte(`],"summary":`), b...), '}')); err != nil {
+		return err
+	}
+	copy(m.sum[:], m.h.Sum(nil))
+	m.closed = true
+	return nil
+}
+
+// Digest is the SHA-256 of the manifest written (after Close).
+func (m *ManifestWriter) Digest() [sha256.Size]byte { return m.sum }
+
+// Sign returns the signed note over the closed manifest's digest.
+func (m *ManifestWriter) Sign(signer note.Signer) ([]byte, error) {
+	if !m.closed {
+		return nil, errors.New("breach: manifest: sign before close")
+	}
+	sig, err := note.Sign(&note.Note{Text: manifestNote(m.s.Incident, m.sum, m.s.TreeSize)}, signer)
+	if err != nil {
+		return nil, fmt.Errorf("breach: sign manifest: %w", err)
+	}
+	return sig, nil
+}
+
+func manifestNote(incident int64, sum [sha256.Size]byte, size uint64) string {
+	return fmt.Sprintf("%s\nincident %d\nsha256 %s\ntree %d\n", manifestNoteHeader, incident, hex.EncodeToString(sum[:]), size)
+}
+
+// ManifestDigest reads the SHA-256 a manifest signature signs (without
+// checking the signature: VerifyManifest does).
+func ManifestDigest(sig []byte) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	text, _, _ := bytes.Cut(sig, []byte("\n\n"))
+	lines := strings.Split(string(text), "\n")
+	if len(lines) != 4 || lines[0] != manifestNoteHeader || !strings.HasPrefix(lines[2], "sha256 ") {
+		return sum, errors.New("breach: not a scope manifest signature")
+	}
+	b, err := hex.DecodeString(strings.TrimPrefix(lines[2], "sha256 "))
+	if err != nil || len(b) != len(sum) {
+		return sum, errors.New("breach: scope manifest signature: bad digest")
+	}
+	copy(sum[:], b)
+	return sum, nil
+}
+
+// WriteSignedManifest writes the signed manifest file: body writes the
+// manifest (a ManifestWriter's output), sig is its signature.
+func WriteSignedManifest(w io.Writer, sig []byte, body func(io.Writer) error) error {
+	if _, err := io.WriteString(w, "{\n \"manifest\": "); err != nil {
+		return err
+	}
+	if err := body(w); err != nil {
+		return err
+	}
+	quoted, err := json.Marshal(string(sig))
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, ",\n \"signature\": "); err != nil {
+		return err
+	}
+	if _, err := w.Write(quoted); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n}\n")
+	return err
 }
 
 // VerifyManifest checks a signed manifest: the signature (the ledger's

@@ -5,6 +5,7 @@
 package breach
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -12,7 +13,6 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -155,6 +155,9 @@ type Affected struct {
 	// Count, in a group (Scope.Groups), is how many people the row stands
 	// for; 0 is one person.
 	Count int `json:"count,omitempty"`
+	// Registry is the person's registry row, when the registry indicator
+	// read them: notices read the registry again by it, in its order.
+	Registry int64 `json:"registry,omitempty"`
 }
 
 func (a *Affected) weight() int { return max(a.Count, 1) }
@@ -164,31 +167,78 @@ func (a *Affected) weight() int { return max(a.Count, 1) }
 // for any number of people, so an incident keeps them and computes its
 // obligations without reading the scope.
 func (s *Scope) Groups() []Affected {
-	type key struct {
-		state, elements     string
-		address, email, reg bool
+	var t Tally
+	t.Add(s.Patients)
+	return t.Groups()
+}
+
+// Tally counts a scope handed over a part at a time (Scoper.Stream): its
+// summary and groups, without holding anyone.
+type Tally struct {
+	sum    Summary
+	idx    map[groupKey]int
+	groups []Affected
+}
+
+type groupKey struct {
+	state, elements     string
+	address, email, reg bool
+}
+
+// Add counts people.
+func (t *Tally) Add(people []Affected) {
+	if t.idx == nil {
+		t.idx = map[groupKey]int{}
+		t.sum.ByElement, t.sum.ByState = map[Element]int{}, map[string]int{}
 	}
-	idx := map[key]int{}
-	var out []Affected
-	for _, p := range s.Patients {
-		es := make([]string, len(p.Elements))
-		for i, e := range p.Elements {
-			es[i] = string(e)
+	var es []string
+	for i := range people {
+		p := &people[i]
+		t.sum.Patients++
+		for _, e := range p.Elements {
+			t.sum.ByElement[e]++
+		}
+		st := p.State
+		if st == "" {
+			st = "unknown"
+		}
+		t.sum.ByState[st]++
+		if !p.HasAddress && !p.HasEmail {
+			t.sum.NoContact++
+		}
+		if !p.Registered {
+			t.sum.Unregistered++
+		}
+		es = es[:0]
+		for _, e := range p.Elements {
+			es = append(es, string(e))
 		}
 		slices.Sort(es)
-		k := key{p.State, strings.Join(es, ","), p.HasAddress, p.HasEmail, p.Registered}
-		i, ok := idx[k]
+		k := groupKey{p.State, strings.Join(es, ","), p.HasAddress, p.HasEmail, p.Registered}
+		g, ok := t.idx[k]
 		if !ok {
-			i = len(out)
-			idx[k] = i
+			g = len(t.groups)
+			t.idx[k] = g
 			els := append([]Element(nil), p.Elements...)
 			sortElements(els)
-			out = append(out, Affected{State: p.State, Elements: els, HasAddress: p.HasAddress, HasEmail: p.HasEmail, Registered: p.Registered})
+			t.groups = append(t.groups, Affected{State: p.State, Elements: els, HasAddress: p.HasAddress, HasEmail: p.HasEmail, Registered: p.Registered})
 		}
-		out[i].Count += p.weight()
+		t.groups[g].Count += p.weight()
 	}
-	return out
 }
+
+// Summary is the counts so far, with events matched.
+func (t *Tally) Summary(events int) Summary {
+	sum := t.sum
+	sum.Events = events
+	if sum.ByElement == nil {
+		sum.ByElement, sum.ByState = map[Element]int{}, map[string]int{}
+	}
+	return sum
+}
+
+// Groups is the people so far by what the obligations turn on.
+func (t *Tally) Groups() []Affected { return t.groups }
 
 // MaxEntries bounds the ledger entries a scope keeps per patient.
 const MaxEntries = 64
@@ -222,24 +272,9 @@ type Summary struct {
 
 // Summarize counts the scope.
 func (s *Scope) Summarize() Summary {
-	sum := Summary{Patients: len(s.Patients), Events: s.Events, ByElement: map[Element]int{}, ByState: map[string]int{}}
-	for _, p := range s.Patients {
-		for _, e := range p.Elements {
-			sum.ByElement[e]++
-		}
-		st := p.State
-		if st == "" {
-			st = "unknown"
-		}
-		sum.ByState[st]++
-		if !p.HasAddress && !p.HasEmail {
-			sum.NoContact++
-		}
-		if !p.Registered {
-			sum.Unregistered++
-		}
-	}
-	return sum
+	var t Tally
+	t.Add(s.Patients)
+	return t.Summary(s.Events)
 }
 
 // Events is what scoping reads: the store's frames, selected by their
@@ -263,20 +298,51 @@ type Scoper struct {
 }
 
 // Compute returns the scope of the indicators among the entries below
-// size (the checkpointed tree size the caller cites).
+// size (the checkpointed tree size the caller cites), everyone in it held
+// in memory: Stream hands a large scope over a part at a time instead.
 func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint64) (*Scope, error) {
+	s := &Scope{Indicators: indicators, TreeSize: size}
+	var people []Affected
+	if err := sc.Stream(ctx, s, func(part []Affected) error {
+		people = append(people, part...)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	s.Patients = people
+	return s, nil
+}
+
+// StreamPart is how many people Stream hands over at a time (at most).
+const StreamPart = 4096
+
+// Stream computes the scope of s.Indicators among the entries below
+// s.TreeSize and calls fn with its people a part at a time, each once, in
+// blind-index order; fn must not keep the slice. It sets s.Computed
+// before it starts and s.Events before the first call.
+//
+// People found in the ledger (and record sets) are held in memory, as
+// accesses to them are gathered from every matching entry. A registry
+// indicator's people, who can be everyone the lab ever served, are not:
+// the registry is read once in blind-index order, each person filled from
+// their record as it is read, joined with what the ledger found of them,
+// and handed on.
+func (sc *Scoper) Stream(ctx context.Context, s *Scope, fn func(part []Affected) error) error {
+	indicators := s.Indicators
+	size := s.TreeSize
 	if len(indicators) == 0 {
-		return nil, errors.New("breach: a scope needs at least one indicator")
+		return errors.New("breach: a scope needs at least one indicator")
 	}
 	for _, in := range indicators {
 		if err := in.Check(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	now := time.Now
 	if sc.Now != nil {
 		now = sc.Now
 	}
+	s.Computed = now().UTC()
 	// Each person once, in the order first seen: an index by MRN into the
 	// scope's list (a map to pointers of a separate struct per person was
 	// most of a large scope's memory).
@@ -325,6 +391,7 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 		seen  = map[uint64]bool{}
 	)
 	readers := sync.Pool{New: func() any { return new(frame.Reader) }}
+	var registryIndicators []Indicator
 	for _, in := range indicators {
 		if in.Kind == IndicatorRecords {
 			for _, m := range in.MRNs {
@@ -333,6 +400,7 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 			continue
 		}
 		if in.Kind == IndicatorRegistry {
+			registryIndicators = append(registryIndicators, in)
 			continue // read last, below, once every other indicator is in
 		}
 		f := store.Filter{From: in.From, To: in.To, Kind: string(labtrust.KindAccess)}
@@ -381,64 +449,38 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("breach: scan for %s indicator: %w", in.Kind, err)
+			return fmt.Errorf("breach: scan for %s indicator: %w", in.Kind, err)
 		}
 	}
 	slices.SortFunc(found, func(a, b matched) int { return cmp.Compare(a.idx, b.idx) })
-	const workers = scanWorkers
-	errs := make([]error, workers)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	events := len(found)
+	s.Events = len(found)
 	for _, m := range found {
 		for _, p := range m.patients {
 			add(p, m.els, m.idx, m.at, true)
 		}
 	}
-	// The whole registry: read in order, each person filled from their
-	// record as it is read (their elements are all in by now), so the
-	// look-ups below skip them.
-	for _, in := range indicators {
-		if in.Kind != IndicatorRegistry {
-			continue
-		}
-		all, ok := sc.Patients.(AllPatients)
-		if !ok {
-			return nil, errors.New("breach: a registry indicator needs the patient registry")
-		}
-		err := all.Each(ctx, func(es []*registry.Entry) error {
-			for _, e := range es {
-				add(e.Patient.ID.ID, in.Elements, 0, time.Time{}, false)
-				p := &people[idx[e.Patient.ID.ID]]
-				if !p.Registered {
-					sc.fill(p, e)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("breach: read the registry: %w", err)
-		}
-	}
+	found, seen = nil, nil
 	idx = nil
-	s := &Scope{Indicators: indicators, Computed: now().UTC(), TreeSize: size, Events: events, Patients: people}
-	for i := range s.Patients {
-		s.Patients[i].Blind = sc.Blind(s.Patients[i].MRN)
+	// The people found so far, resolved against the registry a few
+	// batches at once and put in blind-index order.
+	for i := range people {
+		people[i].Blind = sc.Blind(people[i].MRN)
 	}
-	// Registry look-ups, a few batches at once.
 	const resolveBatch = 256
-	next.Store(0)
-	for w := 0; w < min(workers, len(s.Patients)); w++ {
-		errs[w] = nil
+	const workers = scanWorkers
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, len(people)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				k := int(next.Add(resolveBatch) - resolveBatch)
-				if k >= len(s.Patients) || ctx.Err() != nil {
+				if k >= len(people) || ctx.Err() != nil {
 					return
 				}
-				part := s.Patients[k:min(k+resolveBatch, len(s.Patients))]
+				part := people[k:min(k+resolveBatch, len(people))]
 				if err := sc.resolveAll(ctx, part); err != nil {
 					errs[w] = err
 					return
@@ -452,11 +494,109 @@ func (sc *Scoper) Compute(ctx context.Context, indicators []Indicator, size uint
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	sort.Slice(s.Patients, func(i, j int) bool { return string(s.Patients[i].Blind) < string(s.Patients[j].Blind) })
-	return s, nil
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(people, func(a, b Affected) int { return bytes.Compare(a.Blind, b.Blind) })
+	out := &parts{fn: fn, part: make([]Affected, 0, min(StreamPart, max(len(people), 64)))}
+	if len(registryIndicators) > 0 {
+		if err := sc.streamRegistry(ctx, registryIndicators, people, out); err != nil {
+			return err
+		}
+	} else {
+		for i := range people {
+			if err := out.add(people[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return out.flush()
+}
+
+// parts hands people on StreamPart at a time.
+type parts struct {
+	fn   func([]Affected) error
+	part []Affected
+}
+
+func (p *parts) add(a Affected) error {
+	p.part = append(p.part, a)
+	if len(p.part) < StreamPart {
+		return nil
+	}
+	return p.flush()
+}
+
+func (p *parts) flush() error {
+	if len(p.part) == 0 {
+		return nil
+	}
+	err := p.fn(p.part)
+	p.part = p.part[:0]
+	return err
+}
+
+// streamRegistry hands on everyone the registry holds now with the
+// elements of the registry indicators, merged in blind-index order with
+// the people the ledger and record sets found (people, in that order):
+// one found and in the registry is handed on once, with both.
+func (sc *Scoper) streamRegistry(ctx context.Context, indicators []Indicator, people []Affected, out *parts) error {
+	all, ok := sc.Patients.(AllPatients)
+	if !ok {
+		return errors.New("breach: a registry indicator needs the patient registry")
+	}
+	var els []Element
+	for _, in := range indicators {
+		for _, e := range in.Elements {
+			if !slices.Contains(els, e) {
+				els = append(els, e)
+			}
+		}
+	}
+	j := 0
+	err := all.Each(ctx, func(es []*registry.Entry) error {
+		for _, e := range es {
+			blind := e.Blind
+			if blind == nil {
+				blind = sc.Blind(e.Patient.ID.ID)
+			}
+			for j < len(people) && bytes.Compare(people[j].Blind, blind) < 0 {
+				if err := out.add(people[j]); err != nil {
+					return err
+				}
+				j++
+			}
+			a := Affected{MRN: e.Patient.ID.ID, Blind: blind}
+			if j < len(people) && bytes.Equal(people[j].Blind, blind) {
+				a = people[j]
+				j++
+			}
+			for _, el := range els {
+				if !slices.Contains(a.Elements, el) {
+					a.Elements = append(a.Elements, el)
+				}
+			}
+			sc.fill(&a, e)
+			a.Registry = e.ID
+			sortElements(a.Elements)
+			if err := out.add(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("breach: read the registry: %w", err)
+	}
+	for ; j < len(people); j++ {
+		if err := out.add(people[j]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanWorkers is how many frames a scope reads and opens at once: cold
@@ -674,7 +814,7 @@ func (sc *Scoper) fill(a *Affected, en *registry.Entry) {
 	if a.State == "" && len(p.Addresses) > 0 {
 		a.State = strings.ToUpper(strings.TrimSpace(p.Addresses[0].State))
 	}
-	if p.SSN != "" && slices.Contains(a.Elements, ElementAddress) {
+	if p.SSN != "" && slices.Contains(a.Elements, ElementAddress) && !slices.Contains(a.Elements, ElementSSN) {
 		a.Elements = append(a.Elements, ElementSSN)
 	}
 	if bd, err := time.Parse(time.DateOnly, p.BirthDate); err == nil {

@@ -710,11 +710,11 @@ func (c *Console) incidentIndicators(r *http.Request, st *identity.Staff, id int
 
 func (c *Console) incidentScope(r *http.Request, st *identity.Staff, id int64) (string, error) {
 	start := time.Now()
-	sc, _, err := c.Incidents.Service.ComputeScope(r.Context(), st.Username, id, c.Incidents.Scoper, c.Incidents.Checkpoint(), c.Incidents.Signer)
+	ref, err := c.Incidents.Service.ComputeScope(r.Context(), st.Username, id, c.Incidents.Scoper, c.Incidents.Checkpoint(), c.Incidents.Signer)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("Scope computed in %s: %d patients.", time.Since(start).Round(time.Millisecond), len(sc.Patients)), nil
+	return fmt.Sprintf("Scope computed in %s: %d patients.", time.Since(start).Round(time.Millisecond), ref.Summary.Patients), nil
 }
 
 func (c *Console) incidentAssess(r *http.Request, st *identity.Staff, id int64) (string, error) {
@@ -827,8 +827,8 @@ func (c *Console) incidentManifest(w http.ResponseWriter, r *http.Request, st *i
 	if !ok {
 		return
 	}
-	_, m, err := c.Incidents.Service.Scope(r.Context(), id)
-	if errors.Is(err, labtrust.ErrNotFound) {
+	in, err := c.Incidents.Service.Get(r.Context(), id)
+	if err == nil && in.Scope == nil {
 		c.showIncident(w, r, st, id, http.StatusNotFound, "", "No scope has been computed yet.")
 		return
 	}
@@ -839,5 +839,9 @@ func (c *Console) incidentManifest(w http.ResponseWriter, r *http.Request, st *i
 	c.ID.Record(r.Context(), st.Username, "scope-manifest", labtrust.ActionExecute, labtrust.OutcomeSuccess, "incident "+strconv.FormatInt(id, 10))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"scope-incident-%d.json\"", id))
-	w.Write(m)
+	// Streamed: a registry-wide scope's manifest is over a gigabyte. An
+	// error part-way leaves a file that does not verify; it is logged.
+	if err := c.Incidents.Service.WriteManifest(r.Context(), id, w); err != nil {
+		c.Log.Error("scope manifest", "incident", id, "err", err)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,80 +25,164 @@ func scopeAAD(incident int64) []byte {
 
 // ComputeScope computes the incident's breach scope from its indicators
 // among the entries the signed checkpoint covers, stores it sealed with
-// its signed manifest, and records it.
-func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *breach.Scoper, checkpoint []byte, signer note.Signer) (*breach.Scope, []byte, error) {
+// the signature of its manifest, and records it. The people are handed
+// from the computation to the store a part at a time (sealed on one
+// goroutine while the next part is read), and the manifest is hashed as
+// they pass, so memory does not grow with the scope; WriteManifest writes
+// the manifest again from the stored parts.
+func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *breach.Scoper, checkpoint []byte, signer note.Signer) (*ScopeRef, error) {
 	in, err := s.Get(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(in.Indicators) == 0 {
-		return nil, nil, invalid("set the scope's indicators first (accounts, addresses, systems, feeds or record sets)")
+		return nil, invalid("set the scope's indicators first (accounts, addresses, systems, feeds or record sets)")
 	}
 	if len(checkpoint) == 0 {
-		return nil, nil, errors.New("incident: no signed checkpoint yet; wait for the ledger's first checkpoint")
+		return nil, errors.New("incident: no signed checkpoint yet; wait for the ledger's first checkpoint")
 	}
 	text, _, ok := cutNote(checkpoint)
 	if !ok {
-		return nil, nil, errors.New("incident: malformed checkpoint")
+		return nil, errors.New("incident: malformed checkpoint")
 	}
 	cp, err := ledger.ParseCheckpoint(text)
 	if err != nil {
-		return nil, nil, fmt.Errorf("incident: checkpoint: %w", err)
+		return nil, fmt.Errorf("incident: checkpoint: %w", err)
 	}
-	scope, err := sc.Compute(ctx, in.Indicators, cp.Size)
+	// The row first, for the parts to name; it is filled in at the end,
+	// and the incident names it only then.
+	sid, err := s.st.AddScope(ctx, store.ScopeRow{Incident: id, ComputedAt: time.Now().UTC(), TreeSize: cp.Size, Body: []byte{}, Manifest: []byte{}})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	scope.Incident, scope.Checkpoint = id, string(checkpoint)
-	manifest, err := breach.SignManifest(scope, signer)
+	head := &breach.Scope{Incident: id, Indicators: in.Indicators, TreeSize: cp.Size, Checkpoint: string(checkpoint)}
+	mw := breach.NewManifestWriter(io.Discard, head)
+	var tally breach.Tally
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := make(chan []breach.Affected, 2)
+	stored := make(chan error, 1)
+	chunks := 0
+	go func() {
+		var err error
+		for part := range parts {
+			if err == nil {
+				if err = s.storeScopePart(ctx, id, sid, chunks, part); err != nil {
+					cancel()
+				}
+				chunks++
+			}
+		}
+		stored <- err
+	}()
+	err = sc.Stream(ctx, head, func(part []breach.Affected) error {
+		tally.Add(part)
+		if err := mw.Add(part); err != nil {
+			return err
+		}
+		select {
+		case parts <- slices.Clone(part):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(parts)
+	if serr := <-stored; serr != nil {
+		return nil, serr
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	sum := tally.Summary(head.Events)
+	if err := mw.Close(sum); err != nil {
+		return nil, err
+	}
+	sig, err := mw.Sign(signer)
+	if err != nil {
+		return nil, err
 	}
 	// The header (indicators, checkpoint, counts) in the scope row; the
 	// people in sealed parts beside it, with their blind indexes.
-	header := *scope
-	header.Patients = nil
-	header.Chunks = (len(scope.Patients) + ScopeChunk - 1) / ScopeChunk
-	body, err := json.Marshal(&header)
+	head.Chunks = chunks
+	body, err := json.Marshal(head)
 	if err != nil {
-		return nil, nil, fmt.Errorf("incident: encode scope: %w", err)
+		return nil, fmt.Errorf("incident: encode scope: %w", err)
 	}
 	sealed, err := s.key.Seal(ctx, nil, s2.Encode(nil, body), scopeAAD(id))
 	if err != nil {
-		return nil, nil, fmt.Errorf("incident: seal scope: %w", err)
+		return nil, fmt.Errorf("incident: seal scope: %w", err)
 	}
-	sid, err := s.st.AddScope(ctx, storeScope(id, scope, sealed, manifest))
-	if err != nil {
-		return nil, nil, err
+	if err := s.st.FinishScope(ctx, store.ScopeRow{ID: sid, Incident: id, ComputedAt: head.Computed, TreeSize: head.TreeSize,
+		Patients: sum.Patients, Body: sealed, Manifest: sig}); err != nil {
+		return nil, err
 	}
-	for seq := 0; seq < header.Chunks; seq++ {
-		part := scope.Patients[seq*ScopeChunk : min((seq+1)*ScopeChunk, len(scope.Patients))]
-		b, err := json.Marshal(part)
-		if err != nil {
-			return nil, nil, fmt.Errorf("incident: encode scope: %w", err)
-		}
-		sealed, err := s.key.Seal(ctx, nil, s2.Encode(nil, b), scopeChunkAAD(id, sid, seq))
-		if err != nil {
-			return nil, nil, fmt.Errorf("incident: seal scope: %w", err)
-		}
-		members := make([][]byte, len(part))
-		for i := range part {
-			members[i] = part[i].Blind
-		}
-		if err := s.st.AddScopeChunk(ctx, sid, seq, sealed, members); err != nil {
-			return nil, nil, err
-		}
-	}
-	sum := scope.Summarize()
+	ref := &ScopeRef{ID: sid, Computed: head.Computed, TreeSize: head.TreeSize, Summary: sum, Groups: tally.Groups()}
 	_, err = s.update(ctx, by, id, "scope", func(in *Incident, now time.Time) (string, string, error) {
-		in.Scope = &ScopeRef{ID: sid, Computed: scope.Computed, TreeSize: scope.TreeSize, Summary: sum, Groups: scope.Groups()}
-		return fmt.Sprintf("Breach scope %d computed: %d patients from %d ledger entries (checkpoint at size %d)", sid, sum.Patients, sum.Events, scope.TreeSize),
+		in.Scope = ref
+		return fmt.Sprintf("Breach scope %d computed: %d patients from %d ledger entries (checkpoint at size %d)", sid, sum.Patients, sum.Events, head.TreeSize),
 			fmt.Sprintf("scope %d patients %d", sid, sum.Patients), nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return scope, manifest, nil
+	return ref, nil
+}
+
+// storeScopePart seals and stores one part of a scope's people.
+func (s *Service) storeScopePart(ctx context.Context, id, sid int64, seq int, part []breach.Affected) error {
+	b, err := json.Marshal(part)
+	if err != nil {
+		return fmt.Errorf("incident: encode scope: %w", err)
+	}
+	sealed, err := s.key.Seal(ctx, nil, s2.Encode(nil, b), scopeChunkAAD(id, sid, seq))
+	if err != nil {
+		return fmt.Errorf("incident: seal scope: %w", err)
+	}
+	members := make([][]byte, len(part))
+	for i := range part {
+		members[i] = part[i].Blind
+	}
+	return s.st.AddScopeChunk(ctx, sid, seq, sealed, members)
+}
+
+// WriteManifest writes the incident's current scope manifest, signed,
+// to w. A scope stored in parts has its manifest written again from them
+// (the same bytes, checked against the signed digest: an error after
+// writing means they differ and the file will not verify); an older
+// scope's stored file is copied.
+func (s *Service) WriteManifest(ctx context.Context, id int64, w io.Writer) error {
+	sc, row, err := s.scopeHeader(ctx, id)
+	if err != nil {
+		return err
+	}
+	if bytes.HasPrefix(row.Manifest, []byte("{")) { // the whole signed file
+		_, err := w.Write(row.Manifest)
+		return err
+	}
+	want, err := breach.ManifestDigest(row.Manifest)
+	if err != nil {
+		return fmt.Errorf("incident: scope %d: %w", row.ID, err)
+	}
+	var tally breach.Tally
+	var mw *breach.ManifestWriter
+	err = breach.WriteSignedManifest(w, row.Manifest, func(w io.Writer) error {
+		mw = breach.NewManifestWriter(w, sc)
+		if err := s.eachChunk(ctx, id, row.ID, func(part []breach.Affected) error {
+			tally.Add(part)
+			return mw.Add(part)
+		}); err != nil {
+			return err
+		}
+		return mw.Close(tally.Summary(sc.Events))
+	})
+	if err != nil {
+		return err
+	}
+	if mw.Digest() != want {
+		return fmt.Errorf("incident: scope %d: the manifest written again does not match its signed digest", row.ID)
+	}
+	return nil
 }
 
 func cutNote(msg []byte) (text, sigs []byte, ok bool) {
@@ -129,12 +215,12 @@ func (s *Service) scopeRow(ctx context.Context, id int64) (store.ScopeRow, error
 }
 
 // Scope returns the incident's scope with every person in it (with PHI:
-// callers check the viewer may see it) and its signed manifest. For a
-// large scope, ScopePatients reads the people a part at a time.
-func (s *Service) Scope(ctx context.Context, id int64) (*breach.Scope, []byte, error) {
+// callers check the viewer may see it). For a large scope, ScopePatients
+// reads the people a part at a time.
+func (s *Service) Scope(ctx context.Context, id int64) (*breach.Scope, error) {
 	sc, row, err := s.scopeHeader(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if sc.Chunks > 0 {
 		err := s.eachChunk(ctx, id, row.ID, func(part []breach.Affected) error {
@@ -142,11 +228,11 @@ func (s *Service) Scope(ctx context.Context, id int64) (*breach.Scope, []byte, e
 			return nil
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		sc.Chunks = 0
 	}
-	return sc, row.Manifest, nil
+	return sc, nil
 }
 
 // ScopePatients calls fn with the people of the incident's scope, a part
@@ -232,7 +318,7 @@ func (s *Service) Obligations(ctx context.Context, id int64, laws breach.Laws) (
 		people = in.Scope.Groups
 	} else {
 		// A scope computed before groups were kept: read it.
-		sc, _, err := s.Scope(ctx, id)
+		sc, err := s.Scope(ctx, id)
 		if errors.Is(err, labtrust.ErrNotFound) {
 			return in, nil, invalid("compute the breach scope first")
 		}
@@ -254,6 +340,4 @@ func (s *Service) Obligations(ctx context.Context, id int64, laws breach.Laws) (
 	return in, breach.Obligations(sit, laws), nil
 }
 
-func storeScope(id int64, sc *breach.Scope, sealed, manifest []byte) store.ScopeRow {
-	return store.ScopeRow{Incident: id, ComputedAt: sc.Computed, TreeSize: sc.TreeSize, Patients: len(sc.Patients), Body: sealed, Manifest: manifest}
-}
+

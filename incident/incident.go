@@ -177,7 +177,7 @@ type Store interface {
 	AddEvidence(ctx context.Context, r store.EvidenceRow) (int64, error)
 	Evidence(ctx context.Context, id int64) (store.EvidenceRow, error)
 	AddScope(ctx context.Context, r store.ScopeRow) (int64, error)
-	SetScopeManifest(ctx context.Context, id int64, manifest []byte) error
+	FinishScope(ctx context.Context, r store.ScopeRow) error
 	Scope(ctx context.Context, id int64) (store.ScopeRow, error)
 	AddScopeChunk(ctx context.Context, scope int64, seq int, body []byte, members [][]byte) error
 	ScopeChunks(ctx context.Context, scope int64, fn func(seq int, body []byte) error) error

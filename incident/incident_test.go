@@ -327,10 +327,19 @@ func TestScopeToObligations(t *testing.T) {
 		}
 		cp := waitCheckpoint(t, f, uint64(len(evs)))
 		sc := &breach.Scoper{Events: f.db, Keys: f.keys, Blind: f.keys.Blinder(), Patients: f.reg}
-		scope, manifest, err := f.svc.ComputeScope(ctx, "priya", in.ID, sc, cp, f.signer)
+		ref, err := f.svc.ComputeScope(ctx, "priya", in.ID, sc, cp, f.signer)
 		if err != nil {
 			t.Fatal(err)
 		}
+		scope, err := f.svc.Scope(ctx, in.ID)
+		if err != nil || ref.Summary.Patients != len(scope.Patients) {
+			t.Fatalf("scope read back: %v, %d people, summary %d", err, len(scope.Patients), ref.Summary.Patients)
+		}
+		var mb bytes.Buffer
+		if err := f.svc.WriteManifest(ctx, in.ID, &mb); err != nil {
+			t.Fatal(err)
+		}
+		manifest := mb.Bytes()
 		by := map[string]breach.Affected{}
 		for _, p := range scope.Patients {
 			by[p.MRN] = p
@@ -380,7 +389,7 @@ func TestScopeToObligations(t *testing.T) {
 		if bytes.Contains(row.Body, []byte(`"mrn":"M`)) {
 			t.Fatal("scope stored in clear")
 		}
-		back, _, err := f.svc.Scope(ctx, in.ID)
+		back, err := f.svc.Scope(ctx, in.ID)
 		if err != nil || len(back.Patients) != 4 {
 			t.Fatalf("scope back: %v", err)
 		}
@@ -487,11 +496,14 @@ func TestScopeInParts(t *testing.T) {
 		}
 		cp := waitCheckpoint(t, f, 1)
 		sc := &breach.Scoper{Events: f.db, Keys: f.keys, Blind: f.keys.Blind, Patients: f.reg}
-		scope, _, err := f.svc.ComputeScope(ctx, "priya", in.ID, sc, cp, f.signer)
+		if _, err := f.svc.ComputeScope(ctx, "priya", in.ID, sc, cp, f.signer); err != nil {
+			t.Fatalf("scope: %v", err)
+		}
+		scope, err := f.svc.Scope(ctx, in.ID)
 		if err != nil || len(scope.Patients) != n {
 			t.Fatalf("scope: %v", err)
 		}
-		whole, _, err := f.svc.Scope(ctx, in.ID)
+		whole, err := f.svc.Scope(ctx, in.ID)
 		if err != nil || len(whole.Patients) != n || whole.Chunks != 0 {
 			t.Fatalf("read whole: %d patients, %v", len(whole.Patients), err)
 		}
@@ -528,7 +540,7 @@ func TestScopeInParts(t *testing.T) {
 		if _, err := f.db.SQL().ExecContext(ctx, fmt.Sprintf(`UPDATE breach_scope_chunks SET body = (SELECT body FROM breach_scope_chunks WHERE scope = %d AND seq = 1) WHERE scope = %d AND seq = 0`, sid, sid)); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := f.svc.Scope(ctx, in.ID); err == nil || !strings.Contains(err.Error(), "does not authenticate") {
+		if _, err := f.svc.Scope(ctx, in.ID); err == nil || !strings.Contains(err.Error(), "does not authenticate") {
 			t.Fatalf("a moved part was read: %v", err)
 		}
 	})
@@ -571,7 +583,10 @@ func TestScopeWholeRegistry(t *testing.T) {
 		}
 		cp := waitCheckpoint(t, f, uint64(len(evs)))
 		sc := &breach.Scoper{Events: f.db, Keys: f.keys, Blind: f.keys.Blind, Patients: f.reg}
-		scope, _, err := f.svc.ComputeScope(ctx, "priya", in.ID, sc, cp, f.signer)
+		if _, err := f.svc.ComputeScope(ctx, "priya", in.ID, sc, cp, f.signer); err != nil {
+			t.Fatal(err)
+		}
+		scope, err := f.svc.Scope(ctx, in.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

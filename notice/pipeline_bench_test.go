@@ -118,7 +118,7 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 		start := time.Now()
 		phase("scope", func() {
 			scoper := &breach.Scoper{Keys: keys, Blind: keys.Blind, Patients: reg, Events: db}
-			if _, _, err := inc.ComputeScope(ctx, "priya", in.ID, scoper, pipe.LatestCheckpoint(), signer); err != nil {
+			if _, err := inc.ComputeScope(ctx, "priya", in.ID, scoper, pipe.LatestCheckpoint(), signer); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -71,7 +71,10 @@ var ErrForgotten = errors.New("registry: this patient was forgotten")
 
 // Entry is a patient as the registry holds them.
 type Entry struct {
-	ID        int64
+	ID int64
+	// Blind is the blind index of the MRN the row holds (the keyring's
+	// Blind): it names the patient without PHI.
+	Blind     []byte
 	Patient   labtrust.Patient
 	Source    string
 	UpdatedAt time.Time
@@ -535,7 +538,7 @@ func (r *Registry) open(ctx context.Context, row store.PatientRow) (*Entry, erro
 	if err := json.Unmarshal(pt, &sr); err != nil {
 		return nil, fmt.Errorf("registry: patient %d: record does not decode: %w", row.ID, err)
 	}
-	return &Entry{ID: row.ID, Patient: sr.Patient, Source: row.Source, UpdatedAt: row.UpdatedAt, Merged: sr.Merged}, nil
+	return &Entry{ID: row.ID, Blind: row.Blind, Patient: sr.Patient, Source: row.Source, UpdatedAt: row.UpdatedAt, Merged: sr.Merged}, nil
 }
 
 // Find returns the patients matching one exact lookup: kind is one of the

@@ -147,6 +147,20 @@ func (d *DB) AddScope(ctx context.Context, r ScopeRow) (int64, error) {
 	return id, nil
 }
 
+// FinishScope stores what a scope's row holds once its parts are all
+// stored: the count, sealed header and manifest signature.
+func (d *DB) FinishScope(ctx context.Context, r ScopeRow) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE breach_scopes SET computed_at = ?, tree_size = ?, patients = ?, body = ?, manifest = ? WHERE id = ? AND incident = ?`),
+		r.ComputedAt.UnixNano(), int64(r.TreeSize), r.Patients, r.Body, r.Manifest, r.ID, r.Incident)
+	if err != nil {
+		return fmt.Errorf("store: scope %d: %w", r.ID, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("store: scope %d: %w", r.ID, labtrust.ErrNotFound)
+	}
+	return nil
+}
+
 // SetScopeManifest stores the signed manifest of a scope (signed once its
 // ID is known).
 func (d *DB) SetScopeManifest(ctx context.Context, id int64, manifest []byte) error {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -499,16 +500,25 @@ func (d *DB) PatientsByBlind(ctx context.Context, blinds [][]byte) (map[string]P
 }
 
 // LivePatients calls fn with the registry's current rows (not merged into
-// another, not forgotten) in ID order, a page at a time.
+// another, not forgotten) in blind-index order, a page at a time. That
+// order, through the blind index, is the one whatever is built from a
+// whole registry (a breach scope's members, its notices) can append in:
+// rows keyed by blind index inserted in row order would land all over
+// their indexes, and at millions of rows each commit would rewrite a page
+// per row.
 func (d *DB) LivePatients(ctx context.Context, fn func([]PatientRow) error) error {
 	const page = 1000
-	after := int64(0)
+	after := []byte{}
+	st, err := d.stmt(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE blind > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY blind LIMIT `+strconv.Itoa(page)))
+	if err != nil {
+		return err
+	}
 	for {
-		rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE id > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY id LIMIT ?`), after, page)
+		rows, err := st.QueryContext(ctx, after)
 		if err != nil {
 			return fmt.Errorf("store: patients: %w", mapErr(err))
 		}
-		var out []PatientRow
+		out := make([]PatientRow, 0, page)
 		for rows.Next() {
 			r, err := scanPatient(rows)
 			if err != nil {
@@ -525,7 +535,7 @@ func (d *DB) LivePatients(ctx context.Context, fn func([]PatientRow) error) erro
 			if err := fn(out); err != nil {
 				return err
 			}
-			after = out[len(out)-1].ID
+			after = out[len(out)-1].Blind
 		}
 		if len(out) < page {
 			return nil

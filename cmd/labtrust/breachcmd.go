@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -45,7 +46,7 @@ labtrust scope verify FILE.`,
 					return err
 				}
 				start := time.Now()
-				sc, manifest, err := s.ComputeScope(ctx, operator(), id, scoper(a), cp, a.signer)
+				ref, err := s.ComputeScope(ctx, operator(), id, scoper(a), cp, a.signer)
 				if err != nil {
 					return incidentErr(err)
 				}
@@ -53,11 +54,11 @@ labtrust scope verify FILE.`,
 				// The manifest first, so a reader that stops reading the
 				// summary early cannot lose it.
 				if manifestOut != "" {
-					if err := os.WriteFile(manifestOut, manifest, 0o644); err != nil {
+					if err := writeManifest(ctx, s, id, manifestOut); err != nil {
 						return err
 					}
 				}
-				printScope(g, sc.Summarize(), sc.TreeSize, took)
+				printScope(g, ref.Summary, ref.TreeSize, took)
 				if manifestOut != "" {
 					fmt.Fprintf(g.stdout, "signed manifest written to %s (verify: labtrust scope verify %s)\n", manifestOut, manifestOut)
 				}
@@ -125,6 +126,28 @@ labtrust scope verify FILE.`,
 	}
 	cmd.AddCommand(verify, show)
 	return cmd
+}
+
+// writeManifest writes the incident's signed scope manifest to a file
+// (removed again when it could not be written whole).
+func writeManifest(ctx context.Context, s *incident.Service, id int64, path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = s.WriteManifest(ctx, id, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("scope manifest: %w", err)
+	}
+	return nil
 }
 
 func printScope(g *globalOpts, s breach.Summary, size uint64, took time.Duration) {
