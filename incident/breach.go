@@ -339,5 +339,3 @@ func (s *Service) Obligations(ctx context.Context, id int64, laws breach.Laws) (
 	}
 	return in, breach.Obligations(sit, laws), nil
 }
-
-
