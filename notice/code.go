@@ -13,22 +13,46 @@ import (
 // read aloud or retyped from paper survives the usual confusions.
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
+const codeLen = 12
+
 // NewCode returns a random notice code of 12 symbols (60 bits) written
 // XXXX-XXXX-XXXX. Sixty bits make guessing a live code hopeless at any
 // rate the portal allows.
 func NewCode() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	var c [1]noticeCode
+	if err := newCodes(c[:]); err != nil {
 		return "", err
 	}
-	out := make([]byte, 0, 14)
-	for i, c := range b {
-		if i == 4 || i == 8 {
-			out = append(out, '-')
+	return formatCode(c[0].code), nil
+}
+
+// newCodes fills codes with random symbols, reading the system's random
+// source a few thousand codes at a time.
+func newCodes(codes []noticeCode) error {
+	var buf [4096 * codeLen]byte
+	for start := 0; start < len(codes); start += 4096 {
+		part := codes[start:min(start+4096, len(codes))]
+		b := buf[:len(part)*codeLen]
+		if _, err := rand.Read(b); err != nil {
+			return err
 		}
-		out = append(out, crockford[c&31])
+		for i := range part {
+			for j := range codeLen {
+				part[i].code[j] = crockford[b[i*codeLen+j]&31]
+			}
+		}
 	}
-	return string(out), nil
+	return nil
+}
+
+func formatCode(c [codeLen]byte) string {
+	out := make([]byte, 0, codeLen+2)
+	out = append(out, c[:4]...)
+	out = append(out, '-')
+	out = append(out, c[4:8]...)
+	out = append(out, '-')
+	out = append(out, c[8:]...)
+	return string(out)
 }
 
 // ErrBadCode means a typed code is not a notice code's shape.

@@ -1,11 +1,14 @@
 package notice
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,9 +122,20 @@ func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope,
 // PrepareFrom is Prepare over a scope read a part at a time (the incident
 // service's ScopePatients), so no list of everyone is held in memory;
 // total is the scope's size, for progress.
+//
+// The codes are made first, total of them, and handed out in the order of
+// their keyed hashes: notices are stored in scope order (blind-index
+// order), so both of their unique indexes, person and code hash, are
+// filled in order. Random hashes inserted a thousand at a time would
+// rewrite a page of their index per notice at each commit, which at ten
+// million notices is tens of gigabytes of writing.
 func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn func([]breach.Affected) error) error, total int, progress func(done, total int)) (Prepared, error) {
 	var p Prepared
 	now := s.now().UTC()
+	codes, err := s.sortedCodes(total)
+	if err != nil {
+		return p, err
+	}
 	const batch = 1000
 	type chunk struct {
 		rows []store.NoticeRow
@@ -137,44 +151,71 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 	var readErr error
 	go func() {
 		defer close(chunks)
+		used := 0
 		readErr = each(func(all []breach.Affected) error {
 			for start := 0; start < len(all); start += batch {
+				part := all[start:min(start+batch, len(all))]
 				c := &chunk{done: make(chan struct{})}
 				select {
 				case chunks <- c:
 				case <-ctx.Done():
 					return ctx.Err()
 				}
+				// More people than total (the scope grew between the count
+				// and the read): the rest get codes of their own.
+				var mine []noticeCode
+				if used < len(codes) {
+					mine = codes[used:min(used+len(part), len(codes))]
+				}
+				used += len(part)
 				sem <- struct{}{}
-				go func(part []breach.Affected) {
+				go func() {
 					defer func() { <-sem; close(c.done) }()
-					c.rows, c.p, c.err = s.prepareChunk(ctx, incident, part, now)
-				}(all[start:min(start+batch, len(all))])
+					c.rows, c.p, c.err = s.prepareChunk(ctx, incident, part, mine, now)
+				}()
 			}
 			return nil
 		})
 	}()
 	done := 0
+	// Several chunks per transaction: each commit waits for the disk.
+	var pending []store.NoticeRow
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		n, err := s.st.AddNotices(ctx, pending)
+		if err != nil {
+			return err
+		}
+		p.Added += n
+		p.Existing += len(pending) - n
+		done += len(pending)
+		pending = pending[:0]
+		if progress != nil {
+			progress(done, total)
+		}
+		return nil
+	}
 	for c := range chunks {
 		<-c.done
 		if c.err != nil {
 			return p, c.err
 		}
-		n, err := s.st.AddNotices(ctx, c.rows)
-		if err != nil {
-			return p, err
-		}
-		p.Added += n
-		p.Existing += len(c.rows) - n
+		pending = append(pending, c.rows...)
 		p.Mail += c.p.Mail
 		p.Substitute += c.p.Substitute
 		p.English += c.p.English
 		p.Spanish += c.p.Spanish
 		p.Unregistered += c.p.Unregistered
-		done += len(c.rows)
-		if progress != nil {
-			progress(done, total)
+		if len(pending) >= 8*batch {
+			if err := flush(); err != nil {
+				return p, err
+			}
 		}
+	}
+	if err := flush(); err != nil {
+		return p, err
 	}
 	if readErr != nil {
 		return p, readErr
@@ -182,22 +223,55 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 	return p, ctx.Err()
 }
 
-// prepareChunk makes the sealed rows of part of the scope.
-func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breach.Affected, now time.Time) ([]store.NoticeRow, Prepared, error) {
-	var p Prepared
-	rows := make([]store.NoticeRow, 0, len(part))
-	var found map[string]*registry.Entry
-	if many, ok := s.reg.(breach.ManyPatients); ok {
-		mrns := make([]string, len(part))
-		for i := range part {
-			mrns[i] = part[i].MRN
+// noticeCode is a code made ahead, with the start of its keyed hash to
+// order it by.
+type noticeCode struct {
+	order uint64
+	code  [codeLen]byte
+}
+
+// sortedCodes makes n notice codes ordered by their keyed hashes (a code
+// made twice is made again).
+func (s *Service) sortedCodes(n int) ([]noticeCode, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	out := make([]noticeCode, n)
+	for i := 0; i < n; {
+		if err := newCodes(out[i:]); err != nil {
+			return nil, err
 		}
-		var err error
-		if found, err = many.GetMany(ctx, mrns); err != nil {
-			return nil, p, fmt.Errorf("notice: registry: %w", err)
+		for ; i < n; i++ {
+			out[i].order = binary.BigEndian.Uint64(s.CodeHash(formatCode(out[i].code)))
+		}
+		slices.SortFunc(out, func(a, b noticeCode) int { return cmp.Compare(a.order, b.order) })
+		// Duplicates (vanishingly rare) are replaced and the tail sorted
+		// in again.
+		keep := out[:1]
+		for j := 1; j < len(out); j++ {
+			if out[j].code != keep[len(keep)-1].code {
+				keep = append(keep, out[j])
+			}
+		}
+		i = len(keep)
+		out = out[:n]
+		if i == n {
+			break
 		}
 	}
-	for _, a := range part {
+	return out, nil
+}
+
+// prepareChunk makes the sealed rows of part of the scope, with the codes
+// made for it (new ones when codes runs short).
+func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breach.Affected, codes []noticeCode, now time.Time) ([]store.NoticeRow, Prepared, error) {
+	var p Prepared
+	rows := make([]store.NoticeRow, 0, len(part))
+	found, err := s.registryEntries(ctx, part)
+	if err != nil {
+		return nil, p, err
+	}
+	for i, a := range part {
 		if ctx.Err() != nil {
 			return nil, p, ctx.Err()
 		}
@@ -205,7 +279,7 @@ func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breac
 		var en *registry.Entry
 		var err error
 		if found != nil {
-			if en = found[a.MRN]; en == nil {
+			if en = found[i]; en == nil {
 				err = labtrust.ErrNotFound
 			}
 		} else {
@@ -219,7 +293,9 @@ func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breac
 		default:
 			return nil, p, fmt.Errorf("notice: registry: %w", err)
 		}
-		if rec.Code, err = NewCode(); err != nil {
+		if i < len(codes) {
+			rec.Code = formatCode(codes[i].code)
+		} else if rec.Code, err = NewCode(); err != nil {
 			return nil, p, err
 		}
 		channel := ChannelMail
@@ -246,6 +322,57 @@ func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breac
 			Language: rec.Language, State: rec.State, Status: StatusPrepared, CreatedAt: now, Body: sealed})
 	}
 	return rows, p, nil
+}
+
+// IDPatients is a registry that reads many rows by ID (registry.Registry):
+// people a registry scope read carry theirs, and reading by it skips the
+// blind-index look-up.
+type IDPatients interface {
+	GetIDs(ctx context.Context, ids []int64) (map[int64]*registry.Entry, error)
+}
+
+// registryEntries reads the registry's current record of each person of
+// part (nil at a person it does not hold), many at a time; nil when the
+// registry reads one at a time only.
+func (s *Service) registryEntries(ctx context.Context, part []breach.Affected) ([]*registry.Entry, error) {
+	many, ok := s.reg.(breach.ManyPatients)
+	if !ok {
+		return nil, nil
+	}
+	out := make([]*registry.Entry, len(part))
+	var ids []int64
+	var mrns []string
+	byID, _ := s.reg.(IDPatients)
+	for _, a := range part {
+		if a.Registry != 0 && byID != nil {
+			ids = append(ids, a.Registry)
+		} else {
+			mrns = append(mrns, a.MRN)
+		}
+	}
+	if len(ids) > 0 {
+		found, err := byID.GetIDs(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("notice: registry: %w", err)
+		}
+		for i, a := range part {
+			if a.Registry != 0 {
+				out[i] = found[a.Registry]
+			}
+		}
+	}
+	if len(mrns) > 0 {
+		found, err := many.GetMany(ctx, mrns)
+		if err != nil {
+			return nil, fmt.Errorf("notice: registry: %w", err)
+		}
+		for i, a := range part {
+			if a.Registry == 0 || byID == nil {
+				out[i] = found[a.MRN]
+			}
+		}
+	}
+	return out, nil
 }
 
 // fill takes what a letter needs from the registry's record.

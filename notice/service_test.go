@@ -89,6 +89,26 @@ func TestPrepare(t *testing.T) {
 		if p, err := s.Prepare(ctx, 3, sc, nil); err != nil || p.Added != 1 || p.Existing != 3 {
 			t.Fatalf("second prepare %+v %v", p, err)
 		}
+		// A registry scope's person is read by their registry row: here the
+		// row says Lee of A4, whatever the MRN beside it.
+		a4, err := reg.Get(ctx, "A4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		byRow := aff("R1")
+		byRow.Registry = a4.ID
+		if p, err := s.Prepare(ctx, 4, &breach.Scope{Incident: 4, Patients: []breach.Affected{byRow}}, nil); err != nil || p.Added != 1 || p.Mail != 1 || p.Unregistered != 0 {
+			t.Fatalf("prepare by registry row: %+v %v", p, err)
+		}
+		if err := db.Notices(ctx, 4, func(r store.NoticeRow) error {
+			rec, err := s.Open(r)
+			if err == nil && (rec.Name != "Ana Lee" || len(rec.Address) != 2) {
+				t.Errorf("by registry row: %+v", rec)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		// The Spanish letter when the lab wrote the Spanish text, else English.
 		_, rec, _ := s.Lookup(ctx, codes[0])
 		texts := map[string]notice.Text{"en": {What: "What happened.", Doing: "What we do."}}

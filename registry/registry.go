@@ -30,6 +30,7 @@ type Store interface {
 	PatientsByBlind(ctx context.Context, blinds [][]byte) (map[string]store.PatientRow, error)
 	LivePatients(ctx context.Context, fn func([]store.PatientRow) error) error
 	PatientByID(ctx context.Context, id int64) (store.PatientRow, error)
+	PatientsByID(ctx context.Context, ids []int64) (map[int64]store.PatientRow, error)
 	MergedPatients(ctx context.Context, id int64) ([]store.PatientRow, error)
 	LookupPatients(ctx context.Context, kind string, b []byte) ([]int64, error)
 	PatientKeys(ctx context.Context, blinds [][]byte) (map[string][]byte, error)
@@ -464,6 +465,35 @@ func (r *Registry) GetMany(ctx context.Context, mrns []string) (map[string]*Entr
 			return nil, err
 		}
 		out[m] = e
+	}
+	return out, nil
+}
+
+// GetIDs is GetMany by registry row (a scope's Affected.Registry): the
+// entries found, by the ID asked for, merges followed; a row forgotten
+// since is absent.
+func (r *Registry) GetIDs(ctx context.Context, ids []int64) (map[int64]*Entry, error) {
+	rows, err := r.st.PatientsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*Entry, len(rows))
+	for _, id := range ids {
+		row, ok := rows[id]
+		if !ok {
+			continue
+		}
+		if row, err = r.survivor(ctx, row); err != nil {
+			return nil, err
+		}
+		e, err := r.open(ctx, row)
+		switch {
+		case errors.Is(err, ErrForgotten), errors.Is(err, labtrust.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		out[id] = e
 	}
 	return out, nil
 }

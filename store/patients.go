@@ -499,6 +499,40 @@ func (d *DB) PatientsByBlind(ctx context.Context, blinds [][]byte) (map[string]P
 	return out, nil
 }
 
+// PatientsByID reads many registry rows by ID, hundreds per query; an ID
+// not stored is absent from the map.
+func (d *DB) PatientsByID(ctx context.Context, ids []int64) (map[int64]PatientRow, error) {
+	out := make(map[int64]PatientRow, len(ids))
+	st, err := d.stmt(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE id IN (?`+strings.Repeat(",?", patientBatch-1)+`)`))
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, patientBatch)
+	for start := 0; start < len(ids); start += patientBatch {
+		part := ids[start:min(start+patientBatch, len(ids))]
+		for i := range args {
+			args[i] = part[min(i, len(part)-1)]
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: read patients: %w", mapErr(err))
+		}
+		for rows.Next() {
+			r, err := scanPatient(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: scan patient: %w", err)
+			}
+			out[r.ID] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+	}
+	return out, nil
+}
+
 // LivePatients calls fn with the registry's current rows (not merged into
 // another, not forgotten) in blind-index order, a page at a time. That
 // order, through the blind index, is the one whatever is built from a
