@@ -2,8 +2,10 @@ package notice_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -174,7 +176,10 @@ func benchRegistry(b *testing.B, dir string, n int) (*store.DB, *vault.Keyring, 
 	kept := filepath.Join(cache, fmt.Sprintf("registry-%d", n))
 	files := []string{"lab.db", "kek.key"}
 	if _, err := os.Stat(filepath.Join(kept, "complete")); cache != "" && err == nil {
-		for _, f := range files {
+		for _, f := range append(files, "lab.db-wal") {
+			if _, err := os.Stat(filepath.Join(kept, f)); errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
 			if err := copyFile(filepath.Join(kept, f), filepath.Join(dir, f)); err != nil {
 				b.Fatal(err)
 			}
@@ -202,14 +207,17 @@ func benchRegistry(b *testing.B, dir string, n int) (*store.DB, *vault.Keyring, 
 		}
 	}
 	if cache != "" {
-		// A consistent copy: the write-ahead log folded in first.
-		if _, err := db.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-			b.Fatal(err)
-		}
+		// A consistent copy: the database closed first (no checkpoint
+		// writing into the file as it is read), with its log if one is
+		// left.
+		db.Close()
 		if err := os.MkdirAll(kept, 0o700); err != nil {
 			b.Fatal(err)
 		}
-		for _, f := range files {
+		for _, f := range append(files, "lab.db-wal") {
+			if _, err := os.Stat(filepath.Join(dir, f)); errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
 			if err := copyFile(filepath.Join(dir, f), filepath.Join(kept, f)); err != nil {
 				b.Fatal(err)
 			}
@@ -217,6 +225,7 @@ func benchRegistry(b *testing.B, dir string, n int) (*store.DB, *vault.Keyring, 
 		if err := os.WriteFile(filepath.Join(kept, "complete"), nil, 0o600); err != nil {
 			b.Fatal(err)
 		}
+		db, keys, reg = openLab(b, filepath.Join(dir, "lab.db"), dir)
 	}
 	if os.Getenv("LABTRUST_BENCH_SETUP_ONLY") != "" {
 		b.Skip("registry kept in " + kept)
