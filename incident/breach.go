@@ -64,14 +64,29 @@ func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *bre
 	stored := make(chan error, 1)
 	chunks := 0
 	go func() {
+		// Sealed here, stored eight parts to a transaction: each commit
+		// waits for the disk and empties the registry reader's page cache.
 		var err error
+		var batch []store.ScopeChunk
 		for part := range parts {
-			if err == nil {
-				if err = s.storeScopePart(ctx, id, sid, chunks, part); err != nil {
-					cancel()
-				}
-				chunks++
+			if err != nil {
+				continue
 			}
+			var c store.ScopeChunk
+			if c, err = s.sealScopePart(ctx, id, sid, chunks, part); err == nil {
+				batch = append(batch, c)
+				chunks++
+				if len(batch) == 8 {
+					err = s.st.AddScopeChunks(ctx, sid, batch)
+					batch = batch[:0]
+				}
+			}
+			if err != nil {
+				cancel()
+			}
+		}
+		if err == nil && len(batch) > 0 {
+			err = s.st.AddScopeChunks(ctx, sid, batch)
 		}
 		stored <- err
 	}()
@@ -129,21 +144,21 @@ func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *bre
 	return ref, nil
 }
 
-// storeScopePart seals and stores one part of a scope's people.
-func (s *Service) storeScopePart(ctx context.Context, id, sid int64, seq int, part []breach.Affected) error {
+// sealScopePart seals one part of a scope's people.
+func (s *Service) sealScopePart(ctx context.Context, id, sid int64, seq int, part []breach.Affected) (store.ScopeChunk, error) {
 	b, err := json.Marshal(part)
 	if err != nil {
-		return fmt.Errorf("incident: encode scope: %w", err)
+		return store.ScopeChunk{}, fmt.Errorf("incident: encode scope: %w", err)
 	}
 	sealed, err := s.key.Seal(ctx, nil, s2.Encode(nil, b), scopeChunkAAD(id, sid, seq))
 	if err != nil {
-		return fmt.Errorf("incident: seal scope: %w", err)
+		return store.ScopeChunk{}, fmt.Errorf("incident: seal scope: %w", err)
 	}
 	members := make([][]byte, len(part))
 	for i := range part {
 		members[i] = part[i].Blind
 	}
-	return s.st.AddScopeChunk(ctx, sid, seq, sealed, members)
+	return store.ScopeChunk{Seq: seq, Body: sealed, Members: members}, nil
 }
 
 // WriteManifest writes the incident's current scope manifest, signed,

@@ -179,7 +179,7 @@ type Store interface {
 	AddScope(ctx context.Context, r store.ScopeRow) (int64, error)
 	FinishScope(ctx context.Context, r store.ScopeRow) error
 	Scope(ctx context.Context, id int64) (store.ScopeRow, error)
-	AddScopeChunk(ctx context.Context, scope int64, seq int, body []byte, members [][]byte) error
+	AddScopeChunks(ctx context.Context, scope int64, chunks []store.ScopeChunk) error
 	ScopeChunks(ctx context.Context, scope int64, fn func(seq int, body []byte) error) error
 	InScope(ctx context.Context, scope int64, blind []byte) (bool, error)
 }

@@ -6,9 +6,11 @@ import (
 	"compress/zlib"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/image/font"
@@ -35,6 +37,9 @@ type Batch struct {
 	offsets []int64 // by object number; 0: not written yet
 	fonts   [2]*pdfFont
 	paras   map[paraKey]*para
+	tmpls   map[string]*letterTemplate
+	ops     []byte // page operators, reused
+	pageOps [][]byte
 	xobjs   []int // object numbers of the Form XObjects, in order
 	pages   []int
 	letters int
@@ -240,7 +245,7 @@ const maxParas = 4096
 
 // NewBatch starts a PDF on w with the fonts given.
 func NewBatch(w io.Writer, f *BatchFonts) *Batch {
-	b := &Batch{w: bufio.NewWriterSize(w, 256<<10), offsets: make([]int64, objFirstFree), paras: map[paraKey]*para{}}
+	b := &Batch{w: bufio.NewWriterSize(w, 256<<10), offsets: make([]int64, objFirstFree), paras: map[paraKey]*para{}, tmpls: map[string]*letterTemplate{}}
 	b.fonts[0], b.fonts[1] = f.fonts[0].forBatch(), f.fonts[1].forBatch()
 	b.write("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	return b
@@ -299,12 +304,23 @@ func (b *Batch) rawStream(obj int, dict string, data []byte) {
 	b.write("\nendstream\nendobj\n")
 }
 
-// layout wraps text to the width left by the style's indent.
+// layout wraps text to the width left by the style's indent, once per
+// batch.
 func (b *Batch) layout(text string, st style) *para {
 	k := paraKey{text, st}
 	if p, ok := b.paras[k]; ok {
 		return p
 	}
+	p := b.wrap(text, st)
+	if len(b.paras) >= maxParas {
+		clear(b.paras)
+	}
+	b.paras[k] = p
+	return p
+}
+
+// wrap lays text out in lines.
+func (b *Batch) wrap(text string, st style) *para {
 	f := b.fonts[0]
 	if st.bold {
 		f = b.fonts[1]
@@ -347,12 +363,7 @@ func (b *Batch) layout(text string, st style) *para {
 			lines = append(lines, hard[start:end])
 		}
 	}
-	p := &para{lines: lines, height: st.top + float64(len(lines))*st.lead()}
-	if len(b.paras) >= maxParas {
-		clear(b.paras)
-	}
-	b.paras[k] = p
-	return p
+	return &para{lines: lines, height: st.top + float64(len(lines))*st.lead()}
 }
 
 // draw appends the operators that set p's lines with the top-left corner
@@ -392,7 +403,18 @@ func (b *Batch) draw(dst []byte, p *para, st style, x, y float64) []byte {
 	return append(dst, "ET\n"...)
 }
 
-func appendNum(dst []byte, v float64) []byte { return strconv.AppendFloat(dst, v, 'f', 2, 64) }
+// appendNum writes v with two decimals (what strconv's 'f', 2 gives, in
+// integer arithmetic: float formatting was a tenth of a letter's time).
+func appendNum(dst []byte, v float64) []byte {
+	c := int64(math.Round(v * 100))
+	if c < 0 {
+		dst = append(dst, '-')
+		c = -c
+	}
+	dst = strconv.AppendInt(dst, c/100, 10)
+	f := c % 100
+	return append(dst, '.', byte('0'+f/10), byte('0'+f%10))
+}
 
 // place puts p on the page at (x, y): as its XObject when it has one
 // (made on its second use), else set inline.
@@ -462,46 +484,166 @@ func (l *Letter) blocks() []block {
 	return out
 }
 
+// Placeholders for a letter's own text in its template.
+const (
+	phRecipient  = "\x01R\x01"
+	phAddress    = "\x01A\x01" // a block standing for the address lines
+	phCode       = "\x01C\x01"
+	phMonitoring = "\x01M\x01"
+)
+
+// letterTemplate is a letter's paragraphs with the person's own text as
+// placeholders: everything else is laid out once for every letter of the
+// same kind (language, dates, elements, state, offer...).
+type letterTemplate struct {
+	blocks []tmplBlock
+}
+
+type tmplBlock struct {
+	block
+	p *para // laid out; nil when the text holds a placeholder
+}
+
+// templateKey names the letters that share a template: all but the
+// person's name, address and codes.
+func templateKey(l *Letter) string {
+	var k strings.Builder
+	k.Grow(len(l.What) + len(l.Doing) + len(l.StateNote) + 256)
+	sep := func(s string) { k.WriteString(s); k.WriteByte(0) }
+	sep(l.Language)
+	sep(strconv.FormatBool(l.Minor) + strconv.FormatBool(l.Deceased))
+	for _, t := range []time.Time{l.Date, l.From, l.To, l.Discovered} {
+		sep(strconv.FormatInt(t.Unix(), 10))
+	}
+	for _, e := range l.Elements {
+		sep(string(e))
+	}
+	sep("")
+	sep(l.What)
+	sep(l.Doing)
+	sep(l.StateName)
+	sep(l.StateNote)
+	if m := l.Monitoring; m != nil {
+		sep(m.Vendor)
+		sep(strconv.Itoa(m.Months))
+		sep(m.URL)
+		sep(strconv.FormatInt(m.EnrolBy.Unix(), 10))
+	}
+	sep("")
+	lab := l.Lab
+	for _, s := range append([]string{lab.Name, lab.TollFree, lab.Email, lab.Website, lab.PortalURL}, lab.Address...) {
+		sep(s)
+	}
+	return k.String()
+}
+
+func (b *Batch) template(l *Letter) *letterTemplate {
+	key := templateKey(l)
+	if t, ok := b.tmpls[key]; ok {
+		return t
+	}
+	tl := *l
+	tl.Recipient, tl.Address, tl.Code = phRecipient, []string{phAddress}, phCode
+	if l.Monitoring != nil {
+		m := *l.Monitoring
+		m.Code = phMonitoring
+		tl.Monitoring = &m
+	}
+	t := &letterTemplate{}
+	for _, bl := range tl.blocks() {
+		tb := tmplBlock{block: bl}
+		if !strings.Contains(bl.text, "\x01") {
+			tb.p = b.layout(bl.text, bl.st)
+		}
+		t.blocks = append(t.blocks, tb)
+	}
+	if len(b.tmpls) >= 256 {
+		clear(b.tmpls)
+	}
+	b.tmpls[key] = t
+	return t
+}
+
+// laidOut is a block of one letter, laid out.
+type laidOut struct {
+	p    *para
+	st   style
+	keep bool
+}
+
 // Add sets one letter on new pages of the batch.
 func (b *Batch) Add(l *Letter) error {
 	if b.err != nil {
 		return b.err
 	}
-	type pageOps struct{ ops []byte }
-	var pages []pageOps
-	cur := pageOps{}
-	y := pageH - marginT
-	blocks := l.blocks()
-	for i, bl := range blocks {
-		p := b.layout(bl.text, bl.st)
-		need := p.height
-		if bl.keep && i+1 < len(blocks) {
-			need += b.layout(blocks[i+1].text, blocks[i+1].st).height
+	t := b.template(l)
+	var own *strings.Replacer
+	blocks := make([]laidOut, 0, len(t.blocks)+len(l.Address))
+	for _, tb := range t.blocks {
+		switch {
+		case tb.p != nil:
+			blocks = append(blocks, laidOut{tb.p, tb.st, tb.keep})
+		case tb.text == phAddress:
+			for _, line := range l.Address {
+				blocks = append(blocks, laidOut{b.layoutOnce(line, tb.st), tb.st, false})
+			}
+		default:
+			if own == nil {
+				mon := ""
+				if l.Monitoring != nil {
+					mon = l.Monitoring.Code
+				}
+				own = strings.NewReplacer(phRecipient, l.Recipient, phCode, l.Code, phMonitoring, mon)
+			}
+			blocks = append(blocks, laidOut{b.layoutOnce(own.Replace(tb.text), tb.st), tb.st, tb.keep})
 		}
-		if y-need < marginB+14 && len(cur.ops) > 0 {
+	}
+	pages := b.pageOps[:0]
+	cur := b.ops[:0]
+	y := pageH - marginT
+	for i, bl := range blocks {
+		need := bl.p.height
+		if bl.keep && i+1 < len(blocks) {
+			need += blocks[i+1].p.height
+		}
+		if y-need < marginB+14 && len(cur) > 0 {
 			pages = append(pages, cur)
-			cur = pageOps{}
+			cur = nil
 			y = pageH - marginT
 		}
-		cur.ops = b.place(cur.ops, p, bl.st, marginL, y)
-		y -= p.height
+		cur = b.place(cur, bl.p, bl.st, marginL, y)
+		y -= bl.p.height
 	}
 	pages = append(pages, cur)
 	w := wordsFor(l.Language)
 	foot := style{size: 8}
-	for i, pg := range pages {
+	for i, ops := range pages {
 		// Every page carries the notice code, so a mail house can check
 		// that a letter's pages stay together.
-		f := b.layout(fmt.Sprintf("%s %s · %d/%d", w.code, l.Code, i+1, len(pages)), foot)
-		ops := b.draw(pg.ops, f, foot, marginL, marginB)
+		f := b.layoutOnce(w.code+" "+l.Code+" · "+strconv.Itoa(i+1)+"/"+strconv.Itoa(len(pages)), foot)
+		ops = b.draw(ops, f, foot, marginL, marginB)
+		pages[i] = ops
 		cobj, pobj := b.newObj(), b.newObj()
 		b.stream(cobj, "", ops, false)
 		b.begin(pobj)
-		b.write(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Resources %d 0 R /Contents %d 0 R >>\nendobj\n", objPages, objResources, cobj))
+		b.write("<< /Type /Page /Parent " + strconv.Itoa(objPages) + " 0 R /MediaBox [0 0 612 792] /Resources " + strconv.Itoa(objResources) +
+			" 0 R /Contents " + strconv.Itoa(cobj) + " 0 R >>\nendobj\n")
 		b.pages = append(b.pages, pobj)
 	}
+	// The first page's buffer is kept for the next letter's first page.
+	b.ops = pages[0][:0]
+	b.pageOps = pages[:0]
 	b.letters++
 	return b.err
+}
+
+// layoutOnce lays out a letter's own line without keeping it.
+func (b *Batch) layoutOnce(text string, st style) *para {
+	if p, ok := b.paras[paraKey{text, st}]; ok {
+		return p
+	}
+	p := b.wrap(text, st)
+	return p
 }
 
 // Letters is how many letters were added.

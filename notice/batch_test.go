@@ -48,8 +48,11 @@ func TestBatch(t *testing.T) {
 				l := sample([]string{"en", "es"}[i%2])
 				l.Recipient = who
 				l.Code = fmt.Sprintf("7K3D-9QMX-2HF%d", i)
+				l.Address = []string{fmt.Sprintf("%d Elm St", 10+i), "Austin, TX 78701"}
 				if i == 3 {
 					l.Monitoring = nil
+				} else {
+					l.Monitoring.Code = fmt.Sprintf("CW-123%d", i)
 				}
 				letters = append(letters, l)
 			}
@@ -69,6 +72,20 @@ func TestBatch(t *testing.T) {
 					t.Fatalf("letter %d (%q) missing or out of order in:\n%s", i, greet, txt)
 				}
 				last = at
+				// The person's own lines, each in their letter only (letters
+				// of a kind share a template with placeholders).
+				own := []string{fmt.Sprintf("%d Elm St", 10+i)}
+				if l.Monitoring != nil {
+					own = append(own, l.Monitoring.Code+" ")
+				}
+				for _, o := range own {
+					if n := strings.Count(txt, o); n != 1 {
+						t.Fatalf("letter %d: %q printed %d times", i, o, n)
+					}
+					if j := strings.Index(txt, o); j < strings.Index(txt, l.Recipient) || (i+1 < len(letters) && j > strings.Index(txt, letters[i+1].Recipient)) {
+						t.Fatalf("letter %d: %q printed outside its letter", i, o)
+					}
+				}
 			}
 			// The single-letter PDF's text, sentence for sentence.
 			for _, l := range letters[:2] {
@@ -80,7 +97,7 @@ func TestBatch(t *testing.T) {
 					}
 				}
 			}
-			if !strings.Contains(txt, "Aviso de una violación de datos") || !strings.Contains(txt, "CW-1234") {
+			if !strings.Contains(txt, "Aviso de una violación de datos") || !strings.Contains(txt, "CW-1231") {
 				t.Fatal("Spanish title or monitoring code missing")
 			}
 			pages := regexp.MustCompile(`(?:Your notice code|Su código de aviso) 7K3D-9QMX-2HF(\d) · (\d)/(\d)`).FindAllStringSubmatch(txt, -1)

@@ -178,7 +178,8 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 		})
 	}()
 	done := 0
-	// Several chunks per transaction: each commit waits for the disk.
+	// Tens of chunks per transaction: each commit waits for the disk, and
+	// empties the page cache of each connection reading the registry.
 	var pending []store.NoticeRow
 	flush := func() error {
 		if len(pending) == 0 {
@@ -208,7 +209,7 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 		p.English += c.p.English
 		p.Spanish += c.p.Spanish
 		p.Unregistered += c.p.Unregistered
-		if len(pending) >= 8*batch {
+		if len(pending) >= 32*batch {
 			if err := flush(); err != nil {
 				return p, err
 			}

@@ -193,23 +193,33 @@ func (d *DB) scope(ctx context.Context, where string, arg int64) (ScopeRow, erro
 	return r, nil
 }
 
-// AddScopeChunk stores one part of a scope's patient list (sealed) with
-// the blind indexes of the people in it.
-func (d *DB) AddScopeChunk(ctx context.Context, scope int64, seq int, body []byte, members [][]byte) error {
+// ScopeChunk is one sealed part of a scope's patient list with the blind
+// indexes of the people in it.
+type ScopeChunk struct {
+	Seq     int
+	Body    []byte
+	Members [][]byte
+}
+
+// AddScopeChunks stores parts of a scope's patient list in one
+// transaction.
+func (d *DB) AddScopeChunks(ctx context.Context, scope int64, chunks []ScopeChunk) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: scope chunk: %w", mapErr(err))
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO breach_scope_chunks (scope, seq, body) VALUES (?, ?, ?)`), scope, seq, body); err != nil {
-		return fmt.Errorf("store: scope chunk: %w", mapErr(err))
-	}
-	args := make([]any, 0, 2*len(members))
-	for _, m := range members {
-		args = append(args, scope, m)
-	}
-	if err := d.execValues(ctx, tx, `INSERT INTO breach_scope_members (scope, blind) VALUES `, 2, args, ` ON CONFLICT DO NOTHING`); err != nil {
-		return fmt.Errorf("store: scope members: %w", err)
+	for _, c := range chunks {
+		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO breach_scope_chunks (scope, seq, body) VALUES (?, ?, ?)`), scope, c.Seq, c.Body); err != nil {
+			return fmt.Errorf("store: scope chunk: %w", mapErr(err))
+		}
+		args := make([]any, 0, 2*len(c.Members))
+		for _, m := range c.Members {
+			args = append(args, scope, m)
+		}
+		if err := d.execValues(ctx, tx, `INSERT INTO breach_scope_members (scope, blind) VALUES `, 2, args, ` ON CONFLICT DO NOTHING`); err != nil {
+			return fmt.Errorf("store: scope members: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: scope chunk: %w", mapErr(err))

@@ -541,7 +541,10 @@ func (d *DB) PatientsByID(ctx context.Context, ids []int64) (map[int64]PatientRo
 // their indexes, and at millions of rows each commit would rewrite a page
 // per row.
 func (d *DB) LivePatients(ctx context.Context, fn func([]PatientRow) error) error {
-	const page = 1000
+	// Pages of thousands: each query is a read transaction, and one that
+	// starts after another connection's commit begins with an empty page
+	// cache (the whole cache is dropped, page by page).
+	const page = 5000
 	after := []byte{}
 	st, err := d.stmt(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE blind > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY blind LIMIT `+strconv.Itoa(page)))
 	if err != nil {
