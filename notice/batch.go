@@ -39,6 +39,7 @@ type Batch struct {
 	paras   map[paraKey]*para
 	tmpls   map[string]*letterTemplate
 	ops     []byte // page operators, reused
+	laid    []laidOut
 	pageOps [][]byte
 	xobjs   []int // object numbers of the Form XObjects, in order
 	pages   []int
@@ -577,8 +578,11 @@ func (b *Batch) Add(l *Letter) error {
 		return b.err
 	}
 	t := b.template(l)
-	var own *strings.Replacer
-	blocks := make([]laidOut, 0, len(t.blocks)+len(l.Address))
+	mon := ""
+	if l.Monitoring != nil {
+		mon = l.Monitoring.Code
+	}
+	blocks := b.laid[:0]
 	for _, tb := range t.blocks {
 		switch {
 		case tb.p != nil:
@@ -588,16 +592,16 @@ func (b *Batch) Add(l *Letter) error {
 				blocks = append(blocks, laidOut{b.layoutOnce(line, tb.st), tb.st, false})
 			}
 		default:
-			if own == nil {
-				mon := ""
-				if l.Monitoring != nil {
-					mon = l.Monitoring.Code
+			text := tb.text
+			for _, r := range [...][2]string{{phRecipient, l.Recipient}, {phCode, l.Code}, {phMonitoring, mon}} {
+				if strings.Contains(text, r[0]) {
+					text = strings.ReplaceAll(text, r[0], r[1])
 				}
-				own = strings.NewReplacer(phRecipient, l.Recipient, phCode, l.Code, phMonitoring, mon)
 			}
-			blocks = append(blocks, laidOut{b.layoutOnce(own.Replace(tb.text), tb.st), tb.st, tb.keep})
+			blocks = append(blocks, laidOut{b.layoutOnce(text, tb.st), tb.st, tb.keep})
 		}
 	}
+	b.laid = blocks
 	pages := b.pageOps[:0]
 	cur := b.ops[:0]
 	y := pageH - marginT

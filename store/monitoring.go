@@ -156,20 +156,40 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		if len(frees) < len(need) {
 			return nil, ErrPoolEmpty
 		}
-		give, err := d.txStmt(ctx, tx, `UPDATE monitoring_codes SET notice = ?, allocated_at = ? WHERE id = ? AND notice IS NULL`)
-		if err != nil {
-			return nil, err
-		}
-		for i, n := range need {
-			res, err := give.ExecContext(ctx, n, at.UnixNano(), frees[i].id)
+		// Hundreds of codes per statement (UPDATE ... FROM a list of
+		// pairs): a statement per code was most of an export's serial
+		// part.
+		const perStmt = 200
+		pairs := make([]any, 0, 2*perStmt+1)
+		for start := 0; start < len(need); start += perStmt {
+			part := need[start:min(start+perStmt, len(need))]
+			pairs = pairs[:0]
+			var q strings.Builder
+			q.WriteString(`WITH v(id, notice) AS (VALUES `)
+			for i, n := range part {
+				if i > 0 {
+					q.WriteByte(',')
+				}
+				q.WriteString(`(CAST(? AS BIGINT), CAST(? AS BIGINT))`)
+				pairs = append(pairs, frees[start+i].id, n)
+			}
+			q.WriteString(`) UPDATE monitoring_codes SET notice = v.notice, allocated_at = ? FROM v WHERE monitoring_codes.id = v.id AND monitoring_codes.notice IS NULL`)
+			pairs = append(pairs, at.UnixNano())
+			give, err := d.txStmt(ctx, tx, q.String())
+			if err != nil {
+				return nil, err
+			}
+			res, err := give.ExecContext(ctx, pairs...)
 			if err != nil {
 				return nil, fmt.Errorf("store: allocate monitoring code: %w", mapErr(err))
 			}
-			if k, _ := res.RowsAffected(); k == 0 {
-				// Another allocation took it first: the caller tries again.
+			if k, _ := res.RowsAffected(); k != int64(len(part)) {
+				// Another allocation took some first: the caller tries again.
 				return nil, fmt.Errorf("store: allocate monitoring codes: %w", labtrust.ErrConflict)
 			}
-			out[n] = frees[i].code
+			for i, n := range part {
+				out[n] = frees[start+i].code
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {

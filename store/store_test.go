@@ -484,5 +484,35 @@ func TestMonitoringPool(t *testing.T) {
 				t.Fatalf("notice %d: %s then %s (%v)", n, c, again, err)
 			}
 		}
+		// A batch larger than one statement: each its own code, in
+		// order, the same again; a pool one short gives none.
+		codes = codes[:0]
+		var notices []int64
+		for i := range 450 {
+			codes = append(codes, []byte(fmt.Sprintf("big-%03d", i)))
+			notices = append(notices, int64(1000+i))
+		}
+		if err := db.AddMonitoringCodes(ctx, 8, codes); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.AllocateMonitoringCodes(ctx, 8, append(notices, 5000), time.Now()); !errors.Is(err, store.ErrPoolEmpty) {
+			t.Fatalf("a short pool: %v", err)
+		}
+		if total, alloc, _, _ := db.MonitoringCounts(ctx, 8); total != 450 || alloc != 0 {
+			t.Fatalf("a refused batch gave codes: %d of %d", alloc, total)
+		}
+		first, err := db.AllocateMonitoringCodes(ctx, 8, notices, time.Now())
+		if err != nil || len(first) != 450 {
+			t.Fatalf("batch: %d codes, %v", len(first), err)
+		}
+		for i, n := range notices {
+			if string(first[n]) != fmt.Sprintf("big-%03d", i) {
+				t.Fatalf("notice %d got %s", n, first[n])
+			}
+		}
+		again, err := db.AllocateMonitoringCodes(ctx, 8, notices[100:300], time.Now())
+		if err != nil || len(again) != 200 || string(again[notices[150]]) != "big-150" {
+			t.Fatalf("batch again: %d codes, %v", len(again), err)
+		}
 	})
 }
