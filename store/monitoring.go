@@ -156,25 +156,26 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		if len(frees) < len(need) {
 			return nil, ErrPoolEmpty
 		}
-		// Hundreds of codes per statement (UPDATE ... FROM a list of
-		// pairs): a statement per code was most of an export's serial
-		// part.
+		// Hundreds of codes per statement: a statement per code was most
+		// of an export's serial part. (Not UPDATE ... FROM a list of
+		// pairs: SQLite's planner then scanned the free-code index; the
+		// unary + keeps "notice IS NULL" from choosing that index too.)
 		const perStmt = 200
-		pairs := make([]any, 0, 2*perStmt+1)
+		pairs := make([]any, 0, 3*perStmt+1)
 		for start := 0; start < len(need); start += perStmt {
 			part := need[start:min(start+perStmt, len(need))]
 			pairs = pairs[:0]
 			var q strings.Builder
-			q.WriteString(`WITH v(id, notice) AS (VALUES `)
+			q.WriteString(`UPDATE monitoring_codes SET notice = CASE id`)
 			for i, n := range part {
-				if i > 0 {
-					q.WriteByte(',')
-				}
-				q.WriteString(`(CAST(? AS BIGINT), CAST(? AS BIGINT))`)
+				q.WriteString(` WHEN ? THEN CAST(? AS BIGINT)`)
 				pairs = append(pairs, frees[start+i].id, n)
 			}
-			q.WriteString(`) UPDATE monitoring_codes SET notice = v.notice, allocated_at = ? FROM v WHERE monitoring_codes.id = v.id AND monitoring_codes.notice IS NULL`)
+			q.WriteString(` END, allocated_at = ? WHERE id IN (?` + strings.Repeat(",?", len(part)-1) + `) AND +notice IS NULL`)
 			pairs = append(pairs, at.UnixNano())
+			for i := range part {
+				pairs = append(pairs, frees[start+i].id)
+			}
 			give, err := d.txStmt(ctx, tx, q.String())
 			if err != nil {
 				return nil, err
