@@ -97,9 +97,10 @@ labtrust scope verify FILE.`,
 			})
 		},
 	}
+	var showManifest string
 	show := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show the latest scope's counts by state and data element",
+		Use:   "show ID [--manifest FILE]",
+		Short: "Show the latest scope's counts by state and data element (and write its signed manifest)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := argID(args[0], "labtrust incident list")
@@ -119,11 +120,20 @@ labtrust scope verify FILE.`,
 					return &labtrust.Error{Code: "invalid", Message: "no scope computed yet", Hint: fmt.Sprintf("labtrust scope %d", id)}
 				}
 				recordAction(cmd.Context(), a, "scope-view", labtrust.ActionRead, fmt.Sprintf("incident %d", id))
+				if showManifest != "" {
+					if err := writeManifest(cmd.Context(), s, id, showManifest); err != nil {
+						return err
+					}
+				}
 				printScope(g, in.Scope.Summary, in.Scope.TreeSize, 0)
+				if showManifest != "" {
+					fmt.Fprintf(g.stdout, "signed manifest written to %s (verify: labtrust scope verify %s)\n", showManifest, showManifest)
+				}
 				return nil
 			})
 		},
 	}
+	show.Flags().StringVar(&showManifest, "manifest", "", "write the scope's signed manifest (no PHI) to this file")
 	cmd.AddCommand(verify, show)
 	return cmd
 }

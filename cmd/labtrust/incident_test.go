@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -65,6 +66,12 @@ func TestIncidentCLI(t *testing.T) {
 			t.Fatalf("verify: %s", out)
 		}
 		mb, _ := os.ReadFile(manifest)
+		// Written again later from the stored scope: the same bytes.
+		again := filepath.Join(dir, "scope-again.json")
+		mustRun(t, with("scope", "show", "1", "--manifest", again)...)
+		if ab, _ := os.ReadFile(again); !bytes.Equal(ab, mb) {
+			t.Fatalf("the manifest written again differs:\n%s\n%s", ab, mb)
+		}
 		os.WriteFile(manifest, []byte(strings.Replace(string(mb), `"results"`, `"orders"`, 1)), 0o600)
 		if code, _, errb := run(t, with("scope", "verify", manifest)...); code != 1 || !strings.Contains(errb, "does not verify") {
 			t.Fatalf("an altered manifest: %d %s", code, errb)
