@@ -1,6 +1,7 @@
 package breach
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -248,15 +249,184 @@ func WriteSignedManifest(w io.Writer, sig []byte, body func(io.Writer) error) er
 // key), that it covers exactly these bytes, that the checkpoint it cites
 // is signed by the same log and covers every entry it lists. prove, when
 // not nil, is called for each entry so the caller can check its inclusion
-// in the checkpoint's tree against the ledger.
+// in the checkpoint's tree against the ledger. The manifest returned holds
+// every patient; VerifyManifestStream checks a file of any size.
 func VerifyManifest(b []byte, v note.Verifier, prove func(cp ledger.Checkpoint, index uint64) error) (*Manifest, error) {
-	var sm signedManifest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sm); err != nil {
-		return nil, fmt.Errorf("breach: manifest: not a signed scope manifest: %w", err)
+	var people []ManifestPatient
+	m, err := VerifyManifestStream(bytes.NewReader(b), v, prove, func(p ManifestPatient) error {
+		people = append(people, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	n, err := note.Open([]byte(sm.Signature), note.VerifierList(v))
+	m.Patients = people
+	if m.Patients == nil {
+		m.Patients = []ManifestPatient{}
+	}
+	return m, nil
+}
+
+// VerifyManifestStream is VerifyManifest reading the file as it goes, a
+// patient at a time (a registry-wide scope's manifest is over a
+// gigabyte): each patient is handed to each (nil: none kept) and the
+// manifest returned has no patients. The digest is over the manifest's
+// compact form, what was signed, so a re-indented file verifies; the
+// checkpoint must come before the patients, as labtrust writes it.
+func VerifyManifestStream(r io.Reader, v note.Verifier, prove func(cp ledger.Checkpoint, index uint64) error, each func(ManifestPatient) error) (*Manifest, error) {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
+	bad := func(err error) error { return fmt.Errorf("breach: manifest: not a signed scope manifest: %w", err) }
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, bad(err)
+	}
+	var (
+		m        *Manifest
+		digest   [sha256.Size]byte
+		sig      string
+		haveSig  bool
+		compact  bytes.Buffer
+		h        = sha256.New()
+		cp       *ledger.Checkpoint
+		patients int
+	)
+	proved := map[uint64]bool{} // an entry naming several patients is proved once
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, bad(err)
+		}
+		switch key {
+		case "manifest":
+			if m != nil {
+				return nil, bad(errors.New("two manifests"))
+			}
+			m = &Manifest{}
+			if err := expectDelim(dec, '{'); err != nil {
+				return nil, bad(err)
+			}
+			h.Write([]byte{'{'})
+			first := true
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return nil, bad(err)
+				}
+				name, _ := k.(string)
+				kb, _ := json.Marshal(name)
+				if !first {
+					h.Write([]byte{','})
+				}
+				first = false
+				h.Write(kb)
+				h.Write([]byte{':'})
+				if name == "patients" {
+					if cp == nil {
+						return nil, errors.New("breach: manifest: the checkpoint must come before the patients")
+					}
+					if err := expectDelim(dec, '['); err != nil {
+						return nil, bad(err)
+					}
+					h.Write([]byte{'['})
+					for dec.More() {
+						var raw json.RawMessage
+						if err := dec.Decode(&raw); err != nil {
+							return nil, bad(err)
+						}
+						compact.Reset()
+						if err := json.Compact(&compact, raw); err != nil {
+							return nil, bad(err)
+						}
+						if patients > 0 {
+							h.Write([]byte{','})
+						}
+						h.Write(compact.Bytes())
+						patients++
+						var p ManifestPatient
+						if err := json.Unmarshal(raw, &p); err != nil {
+							return nil, bad(err)
+						}
+						for _, i := range p.Entries {
+							if i >= cp.Size {
+								return nil, fmt.Errorf("breach: manifest: entry %d is beyond the checkpoint (size %d)", i, cp.Size)
+							}
+							if prove != nil && !proved[i] {
+								proved[i] = true
+								if err := prove(*cp, i); err != nil {
+									return nil, fmt.Errorf("breach: manifest: entry %d: %w", i, err)
+								}
+							}
+						}
+						if each != nil {
+							if err := each(p); err != nil {
+								return nil, err
+							}
+						}
+					}
+					if err := expectDelim(dec, ']'); err != nil {
+						return nil, bad(err)
+					}
+					h.Write([]byte{']'})
+					continue
+				}
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return nil, bad(err)
+				}
+				compact.Reset()
+				if err := json.Compact(&compact, raw); err != nil {
+					return nil, bad(err)
+				}
+				h.Write(compact.Bytes())
+				var err2 error
+				switch name {
+				case "format":
+					err2 = json.Unmarshal(raw, &m.Format)
+				case "incident":
+					err2 = json.Unmarshal(raw, &m.Incident)
+				case "computed":
+					err2 = json.Unmarshal(raw, &m.Computed)
+				case "indicators":
+					err2 = json.Unmarshal(raw, &m.Indicators)
+				case "treeSize":
+					err2 = json.Unmarshal(raw, &m.TreeSize)
+				case "summary":
+					err2 = json.Unmarshal(raw, &m.Summary)
+				case "checkpoint":
+					if err2 = json.Unmarshal(raw, &m.Checkpoint); err2 == nil {
+						c, err := ledger.OpenCheckpoint([]byte(m.Checkpoint), v.Name(), v)
+						if err != nil {
+							return nil, fmt.Errorf("breach: manifest checkpoint: %w", err)
+						}
+						cp = &c
+					}
+				default:
+					err2 = fmt.Errorf("unknown field %q", name)
+				}
+				if err2 != nil {
+					return nil, bad(err2)
+				}
+			}
+			if err := expectDelim(dec, '}'); err != nil {
+				return nil, bad(err)
+			}
+			h.Write([]byte{'}'})
+			copy(digest[:], h.Sum(nil))
+		case "signature":
+			if err := dec.Decode(&sig); err != nil {
+				return nil, bad(err)
+			}
+			haveSig = true
+		default:
+			return nil, bad(fmt.Errorf("unknown field %v", key))
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, bad(err)
+	}
+	if m == nil || !haveSig {
+		return nil, bad(errors.New("a manifest and its signature are both needed"))
+	}
+	n, err := note.Open([]byte(sig), note.VerifierList(v))
 	if err != nil {
 		return nil, fmt.Errorf("breach: manifest signature: %w", err)
 	}
@@ -264,19 +434,8 @@ func VerifyManifest(b []byte, v note.Verifier, prove func(cp ledger.Checkpoint, 
 	if len(lines) != 4 || lines[0] != manifestNoteHeader {
 		return nil, errors.New("breach: manifest signature: not a scope manifest note")
 	}
-	// The file may be re-indented (it is JSON); the digest is over the
-	// compact form, which is what was signed.
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, sm.Manifest); err != nil {
-		return nil, fmt.Errorf("breach: manifest: %w", err)
-	}
-	sum := sha256.Sum256(compact.Bytes())
-	if lines[2] != "sha256 "+hex.EncodeToString(sum[:]) {
+	if lines[2] != "sha256 "+hex.EncodeToString(digest[:]) {
 		return nil, errors.New("breach: manifest: the signed digest does not match the manifest (altered after signing)")
-	}
-	var m Manifest
-	if err := json.Unmarshal(sm.Manifest, &m); err != nil {
-		return nil, fmt.Errorf("breach: manifest: %w", err)
 	}
 	if m.Format != ManifestFormat {
 		return nil, fmt.Errorf("breach: manifest format %q, want %q", m.Format, ManifestFormat)
@@ -284,28 +443,24 @@ func VerifyManifest(b []byte, v note.Verifier, prove func(cp ledger.Checkpoint, 
 	if lines[1] != "incident "+strconv.FormatInt(m.Incident, 10) || lines[3] != "tree "+strconv.FormatUint(m.TreeSize, 10) {
 		return nil, errors.New("breach: manifest: signed incident or tree size differs from the manifest")
 	}
-	cp, err := ledger.OpenCheckpoint([]byte(m.Checkpoint), v.Name(), v)
-	if err != nil {
-		return nil, fmt.Errorf("breach: manifest checkpoint: %w", err)
+	if cp == nil {
+		return nil, errors.New("breach: manifest: no checkpoint")
 	}
 	if cp.Size < m.TreeSize {
 		return nil, fmt.Errorf("breach: manifest: checkpoint size %d does not cover tree size %d", cp.Size, m.TreeSize)
 	}
-	proved := map[uint64]bool{} // an entry naming several patients is proved once
-	for _, p := range m.Patients {
-		for _, i := range p.Entries {
-			if i >= cp.Size {
-				return nil, fmt.Errorf("breach: manifest: entry %d is beyond the checkpoint (size %d)", i, cp.Size)
-			}
-			if prove != nil && !proved[i] {
-				proved[i] = true
-				if err := prove(cp, i); err != nil {
-					return nil, fmt.Errorf("breach: manifest: entry %d: %w", i, err)
-				}
-			}
-		}
+	return m, nil
+}
+
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
 	}
-	return &m, nil
+	if t != d {
+		return fmt.Errorf("want %v, found %v", d, t)
+	}
+	return nil
 }
 
 // EntryReader is the ledger's read side a manifest's entries are proved

@@ -3,6 +3,7 @@ package incident_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -383,6 +384,23 @@ func TestScopeToObligations(t *testing.T) {
 		}
 		if _, err := breach.VerifyManifest(bad, f.vkey, nil); err == nil {
 			t.Fatal("an altered manifest verified")
+		}
+		// Read as a stream, a patient at a time, and re-indented by a
+		// reader's tool: it still verifies, and hands over each patient.
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, manifest, "", "    "); err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		sm, err := breach.VerifyManifestStream(&pretty, f.vkey, breach.LedgerProver(ctx, rd), func(p breach.ManifestPatient) error {
+			seen++
+			return nil
+		})
+		if err != nil || seen != 4 || sm.Summary.Patients != 4 || sm.Patients != nil {
+			t.Fatalf("streamed: %d patients, %v", seen, err)
+		}
+		if _, err := breach.VerifyManifestStream(bytes.NewReader(bad), f.vkey, nil, nil); err == nil {
+			t.Fatal("an altered manifest verified as a stream")
 		}
 		// The stored scope is sealed and reads back.
 		row, _ := f.db.LatestScope(ctx, in.ID)

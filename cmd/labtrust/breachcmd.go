@@ -14,6 +14,7 @@ import (
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/incident"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -72,7 +73,12 @@ labtrust scope verify FILE.`,
 		Short: "Verify a signed scope manifest: signature, checkpoint and each entry's inclusion proof",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			st, err := f.Stat()
 			if err != nil {
 				return err
 			}
@@ -81,18 +87,26 @@ labtrust scope verify FILE.`,
 				if err != nil {
 					return err
 				}
-				m, err := breach.VerifyManifest(b, a.verifier, breach.LedgerProver(cmd.Context(), rd))
-				if err != nil {
-					return &labtrust.Error{Code: "invalid", Message: "the manifest does not verify: " + err.Error(), Err: err}
-				}
+				// Read as a stream with a progress bar: a registry-wide
+				// scope's manifest is over a gigabyte.
+				bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(g.stderr), progressbar.OptionSetDescription("verifying"),
+					progressbar.OptionShowBytes(true), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+				r := progressbar.NewReader(f, bar)
+				patients := 0
 				distinct := map[uint64]bool{}
-				for _, p := range m.Patients {
+				m, err := breach.VerifyManifestStream(&r, a.verifier, breach.LedgerProver(cmd.Context(), rd), func(p breach.ManifestPatient) error {
+					patients++
 					for _, e := range p.Entries {
 						distinct[e] = true
 					}
+					return nil
+				})
+				bar.Finish()
+				if err != nil {
+					return &labtrust.Error{Code: "invalid", Message: "the manifest does not verify: " + err.Error(), Err: err}
 				}
 				fmt.Fprintf(g.stdout, "manifest OK: incident %d, %d patients, %d ledger entries proved against the checkpoint at size %d (%s)\n",
-					m.Incident, len(m.Patients), len(distinct), m.TreeSize, a.origin)
+					m.Incident, patients, len(distinct), m.TreeSize, a.origin)
 				return nil
 			})
 		},
