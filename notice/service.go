@@ -84,6 +84,8 @@ type Service struct {
 	blind func(string) []byte
 	reg   Patients
 	now   func() time.Time
+	// newCodes fills codes with random ones (tests make them collide).
+	newCodes func([]noticeCode) error
 }
 
 // NewService returns the service. blind must be safe for concurrent use
@@ -92,7 +94,7 @@ func NewService(st Store, key Sealer, blind func(string) []byte, reg Patients, n
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, key: key, blind: blind, reg: reg, now: now}
+	return &Service{st: st, key: key, blind: blind, reg: reg, now: now, newCodes: newCodes}
 }
 
 func recordAAD(incident int64) []byte {
@@ -185,7 +187,7 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 		if len(pending) == 0 {
 			return nil
 		}
-		n, err := s.st.AddNotices(ctx, pending)
+		n, err := s.addNotices(ctx, pending)
 		if err != nil {
 			return err
 		}
@@ -224,6 +226,54 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 	return p, ctx.Err()
 }
 
+// addNotices stores rows; a code that is already another notice's (60
+// random bits: about one chance in ten thousand over ten million codes
+// against as many stored) is found by storing smaller groups and replaced
+// with a new one, so a large breach's preparation does not stop on it.
+func (s *Service) addNotices(ctx context.Context, rows []store.NoticeRow) (int, error) {
+	n, err := s.st.AddNotices(ctx, rows)
+	if !errors.Is(err, labtrust.ErrConflict) {
+		return n, err
+	}
+	if len(rows) > 1 {
+		added := 0
+		step := max(len(rows)/16, 1)
+		for start := 0; start < len(rows); start += step {
+			n, err := s.addNotices(ctx, rows[start:min(start+step, len(rows))])
+			if err != nil {
+				return added, err
+			}
+			added += n
+		}
+		return added, nil
+	}
+	r := rows[0]
+	for range 3 {
+		rec, err := s.Open(r)
+		if err != nil {
+			return 0, err
+		}
+		var c [1]noticeCode
+		if err := s.newCodes(c[:]); err != nil {
+			return 0, err
+		}
+		rec.Code = formatCode(c[0].code)
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return 0, err
+		}
+		if r.Body, err = s.key.Seal(ctx, nil, b, recordAAD(r.Incident)); err != nil {
+			return 0, fmt.Errorf("notice: seal: %w", err)
+		}
+		r.CodeHash = s.CodeHash(rec.Code)
+		n, err := s.st.AddNotices(ctx, []store.NoticeRow{r})
+		if !errors.Is(err, labtrust.ErrConflict) {
+			return n, err
+		}
+	}
+	return 0, fmt.Errorf("notice: three new codes for one notice were all taken: %w", labtrust.ErrConflict)
+}
+
 // noticeCode is a code made ahead, with the start of its keyed hash to
 // order it by.
 type noticeCode struct {
@@ -239,7 +289,7 @@ func (s *Service) sortedCodes(n int) ([]noticeCode, error) {
 	}
 	out := make([]noticeCode, n)
 	for i := 0; i < n; {
-		if err := newCodes(out[i:]); err != nil {
+		if err := s.newCodes(out[i:]); err != nil {
 			return nil, err
 		}
 		for ; i < n; i++ {
