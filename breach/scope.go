@@ -156,7 +156,8 @@ type Affected struct {
 	// for; 0 is one person.
 	Count int `json:"count,omitempty"`
 	// Registry is the person's registry row, when the registry indicator
-	// read them: notices read the registry again by it, in its order.
+	// read them: notices read the person's current record by it (a row
+	// look-up, not a blind-index one).
 	Registry int64 `json:"registry,omitempty"`
 }
 

@@ -55,6 +55,14 @@ func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *bre
 	if err != nil {
 		return nil, err
 	}
+	// A scope that fails part-way (a cancelled run, a full disk) is
+	// removed with its parts, which can be gigabytes.
+	named := false
+	defer func() {
+		if !named {
+			s.st.DeleteScope(context.WithoutCancel(ctx), sid)
+		}
+	}()
 	head := &breach.Scope{Incident: id, Indicators: in.Indicators, TreeSize: cp.Size, Checkpoint: string(checkpoint)}
 	mw := breach.NewManifestWriter(io.Discard, head)
 	var tally breach.Tally
@@ -141,6 +149,7 @@ func (s *Service) ComputeScope(ctx context.Context, by string, id int64, sc *bre
 	if err != nil {
 		return nil, err
 	}
+	named = true
 	return ref, nil
 }
 

@@ -178,6 +178,7 @@ type Store interface {
 	Evidence(ctx context.Context, id int64) (store.EvidenceRow, error)
 	AddScope(ctx context.Context, r store.ScopeRow) (int64, error)
 	FinishScope(ctx context.Context, r store.ScopeRow) error
+	DeleteScope(ctx context.Context, id int64) error
 	Scope(ctx context.Context, id int64) (store.ScopeRow, error)
 	AddScopeChunks(ctx context.Context, scope int64, chunks []store.ScopeChunk) error
 	ScopeChunks(ctx context.Context, scope int64, fn func(seq int, body []byte) error) error

@@ -632,5 +632,32 @@ func TestScopeWholeRegistry(t *testing.T) {
 		if sum := scope.Summarize(); sum.ByState["CA"] != 1 || sum.Unregistered != 1 {
 			t.Fatalf("summary: %+v", sum)
 		}
+		// A computation that fails part-way leaves nothing behind, and
+		// the incident keeps the scope it had.
+		before, _ := f.svc.Get(ctx, in.ID)
+		failing := &breach.Scoper{Events: f.db, Keys: f.keys, Blind: f.keys.Blind, Patients: failingRegistry{f.reg}}
+		if _, err := f.svc.ComputeScope(ctx, "priya", in.ID, failing, cp, f.signer); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+			t.Fatalf("a failing registry: %v", err)
+		}
+		var scopes, parts, members int
+		f.db.SQL().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM breach_scopes), (SELECT COUNT(*) FROM breach_scope_chunks), (SELECT COUNT(*) FROM breach_scope_members)`).Scan(&scopes, &parts, &members)
+		if scopes != 1 || parts != 1 || members != 4 {
+			t.Fatalf("left behind: %d scopes, %d parts, %d members", scopes, parts, members)
+		}
+		if after, _ := f.svc.Get(ctx, in.ID); after.Scope.ID != before.Scope.ID {
+			t.Fatal("the incident names the failed scope")
+		}
+	})
+}
+
+// failingRegistry reads the registry and fails after its first page.
+type failingRegistry struct{ *registry.Registry }
+
+func (r failingRegistry) Each(ctx context.Context, fn func([]*registry.Entry) error) error {
+	return r.Registry.Each(ctx, func(es []*registry.Entry) error {
+		if err := fn(es); err != nil {
+			return err
+		}
+		return errors.New("disk on fire")
 	})
 }

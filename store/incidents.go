@@ -161,11 +161,21 @@ func (d *DB) FinishScope(ctx context.Context, r ScopeRow) error {
 	return nil
 }
 
-// SetScopeManifest stores the signed manifest of a scope (signed once its
-// ID is known).
-func (d *DB) SetScopeManifest(ctx context.Context, id int64, manifest []byte) error {
-	if _, err := d.db.ExecContext(ctx, d.q(`UPDATE breach_scopes SET manifest = ? WHERE id = ?`), manifest, id); err != nil {
-		return fmt.Errorf("store: scope %d: %w", id, mapErr(err))
+// DeleteScope removes a scope with its parts and members (one that was
+// never finished).
+func (d *DB) DeleteScope(ctx context.Context, id int64) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: delete scope %d: %w", id, mapErr(err))
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`DELETE FROM breach_scope_members WHERE scope = ?`, `DELETE FROM breach_scope_chunks WHERE scope = ?`, `DELETE FROM breach_scopes WHERE id = ?`} {
+		if _, err := tx.ExecContext(ctx, d.q(q), id); err != nil {
+			return fmt.Errorf("store: delete scope %d: %w", id, mapErr(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: delete scope %d: %w", id, mapErr(err))
 	}
 	return nil
 }
