@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"golang.org/x/mod/sumdb/note"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -66,8 +67,9 @@ type env struct {
 	rec   *recorder
 	clock *clock
 	// incidentEnv's: the incident service and the mail server notices go to
-	inc  *incident.Service
-	mail *notifytest.Server
+	inc    *incident.Service
+	mail   *notifytest.Server
+	logKey note.Verifier // the ledger's, for the scope manifest
 }
 
 func newEnv(t *testing.T, dsn string) *env { return newEnvWith(t, dsn, nil) }

@@ -39,12 +39,14 @@ import (
 // pipeline: accesses by "mallory" to the test patient are in the ledger.
 func incidentEnv(t *testing.T, dsn string) *env {
 	var svc *incident.Service
+	var logKey note.Verifier
 	mail := notifytest.Start(t)
 	e := newEnvWith(t, dsn, func(c *console.Console, _ string, db *store.DB, keys *vault.Keyring) {
 		ctx := context.Background()
 		dir := t.TempDir()
-		skey, _, _ := ledger.NewKey("lab.example/log")
+		skey, vkey, _ := ledger.NewKey("lab.example/log")
 		signer, _ := note.NewSigner(skey)
+		logKey, _ = note.NewVerifier(vkey)
 		lg, err := ledger.Open(ctx, filepath.Join(dir, "ledger"), "lab.example/log", signer)
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +136,7 @@ func incidentEnv(t *testing.T, dsn string) *env {
 			return err
 		}
 	})
-	e.inc, e.mail = svc, mail
+	e.inc, e.mail, e.logKey = svc, mail, logKey
 	return e
 }
 
@@ -189,11 +191,17 @@ func TestIncidentPagesHTTP(t *testing.T) {
 		if code, body := get(t, ana, base+"/1/deadlines.ics"); code != 200 || !strings.Contains(body, "BEGIN:VCALENDAR") || !strings.Contains(body, "45 CFR 164.404(b)") || strings.Contains(body, "mallory") {
 			t.Fatalf("deadline calendar: %d %s", code, body)
 		}
+		// The signed manifest, written again from the stored scope as it
+		// is sent, verifies against the log's key.
 		res, err := ana.Get(base + "/1/manifest")
 		if err != nil || res.StatusCode != 200 {
 			t.Fatalf("manifest: %v", err)
 		}
+		m, err := breach.VerifyManifestStream(res.Body, e.logKey, nil, nil)
 		res.Body.Close()
+		if err != nil || m.Incident != 1 || m.Summary.Patients == 0 {
+			t.Fatalf("the downloaded manifest does not verify: %v", err)
+		}
 		// A public update for the portal, in both languages.
 		if code, body = post(t, ana, base+"/1/update", url.Values{"status": {"investigating"}, "en": {"We are looking into it."}, "es": {"Lo estamos investigando."}}); code != 200 || !strings.Contains(body, "Lo estamos investigando.") {
 			t.Fatalf("public update: %d", code)
