@@ -294,7 +294,7 @@ func (s *Service) sortedCodes(n int) ([]noticeCode, error) {
 			return nil, err
 		}
 		// Keyed hashes on every core: ten million take seconds.
-		workers := runtime.GOMAXPROCS(0)
+		workers := min(runtime.GOMAXPROCS(0), (n-i)/4096+1)
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Add(1)

@@ -38,7 +38,7 @@ func TestPrepare(t *testing.T) {
 			return breach.Affected{MRN: mrn, Blind: keys.Blind(mrn), Elements: []breach.Element{breach.ElementName, breach.ElementResults}, First: at, Last: at}
 		}
 		sc := &breach.Scope{Incident: 3, Patients: []breach.Affected{aff("A1"), aff("A2"), aff("A3")}}
-		s := notice.NewService(db, keys, keys.Blinder(), reg, nil)
+		s := notice.NewService(db, keys, keys.Blind, reg, nil)
 		p, err := s.Prepare(ctx, 3, sc, nil)
 		if err != nil {
 			t.Fatal(err)
