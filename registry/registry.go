@@ -454,19 +454,29 @@ func (r *Registry) GetMany(ctx context.Context, mrns []string) (map[string]*Entr
 		if !ok {
 			continue
 		}
-		if row, err = r.survivor(ctx, row); err != nil {
+		e, err := r.current(ctx, row)
+		if err != nil {
 			return nil, err
 		}
-		e, err := r.open(ctx, row)
-		switch {
-		case errors.Is(err, ErrForgotten), errors.Is(err, labtrust.ErrNotFound):
-			continue
-		case err != nil:
-			return nil, err
+		if e != nil {
+			out[m] = e
 		}
-		out[m] = e
 	}
 	return out, nil
+}
+
+// current opens the record row stands for now: its survivor's when it
+// was merged away; nil when that is forgotten or holds no record.
+func (r *Registry) current(ctx context.Context, row store.PatientRow) (*Entry, error) {
+	row, err := r.survivor(ctx, row)
+	if err != nil {
+		return nil, err
+	}
+	e, err := r.open(ctx, row)
+	if errors.Is(err, ErrForgotten) || errors.Is(err, labtrust.ErrNotFound) {
+		return nil, nil
+	}
+	return e, err
 }
 
 // GetIDs is GetMany by registry row (a scope's Affected.Registry): the
@@ -483,17 +493,13 @@ func (r *Registry) GetIDs(ctx context.Context, ids []int64) (map[int64]*Entry, e
 		if !ok {
 			continue
 		}
-		if row, err = r.survivor(ctx, row); err != nil {
+		e, err := r.current(ctx, row)
+		if err != nil {
 			return nil, err
 		}
-		e, err := r.open(ctx, row)
-		switch {
-		case errors.Is(err, ErrForgotten), errors.Is(err, labtrust.ErrNotFound):
-			continue
-		case err != nil:
-			return nil, err
+		if e != nil {
+			out[id] = e
 		}
-		out[id] = e
 	}
 	return out, nil
 }

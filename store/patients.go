@@ -467,70 +467,59 @@ const patientBatch = 256
 // query asks for hundreds at once: one query per person was most of the
 // cost of reading a breach's patients.
 func (d *DB) PatientsByBlind(ctx context.Context, blinds [][]byte) (map[string]PatientRow, error) {
+	keys := make([]any, len(blinds))
+	for i, b := range blinds {
+		keys[i] = b
+	}
 	out := make(map[string]PatientRow, len(blinds))
-	q := d.q(`SELECT ` + patientCols + ` FROM patients WHERE blind IN (?` + strings.Repeat(",?", patientBatch-1) + `)`)
-	st, err := d.stmt(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	args := make([]any, patientBatch)
-	for start := 0; start < len(blinds); start += patientBatch {
-		part := blinds[start:min(start+patientBatch, len(blinds))]
-		for i := range args {
-			args[i] = part[min(i, len(part)-1)]
-		}
-		rows, err := st.QueryContext(ctx, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store: read patients: %w", mapErr(err))
-		}
-		for rows.Next() {
-			r, err := scanPatient(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: scan patient: %w", err)
-			}
-			out[string(r.Blind)] = r
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, mapErr(err)
-		}
-	}
-	return out, nil
+	err := d.patientsIn(ctx, "blind", keys, func(r PatientRow) { out[string(r.Blind)] = r })
+	return out, err
 }
 
 // PatientsByID reads many registry rows by ID, hundreds per query; an ID
 // not stored is absent from the map.
 func (d *DB) PatientsByID(ctx context.Context, ids []int64) (map[int64]PatientRow, error) {
+	keys := make([]any, len(ids))
+	for i, id := range ids {
+		keys[i] = id
+	}
 	out := make(map[int64]PatientRow, len(ids))
-	st, err := d.stmt(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE id IN (?`+strings.Repeat(",?", patientBatch-1)+`)`))
+	err := d.patientsIn(ctx, "id", keys, func(r PatientRow) { out[r.ID] = r })
+	return out, err
+}
+
+// patientsIn calls fn with each registry row whose column col holds one
+// of keys, patientBatch keys per query through one kept statement (a
+// short last batch repeats its last key).
+func (d *DB) patientsIn(ctx context.Context, col string, keys []any, fn func(PatientRow)) error {
+	st, err := d.stmt(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE `+col+` IN (?`+strings.Repeat(",?", patientBatch-1)+`)`))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	args := make([]any, patientBatch)
-	for start := 0; start < len(ids); start += patientBatch {
-		part := ids[start:min(start+patientBatch, len(ids))]
+	for start := 0; start < len(keys); start += patientBatch {
+		part := keys[start:min(start+patientBatch, len(keys))]
 		for i := range args {
 			args[i] = part[min(i, len(part)-1)]
 		}
 		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
-			return nil, fmt.Errorf("store: read patients: %w", mapErr(err))
+			return fmt.Errorf("store: read patients: %w", mapErr(err))
 		}
 		for rows.Next() {
 			r, err := scanPatient(rows)
 			if err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("store: scan patient: %w", err)
+				return fmt.Errorf("store: scan patient: %w", err)
 			}
-			out[r.ID] = r
+			fn(r)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, mapErr(err)
+			return mapErr(err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // LivePatients calls fn with the registry's current rows (not merged into
