@@ -274,157 +274,45 @@ func VerifyManifest(b []byte, v note.Verifier, prove func(cp ledger.Checkpoint, 
 // compact form, what was signed, so a re-indented file verifies; the
 // checkpoint must come before the patients, as labtrust writes it.
 func VerifyManifestStream(r io.Reader, v note.Verifier, prove func(cp ledger.Checkpoint, index uint64) error, each func(ManifestPatient) error) (*Manifest, error) {
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
-	bad := func(err error) error { return fmt.Errorf("breach: manifest: not a signed scope manifest: %w", err) }
-	if err := expectDelim(dec, '{'); err != nil {
-		return nil, bad(err)
+	mr := &manifestReader{dec: json.NewDecoder(bufio.NewReaderSize(r, 1<<20)), h: sha256.New(), v: v, prove: prove, each: each,
+		proved: map[uint64]bool{}}
+	if err := expectDelim(mr.dec, '{'); err != nil {
+		return nil, badManifest(err)
 	}
 	var (
-		m        *Manifest
-		digest   [sha256.Size]byte
-		sig      string
-		haveSig  bool
-		compact  bytes.Buffer
-		h        = sha256.New()
-		cp       *ledger.Checkpoint
-		patients int
+		m       *Manifest
+		digest  [sha256.Size]byte
+		sig     string
+		haveSig bool
 	)
-	proved := map[uint64]bool{} // an entry naming several patients is proved once
-	for dec.More() {
-		key, err := dec.Token()
+	for mr.dec.More() {
+		key, err := mr.dec.Token()
 		if err != nil {
-			return nil, bad(err)
+			return nil, badManifest(err)
 		}
 		switch key {
 		case "manifest":
 			if m != nil {
-				return nil, bad(errors.New("two manifests"))
+				return nil, badManifest(errors.New("two manifests"))
 			}
-			m = &Manifest{}
-			if err := expectDelim(dec, '{'); err != nil {
-				return nil, bad(err)
+			if m, err = mr.manifest(); err != nil {
+				return nil, err
 			}
-			h.Write([]byte{'{'})
-			first := true
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return nil, bad(err)
-				}
-				name, _ := k.(string)
-				kb, _ := json.Marshal(name)
-				if !first {
-					h.Write([]byte{','})
-				}
-				first = false
-				h.Write(kb)
-				h.Write([]byte{':'})
-				if name == "patients" {
-					if cp == nil {
-						return nil, errors.New("breach: manifest: the checkpoint must come before the patients")
-					}
-					if err := expectDelim(dec, '['); err != nil {
-						return nil, bad(err)
-					}
-					h.Write([]byte{'['})
-					for dec.More() {
-						var raw json.RawMessage
-						if err := dec.Decode(&raw); err != nil {
-							return nil, bad(err)
-						}
-						compact.Reset()
-						if err := json.Compact(&compact, raw); err != nil {
-							return nil, bad(err)
-						}
-						if patients > 0 {
-							h.Write([]byte{','})
-						}
-						h.Write(compact.Bytes())
-						patients++
-						var p ManifestPatient
-						if err := json.Unmarshal(raw, &p); err != nil {
-							return nil, bad(err)
-						}
-						for _, i := range p.Entries {
-							if i >= cp.Size {
-								return nil, fmt.Errorf("breach: manifest: entry %d is beyond the checkpoint (size %d)", i, cp.Size)
-							}
-							if prove != nil && !proved[i] {
-								proved[i] = true
-								if err := prove(*cp, i); err != nil {
-									return nil, fmt.Errorf("breach: manifest: entry %d: %w", i, err)
-								}
-							}
-						}
-						if each != nil {
-							if err := each(p); err != nil {
-								return nil, err
-							}
-						}
-					}
-					if err := expectDelim(dec, ']'); err != nil {
-						return nil, bad(err)
-					}
-					h.Write([]byte{']'})
-					continue
-				}
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					return nil, bad(err)
-				}
-				compact.Reset()
-				if err := json.Compact(&compact, raw); err != nil {
-					return nil, bad(err)
-				}
-				h.Write(compact.Bytes())
-				var err2 error
-				switch name {
-				case "format":
-					err2 = json.Unmarshal(raw, &m.Format)
-				case "incident":
-					err2 = json.Unmarshal(raw, &m.Incident)
-				case "computed":
-					err2 = json.Unmarshal(raw, &m.Computed)
-				case "indicators":
-					err2 = json.Unmarshal(raw, &m.Indicators)
-				case "treeSize":
-					err2 = json.Unmarshal(raw, &m.TreeSize)
-				case "summary":
-					err2 = json.Unmarshal(raw, &m.Summary)
-				case "checkpoint":
-					if err2 = json.Unmarshal(raw, &m.Checkpoint); err2 == nil {
-						c, err := ledger.OpenCheckpoint([]byte(m.Checkpoint), v.Name(), v)
-						if err != nil {
-							return nil, fmt.Errorf("breach: manifest checkpoint: %w", err)
-						}
-						cp = &c
-					}
-				default:
-					err2 = fmt.Errorf("unknown field %q", name)
-				}
-				if err2 != nil {
-					return nil, bad(err2)
-				}
-			}
-			if err := expectDelim(dec, '}'); err != nil {
-				return nil, bad(err)
-			}
-			h.Write([]byte{'}'})
-			copy(digest[:], h.Sum(nil))
+			copy(digest[:], mr.h.Sum(nil))
 		case "signature":
-			if err := dec.Decode(&sig); err != nil {
-				return nil, bad(err)
+			if err := mr.dec.Decode(&sig); err != nil {
+				return nil, badManifest(err)
 			}
 			haveSig = true
 		default:
-			return nil, bad(fmt.Errorf("unknown field %v", key))
+			return nil, badManifest(fmt.Errorf("unknown field %v", key))
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return nil, bad(err)
+	if err := expectDelim(mr.dec, '}'); err != nil {
+		return nil, badManifest(err)
 	}
 	if m == nil || !haveSig {
-		return nil, bad(errors.New("a manifest and its signature are both needed"))
+		return nil, badManifest(errors.New("a manifest and its signature are both needed"))
 	}
 	n, err := note.Open([]byte(sig), note.VerifierList(v))
 	if err != nil {
@@ -443,13 +331,155 @@ func VerifyManifestStream(r io.Reader, v note.Verifier, prove func(cp ledger.Che
 	if lines[1] != "incident "+strconv.FormatInt(m.Incident, 10) || lines[3] != "tree "+strconv.FormatUint(m.TreeSize, 10) {
 		return nil, errors.New("breach: manifest: signed incident or tree size differs from the manifest")
 	}
-	if cp == nil {
+	if mr.cp == nil {
 		return nil, errors.New("breach: manifest: no checkpoint")
 	}
-	if cp.Size < m.TreeSize {
-		return nil, fmt.Errorf("breach: manifest: checkpoint size %d does not cover tree size %d", cp.Size, m.TreeSize)
+	if mr.cp.Size < m.TreeSize {
+		return nil, fmt.Errorf("breach: manifest: checkpoint size %d does not cover tree size %d", mr.cp.Size, m.TreeSize)
 	}
 	return m, nil
+}
+
+func badManifest(err error) error {
+	return fmt.Errorf("breach: manifest: not a signed scope manifest: %w", err)
+}
+
+// manifestReader reads the "manifest" object of a signed manifest file,
+// hashing its compact form as it goes.
+type manifestReader struct {
+	dec     *json.Decoder
+	h       hash.Hash
+	compact bytes.Buffer
+	v       note.Verifier
+	prove   func(cp ledger.Checkpoint, index uint64) error
+	each    func(ManifestPatient) error
+	cp      *ledger.Checkpoint // once read
+	proved  map[uint64]bool    // an entry naming several patients is proved once
+}
+
+// value decodes the next JSON value and hashes its compact form.
+func (mr *manifestReader) value() (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := mr.dec.Decode(&raw); err != nil {
+		return nil, badManifest(err)
+	}
+	mr.compact.Reset()
+	if err := json.Compact(&mr.compact, raw); err != nil {
+		return nil, badManifest(err)
+	}
+	mr.h.Write(mr.compact.Bytes())
+	return raw, nil
+}
+
+// manifest reads the manifest object; its people go through patients.
+func (mr *manifestReader) manifest() (*Manifest, error) {
+	m := &Manifest{}
+	if err := expectDelim(mr.dec, '{'); err != nil {
+		return nil, badManifest(err)
+	}
+	mr.h.Write([]byte{'{'})
+	for first := true; mr.dec.More(); first = false {
+		k, err := mr.dec.Token()
+		if err != nil {
+			return nil, badManifest(err)
+		}
+		name, _ := k.(string)
+		kb, _ := json.Marshal(name)
+		if !first {
+			mr.h.Write([]byte{','})
+		}
+		mr.h.Write(kb)
+		mr.h.Write([]byte{':'})
+		if name == "patients" {
+			if err := mr.patients(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		raw, err := mr.value()
+		if err != nil {
+			return nil, err
+		}
+		switch name {
+		case "format":
+			err = json.Unmarshal(raw, &m.Format)
+		case "incident":
+			err = json.Unmarshal(raw, &m.Incident)
+		case "computed":
+			err = json.Unmarshal(raw, &m.Computed)
+		case "indicators":
+			err = json.Unmarshal(raw, &m.Indicators)
+		case "treeSize":
+			err = json.Unmarshal(raw, &m.TreeSize)
+		case "summary":
+			err = json.Unmarshal(raw, &m.Summary)
+		case "checkpoint":
+			if err = json.Unmarshal(raw, &m.Checkpoint); err == nil {
+				cp, err := ledger.OpenCheckpoint([]byte(m.Checkpoint), mr.v.Name(), mr.v)
+				if err != nil {
+					return nil, fmt.Errorf("breach: manifest checkpoint: %w", err)
+				}
+				mr.cp = &cp
+			}
+		default:
+			err = fmt.Errorf("unknown field %q", name)
+		}
+		if err != nil {
+			return nil, badManifest(err)
+		}
+	}
+	if err := expectDelim(mr.dec, '}'); err != nil {
+		return nil, badManifest(err)
+	}
+	mr.h.Write([]byte{'}'})
+	return m, nil
+}
+
+// patients reads the patients array a patient at a time: each entry it
+// lists is checked against the checkpoint (and proved), and the patient
+// handed to each.
+func (mr *manifestReader) patients() error {
+	if mr.cp == nil {
+		return errors.New("breach: manifest: the checkpoint must come before the patients")
+	}
+	if err := expectDelim(mr.dec, '['); err != nil {
+		return badManifest(err)
+	}
+	mr.h.Write([]byte{'['})
+	for first := true; mr.dec.More(); first = false {
+		if !first {
+			mr.h.Write([]byte{','})
+		}
+		raw, err := mr.value()
+		if err != nil {
+			return err
+		}
+		var p ManifestPatient
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return badManifest(err)
+		}
+		for _, i := range p.Entries {
+			if i >= mr.cp.Size {
+				return fmt.Errorf("breach: manifest: entry %d is beyond the checkpoint (size %d)", i, mr.cp.Size)
+			}
+			if mr.prove != nil && !mr.proved[i] {
+				mr.proved[i] = true
+				if err := mr.prove(*mr.cp, i); err != nil {
+					return fmt.Errorf("breach: manifest: entry %d: %w", i, err)
+				}
+			}
+		}
+		if mr.each != nil {
+			if err := mr.each(p); err != nil {
+				return err
+			}
+		}
+	}
+	if err := expectDelim(mr.dec, ']'); err != nil {
+		return badManifest(err)
+	}
+	mr.h.Write([]byte{']'})
+	return nil
 }
 
 func expectDelim(dec *json.Decoder, d json.Delim) error {
