@@ -646,8 +646,7 @@ func (b *Batch) layoutOnce(text string, st style) *para {
 	if p, ok := b.paras[paraKey{text, st}]; ok {
 		return p
 	}
-	p := b.wrap(text, st)
-	return p
+	return b.wrap(text, st)
 }
 
 // Letters is how many letters were added.

@@ -276,7 +276,8 @@ func (s *Service) addNotices(ctx context.Context, rows []store.NoticeRow) (int, 
 }
 
 // noticeCode is a code made ahead, with the start of its keyed hash to
-// order it by.
+// order it by. The whole hash is computed again when the notice's row is
+// made: keeping it would add 24 bytes a code (240 MB at ten million).
 type noticeCode struct {
 	order uint64
 	code  [codeLen]byte

@@ -117,25 +117,17 @@ labtrust scope verify FILE.`,
 		Short: "Show the latest scope's counts by state and data element (and write its signed manifest)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := argID(args[0], "labtrust incident list")
-			if err != nil {
-				return err
-			}
-			return withApp(cmd, g, openOpts{}, func(a *app) error {
-				s, err := incidents(a)
+			return withIncident(cmd, g, args, func(ctx context.Context, a *app, s *incident.Service, id int64) error {
+				in, err := s.Get(ctx, id)
 				if err != nil {
 					return err
-				}
-				in, err := s.Get(cmd.Context(), id)
-				if err != nil {
-					return incidentErr(err)
 				}
 				if in.Scope == nil {
 					return &labtrust.Error{Code: "invalid", Message: "no scope computed yet", Hint: fmt.Sprintf("labtrust scope %d", id)}
 				}
-				recordAction(cmd.Context(), a, "scope-view", labtrust.ActionRead, fmt.Sprintf("incident %d", id))
+				recordAction(ctx, a, "scope-view", labtrust.ActionRead, fmt.Sprintf("incident %d", id))
 				if showManifest != "" {
-					if err := writeManifest(cmd.Context(), s, id, showManifest); err != nil {
+					if err := writeManifest(ctx, s, id, showManifest); err != nil {
 						return err
 					}
 				}
