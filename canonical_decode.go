@@ -2,12 +2,10 @@ package labtrust
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/labtrust/labtrust/internal/jsonstr"
+	"github.com/labtrust/labtrust/internal/jsonread"
 )
 
 // decodeCanonical reads the JSON shape appendCanonical writes, about ten
@@ -17,45 +15,45 @@ import (
 // follows it); UnmarshalCanonical adds the check that the bytes are
 // exactly canonical.
 func decodeCanonical(b []byte) (*Entry, error) {
-	d := cdec{b: b}
+	d := jsonread.New(b)
 	en := &Entry{}
 	e := &en.Event
 	v := 0
 	var haveTime bool
-	err := d.object(func(key string) error {
+	err := d.Object(func(key string) error {
 		var err error
 		switch key {
 		case "action":
 			var s string
-			s, err = d.str()
+			s, err = d.Str()
 			e.Action = Action(s)
 		case "actor":
 			a := &e.Actor
-			err = d.strings("actor", func(k string) *string {
+			err = readStrings(d, "actor", func(k string) *string {
 				return pick(k, "altId", &a.AltID, "id", &a.ID, "name", &a.Name, "role", &a.Role, "site", &a.Site, "type", &a.UserType)
 			})
 		case "index":
-			en.Index, err = d.uint()
+			en.Index, err = d.Uint()
 		case "kind":
 			var s string
-			s, err = d.str()
+			s, err = d.Str()
 			e.Kind = Kind(s)
 		case "links":
-			err = d.array(func() error {
+			err = d.Array(func() error {
 				var l Link
 				hash := false
-				err := d.object(func(k string) error {
+				err := d.Object(func(k string) error {
 					var err error
 					switch k {
 					case "hasPrev":
-						l.HasPrev, err = d.boolean()
+						l.HasPrev, err = d.Bool()
 					case "patient":
 						var n int64
-						n, err = d.int()
+						n, err = d.Int()
 						l.Patient = int(n)
 					case "prevHash":
 						var s string
-						if s, err = d.str(); err == nil {
+						if s, err = d.Str(); err == nil {
 							h, herr := hex.DecodeString(s)
 							if herr != nil || len(h) != 32 {
 								return fmt.Errorf("link prevHash is not 64 hex digits")
@@ -64,7 +62,7 @@ func decodeCanonical(b []byte) (*Entry, error) {
 							hash = true
 						}
 					case "prevIndex":
-						l.PrevIndex, err = d.uint()
+						l.PrevIndex, err = d.Uint()
 					default:
 						return fmt.Errorf("unknown field links.%s", k)
 					}
@@ -77,11 +75,11 @@ func decodeCanonical(b []byte) (*Entry, error) {
 				return err
 			})
 		case "network":
-			e.Network, err = d.str()
+			e.Network, err = d.Str()
 		case "objects":
-			err = d.array(func() error {
+			err = d.Array(func() error {
 				var o Object
-				err := d.strings("objects", func(k string) *string {
+				err := readStrings(d, "objects", func(k string) *string {
 					return pick(k, "id", &o.ID, "query", &o.Query, "role", &o.Role, "type", &o.Type)
 				})
 				e.Objects = append(e.Objects, o)
@@ -89,36 +87,36 @@ func decodeCanonical(b []byte) (*Entry, error) {
 			})
 		case "outcome":
 			var n int64
-			n, err = d.int()
+			n, err = d.Int()
 			e.Outcome = Outcome(n)
 		case "patients":
-			err = d.array(func() error {
+			err = d.Array(func() error {
 				var p PatientRef
-				err := d.strings("patients", func(k string) *string { return pick(k, "id", &p.ID, "system", &p.System) })
+				err := readStrings(d, "patients", func(k string) *string { return pick(k, "id", &p.ID, "system", &p.System) })
 				e.Patients = append(e.Patients, p)
 				return err
 			})
 		case "purpose":
-			e.Purpose, err = d.codes()
+			e.Purpose, err = readCodes(d)
 		case "source":
-			e.Source, err = d.str()
+			e.Source, err = d.Str()
 		case "sourceRef":
-			e.SourceRef, err = d.str()
+			e.SourceRef, err = d.Str()
 		case "subtype":
-			e.Subtype, err = d.codes()
+			e.Subtype, err = readCodes(d)
 		case "time":
 			var s string
-			if s, err = d.str(); err == nil {
+			if s, err = d.Str(); err == nil {
 				if e.Time, err = time.Parse(TimeLayout, s); err != nil {
 					return fmt.Errorf("time: %w", err)
 				}
 				haveTime = true
 			}
 		case "type":
-			e.Type, err = d.code()
+			e.Type, err = readCode(d)
 		case "v":
 			var n int64
-			n, err = d.int()
+			n, err = d.Int()
 			v = int(n)
 		default:
 			return fmt.Errorf("unknown field %q", key)
@@ -136,118 +134,22 @@ func decodeCanonical(b []byte) (*Entry, error) {
 	return en, nil
 }
 
-// cdec is a small strict JSON reader over one buffer.
-type cdec struct {
-	b []byte
-	i int
-}
-
-var errEnd = errors.New("unexpected end")
-
-func (d *cdec) fail(what string) error {
-	if d.i >= len(d.b) {
-		return errEnd
-	}
-	return fmt.Errorf("%s at offset %d", what, d.i)
-}
-
-func (d *cdec) ws() {
-	for d.i < len(d.b) && (d.b[d.i] == ' ' || d.b[d.i] == '\t' || d.b[d.i] == '\n' || d.b[d.i] == '\r') {
-		d.i++
-	}
-}
-
-func (d *cdec) expect(c byte) error {
-	d.ws()
-	if d.i >= len(d.b) || d.b[d.i] != c {
-		return d.fail(fmt.Sprintf("expected %q", c))
-	}
-	d.i++
-	return nil
-}
-
-// object reads {"key": value, ...}, calling fn to read each value.
-func (d *cdec) object(fn func(key string) error) error {
-	if err := d.expect('{'); err != nil {
-		return err
-	}
-	d.ws()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		return nil
-	}
-	for {
-		k, err := d.str()
-		if err != nil {
-			return err
-		}
-		if err := d.expect(':'); err != nil {
-			return err
-		}
-		if err := fn(k); err != nil {
-			return err
-		}
-		d.ws()
-		if d.i >= len(d.b) {
-			return errEnd
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return nil
-		default:
-			return d.fail("expected , or }")
-		}
-	}
-}
-
-func (d *cdec) array(fn func() error) error {
-	if err := d.expect('['); err != nil {
-		return err
-	}
-	d.ws()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
-		d.i++
-		return nil
-	}
-	for {
-		if err := fn(); err != nil {
-			return err
-		}
-		d.ws()
-		if d.i >= len(d.b) {
-			return errEnd
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return nil
-		default:
-			return d.fail("expected , or ]")
-		}
-	}
-}
-
-func (d *cdec) code() (Code, error) {
+func readCode(d *jsonread.Reader) (Code, error) {
 	var c Code
-	err := d.strings("code", func(k string) *string { return pick(k, "code", &c.Code, "display", &c.Display, "system", &c.System) })
+	err := readStrings(d, "code", func(k string) *string { return pick(k, "code", &c.Code, "display", &c.Display, "system", &c.System) })
 	return c, err
 }
 
-// strings reads an object whose members are all strings, each stored
+// readStrings reads an object whose members are all strings, each stored
 // where field says (nil: not a member this object has).
-func (d *cdec) strings(what string, field func(k string) *string) error {
-	return d.object(func(k string) error {
+func readStrings(d *jsonread.Reader, what string, field func(k string) *string) error {
+	return d.Object(func(k string) error {
 		dst := field(k)
 		if dst == nil {
 			return fmt.Errorf("unknown field %s.%s", what, k)
 		}
 		var err error
-		*dst, err = d.str()
+		*dst, err = d.Str()
 		return err
 	})
 }
@@ -262,91 +164,12 @@ func pick(k string, pairs ...any) *string {
 	return nil
 }
 
-func (d *cdec) codes() ([]Code, error) {
+func readCodes(d *jsonread.Reader) ([]Code, error) {
 	var out []Code
-	err := d.array(func() error {
-		c, err := d.code()
+	err := d.Array(func() error {
+		c, err := readCode(d)
 		out = append(out, c)
 		return err
 	})
 	return out, err
-}
-
-func (d *cdec) boolean() (bool, error) {
-	d.ws()
-	switch {
-	case len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "true":
-		d.i += 4
-		return true, nil
-	case len(d.b)-d.i >= 5 && string(d.b[d.i:d.i+5]) == "false":
-		d.i += 5
-		return false, nil
-	}
-	return false, d.fail("expected a boolean")
-}
-
-func (d *cdec) number() ([]byte, error) {
-	d.ws()
-	start := d.i
-	if d.i < len(d.b) && d.b[d.i] == '-' {
-		d.i++
-	}
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	if d.i == start || d.i < len(d.b) && (d.b[d.i] == '.' || d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		return nil, d.fail("expected an integer")
-	}
-	return d.b[start:d.i], nil
-}
-
-func (d *cdec) uint() (uint64, error) {
-	n, err := d.number()
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseUint(string(n), 10, 64)
-}
-
-func (d *cdec) int() (int64, error) {
-	n, err := d.number()
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(string(n), 10, 64)
-}
-
-// str reads a JSON string: one copy, unescaping only when needed.
-func (d *cdec) str() (string, error) {
-	if err := d.expect('"'); err != nil {
-		return "", err
-	}
-	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			s := string(d.b[start:d.i])
-			d.i++
-			return s, nil
-		case c == '\\':
-			return d.strEscaped(start)
-		case c < 0x20:
-			return "", d.fail("control character in a string")
-		}
-		d.i++
-	}
-	return "", errEnd
-}
-
-func (d *cdec) strEscaped(start int) (string, error) {
-	out, next, err := jsonstr.Append(append([]byte(nil), d.b[start:d.i]...), d.b, d.i)
-	d.i = next
-	if err != nil {
-		if err.EOF {
-			return "", errEnd
-		}
-		return "", fmt.Errorf("%s at offset %d", err.Msg, err.Off)
-	}
-	return string(out), nil
 }

@@ -176,9 +176,10 @@ func (r *Registry) upsert(ctx context.Context, recs []labtrust.PatientRecord) er
 		var merged []labtrust.PatientRef
 		if sl.stored {
 			if old, err := r.st.PatientByBlind(ctx, b); err == nil && old.Record != nil {
-				var prev sealedRecord
-				if pt, err := sl.aead.Decrypt(old.Record, recordAAD(b)); err == nil && json.Unmarshal(pt, &prev) == nil {
-					merged = prev.Merged
+				if pt, err := sl.aead.Decrypt(old.Record, recordAAD(b)); err == nil {
+					if prev, err := decodeRecord(pt); err == nil {
+						merged = prev.Merged
+					}
 				}
 			}
 		}
@@ -406,8 +407,8 @@ func (r *Registry) merge(ctx context.Context, rec labtrust.PatientRecord) error 
 	if err != nil {
 		return err
 	}
-	var sr sealedRecord
-	if err := json.Unmarshal(pt, &sr); err != nil {
+	sr, err := decodeRecord(pt)
+	if err != nil {
 		return fmt.Errorf("registry: a sealed record does not decode: %w", err)
 	}
 	sr.Merged = append(sr.Merged, *rec.MergedFrom)
@@ -570,8 +571,8 @@ func (r *Registry) open(ctx context.Context, row store.PatientRow) (*Entry, erro
 	if err != nil {
 		return nil, fmt.Errorf("registry: patient %d: record does not authenticate: %w", row.ID, err)
 	}
-	var sr sealedRecord
-	if err := json.Unmarshal(pt, &sr); err != nil {
+	sr, err := decodeRecord(pt)
+	if err != nil {
 		return nil, fmt.Errorf("registry: patient %d: record does not decode: %w", row.ID, err)
 	}
 	return &Entry{ID: row.ID, Blind: row.Blind, Patient: sr.Patient, Source: row.Source, UpdatedAt: row.UpdatedAt, Merged: sr.Merged}, nil
