@@ -180,30 +180,68 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 			return nil
 		})
 	}()
-	done := 0
 	// Tens of chunks per transaction: each commit waits for the disk, and
-	// empties the page cache of each connection reading the registry.
-	var pending []store.NoticeRow
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
+	// empties the page cache of each connection reading the registry. The
+	// writing runs beside the preparing, one transaction behind it: the
+	// chunks of the next one are made while the last one is stored.
+	type written struct {
+		added, rows int
+		err         error
+	}
+	toStore := make(chan []store.NoticeRow)
+	stored := make(chan written, 1)
+	go func() {
+		defer close(stored)
+		for rows := range toStore {
+			n, err := s.addNotices(ctx, rows)
+			stored <- written{n, len(rows), err}
+			if err != nil {
+				cancel()
+				for range toStore {
+				}
+				return
+			}
 		}
-		n, err := s.addNotices(ctx, pending)
-		if err != nil {
-			return err
+	}()
+	done, inFlight := 0, false
+	var storeErr error
+	// collect takes the previous transaction's outcome, if one is running.
+	collect := func() {
+		if !inFlight {
+			return
 		}
-		p.Added += n
-		p.Existing += len(pending) - n
-		done += len(pending)
-		pending = pending[:0]
+		w := <-stored
+		inFlight = false
+		if w.err != nil {
+			storeErr = w.err
+			return
+		}
+		p.Added += w.added
+		p.Existing += w.rows - w.added
+		done += w.rows
 		if progress != nil {
 			progress(done, total)
 		}
+	}
+	var pending []store.NoticeRow
+	flush := func() error {
+		collect()
+		if storeErr != nil || len(pending) == 0 {
+			return storeErr
+		}
+		toStore <- pending
+		inFlight = true
+		pending = make([]store.NoticeRow, 0, cap(pending))
 		return nil
+	}
+	finish := func() {
+		close(toStore)
+		collect()
 	}
 	for c := range chunks {
 		<-c.done
 		if c.err != nil {
+			finish()
 			return p, c.err
 		}
 		pending = append(pending, c.rows...)
@@ -214,11 +252,17 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 		p.Unregistered += c.p.Unregistered
 		if len(pending) >= 32*batch {
 			if err := flush(); err != nil {
+				finish()
 				return p, err
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	err = flush()
+	finish()
+	if err == nil {
+		err = storeErr
+	}
+	if err != nil {
 		return p, err
 	}
 	if readErr != nil {

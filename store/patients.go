@@ -529,16 +529,31 @@ func (d *DB) patientsIn(ctx context.Context, col string, keys []any, fn func(Pat
 // rows keyed by blind index inserted in row order would land all over
 // their indexes, and at millions of rows each commit would rewrite a page
 // per row.
+//
+// The whole read is one read-only transaction: everyone as of one moment
+// (an import running meanwhile is either all in or not at all), and on
+// SQLite a reader whose transaction stays open keeps its page cache, where
+// one that starts a transaction after another connection's commit begins
+// with an empty one; fn writes what it builds as it goes, so that was a
+// cold cache every few pages. Other connections commit meanwhile as
+// usual; SQLite's log cannot be checkpointed past this reader until it
+// ends.
 func (d *DB) LivePatients(ctx context.Context, fn func([]PatientRow) error) error {
-	// Pages of thousands: each query is a read transaction, and one that
-	// starts after another connection's commit begins with an empty page
-	// cache (the whole cache is dropped, page by page).
 	const page = 5000
 	after := []byte{}
-	st, err := d.stmt(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE blind > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY blind LIMIT `+strconv.Itoa(page)))
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return fmt.Errorf("store: patients: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	d.longReads.Add(1)
+	defer d.longReads.Add(-1)
+	prepared, err := d.stmt(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE blind > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY blind LIMIT `+strconv.Itoa(page)))
 	if err != nil {
 		return err
 	}
+	st := tx.StmtContext(ctx, prepared)
+	defer st.Close()
 	for {
 		rows, err := st.QueryContext(ctx, after)
 		if err != nil {

@@ -45,6 +45,9 @@ type DB struct {
 	dialect Dialect
 	now     func() time.Time
 	stopWAL func() // stops the SQLite WAL checkpointer
+	// longReads counts read transactions held open for a long scan: a
+	// RESTART checkpoint would wait for them with the writer held back.
+	longReads atomic.Int32
 
 	idx indexed // block index rows already stored for the newest block
 	// sealPending: complete blocks may lack their per-actor frame lists.
@@ -120,7 +123,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // the WAL would grow without bound (gigabytes over a 10M-event ingest, with
 // every read searching it). So once it passes walRestartFrames, a RESTART
 // checkpoint holds the writer back for the few frames the PASSIVE ones
-// left, and the next commit starts the WAL over.
+// left, and the next commit starts the WAL over. Not while a long scan
+// (LivePatients) holds a snapshot: the log grows until it ends.
 func (d *DB) checkpointWAL(ctx context.Context) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
@@ -134,7 +138,9 @@ func (d *DB) checkpointWAL(ctx context.Context) {
 			if err := d.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
 				continue
 			}
-			if logFrames > walRestartFrames {
+			// A long scan's snapshot keeps the log until it ends: waiting
+			// for it here would hold every writer back for the wait.
+			if logFrames > walRestartFrames && d.longReads.Load() == 0 {
 				d.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &logFrames, &done)
 			}
 		}
