@@ -727,6 +727,17 @@ type ManyPatients interface {
 	GetMany(ctx context.Context, mrns []string) (map[string]*registry.Entry, error)
 }
 
+// CoversRegistry says whether a scope of these indicators holds everyone
+// the registry holds (it has a registry indicator).
+func CoversRegistry(indicators []Indicator) bool {
+	for _, in := range indicators {
+		if in.Kind == IndicatorRegistry {
+			return true
+		}
+	}
+	return false
+}
+
 // AllPatients is a registry that reads everyone it holds
 // (registry.Registry), for the registry indicator.
 type AllPatients interface {

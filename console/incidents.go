@@ -485,9 +485,13 @@ func (c *Console) incidentNoticesPrepare(r *http.Request, st *identity.Staff, id
 	if in.Scope == nil {
 		return "", &labtrust.Error{Code: "invalid", Message: "compute the scope first"}
 	}
-	p, err := c.Incidents.Notices.PrepareFrom(r.Context(), id, func(fn func([]breach.Affected) error) error {
-		return c.Incidents.Service.ScopePatients(r.Context(), id, fn)
-	}, in.Scope.Summary.Patients, nil)
+	p, err := c.Incidents.Notices.PrepareFrom(r.Context(), id, notice.ScopeSource{
+		Each: func(fn func([]breach.Affected) error) error {
+			return c.Incidents.Service.ScopePatients(r.Context(), id, fn)
+		},
+		Total:         in.Scope.Summary.Patients,
+		WholeRegistry: breach.CoversRegistry(in.Indicators), // a hint: the notices are the same either way
+	}, nil)
 	if err != nil {
 		return "", err
 	}

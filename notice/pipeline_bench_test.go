@@ -130,7 +130,8 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 			}
 		})
 		phase("prepare", func() {
-			if _, err := ns.PrepareFrom(ctx, in.ID, func(fn func([]breach.Affected) error) error { return inc.ScopePatients(ctx, in.ID, fn) }, n, nil); err != nil {
+			src := notice.ScopeSource{Each: func(fn func([]breach.Affected) error) error { return inc.ScopePatients(ctx, in.ID, fn) }, Total: n, WholeRegistry: true}
+			if _, err := ns.PrepareFrom(ctx, in.ID, src, nil); err != nil {
 				b.Fatal(err)
 			}
 		})

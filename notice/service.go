@@ -119,12 +119,29 @@ type Prepared struct {
 // sealing run on every core; rows are stored in scope order, a thousand
 // per statement.
 func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope, progress func(done, total int)) (Prepared, error) {
-	return s.PrepareFrom(ctx, incident, func(fn func([]breach.Affected) error) error { return fn(sc.Patients) }, len(sc.Patients), progress)
+	return s.PrepareFrom(ctx, incident, ScopeSource{
+		Each:          func(fn func([]breach.Affected) error) error { return fn(sc.Patients) },
+		Total:         len(sc.Patients),
+		WholeRegistry: breach.CoversRegistry(sc.Indicators),
+	}, progress)
+}
+
+// ScopeSource is a scope read a part at a time.
+type ScopeSource struct {
+	// Each calls fn with the scope's people a part at a time, in
+	// blind-index order (the incident service's ScopePatients).
+	Each func(fn func([]breach.Affected) error) error
+	// Total is how many people it holds, for progress and codes.
+	Total int
+	// WholeRegistry says the scope holds everyone the registry does (a
+	// registry indicator, breach.CoversRegistry): the registry is then
+	// read once beside it, in the same order, instead of a row at a time
+	// for each person. Either way gives the same notices.
+	WholeRegistry bool
 }
 
 // PrepareFrom is Prepare over a scope read a part at a time (the incident
-// service's ScopePatients), so no list of everyone is held in memory;
-// total is the scope's size, for progress.
+// service's ScopePatients), so no list of everyone is held in memory.
 //
 // The codes are made first, total of them, and handed out in the order of
 // their keyed hashes: notices are stored in scope order (blind-index
@@ -132,8 +149,9 @@ func (s *Service) Prepare(ctx context.Context, incident int64, sc *breach.Scope,
 // filled in order. Random hashes inserted a thousand at a time would
 // rewrite a page of their index per notice at each commit, which at ten
 // million notices is tens of gigabytes of writing.
-func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn func([]breach.Affected) error) error, total int, progress func(done, total int)) (Prepared, error) {
+func (s *Service) PrepareFrom(ctx context.Context, incident int64, src ScopeSource, progress func(done, total int)) (Prepared, error) {
 	var p Prepared
+	total := src.Total
 	now := s.now().UTC()
 	codes, err := s.sortedCodes(total)
 	if err != nil {
@@ -152,10 +170,17 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 	defer cancel()
 	sem := make(chan struct{}, workers)
 	var readErr error
+	var whole *registryCursor
+	if all, ok := s.reg.(breach.AllPatients); ok && src.WholeRegistry {
+		whole = newRegistryCursor(ctx, all)
+	}
 	go func() {
 		defer close(chunks)
+		if whole != nil {
+			defer whole.stop()
+		}
 		used := 0
-		readErr = each(func(all []breach.Affected) error {
+		readErr = src.Each(func(all []breach.Affected) error {
 			for start := 0; start < len(all); start += batch {
 				part := all[start:min(start+batch, len(all))]
 				c := &chunk{done: make(chan struct{})}
@@ -171,10 +196,17 @@ func (s *Service) PrepareFrom(ctx context.Context, incident int64, each func(fn 
 					mine = codes[used:min(used+len(part), len(codes))]
 				}
 				used += len(part)
+				var found []*registry.Entry
+				if whole != nil {
+					var err error
+					if found, err = whole.match(part); err != nil {
+						return fmt.Errorf("notice: registry: %w", err)
+					}
+				}
 				sem <- struct{}{}
 				go func() {
 					defer func() { <-sem; close(c.done) }()
-					c.rows, c.p, c.err = s.prepareChunk(ctx, incident, part, mine, now)
+					c.rows, c.p, c.err = s.prepareChunk(ctx, incident, part, mine, now, found)
 				}()
 			}
 			return nil
@@ -371,10 +403,17 @@ func (s *Service) sortedCodes(n int) ([]noticeCode, error) {
 
 // prepareChunk makes the sealed rows of part of the scope, with the codes
 // made for it (new ones when codes runs short).
-func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breach.Affected, codes []noticeCode, now time.Time) ([]store.NoticeRow, Prepared, error) {
+// found, when not nil, holds the registry entries already read for part
+// (nil where the whole-registry read did not have the person).
+func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breach.Affected, codes []noticeCode, now time.Time, found []*registry.Entry) ([]store.NoticeRow, Prepared, error) {
 	var p Prepared
 	rows := make([]store.NoticeRow, 0, len(part))
-	found, err := s.registryEntries(ctx, part)
+	var err error
+	if found == nil {
+		found, err = s.registryEntries(ctx, part)
+	} else {
+		err = s.fillMissing(ctx, part, found)
+	}
 	if err != nil {
 		return nil, p, err
 	}

@@ -112,9 +112,11 @@ by first-class mail, or substitute notice when the registry has no postal addres
 				if progress != nil {
 					fn = func(done, total int) { progress(int64(done), int64(total)) }
 				}
-				p, err := notices(a).PrepareFrom(ctx, id, func(each func([]breach.Affected) error) error {
-					return inc.ScopePatients(ctx, id, each)
-				}, in.Scope.Summary.Patients, fn)
+				p, err := notices(a).PrepareFrom(ctx, id, notice.ScopeSource{
+					Each:          func(each func([]breach.Affected) error) error { return inc.ScopePatients(ctx, id, each) },
+					Total:         in.Scope.Summary.Patients,
+					WholeRegistry: breach.CoversRegistry(in.Indicators), // a hint: the notices are the same either way
+				}, fn)
 				if bar != nil {
 					bar.Finish()
 				}
