@@ -507,29 +507,67 @@ func (r *Registry) GetIDs(ctx context.Context, ids []int64) (map[int64]*Entry, e
 
 // Each calls fn with every patient the registry holds now (merged-away
 // and forgotten records left out), a page at a time, opened on every core.
+// The next page is read from the database while one is opened and
+// handed on: reading and opening each take a good part of a
+// whole-registry pass (a breach scope of everyone), and done in turn one
+// of them always waited.
 func (r *Registry) Each(ctx context.Context, fn func([]*Entry) error) error {
-	return r.st.LivePatients(ctx, func(rows []store.PatientRow) error {
-		out := make([]*Entry, len(rows))
-		errs := make([]error, len(rows))
-		workers := runtime.GOMAXPROCS(0)
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < len(rows); i += workers {
-					out[i], errs[i] = r.open(ctx, rows[i])
-				}
-			}()
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				return err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []store.PatientRow, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		readErr <- r.st.LivePatients(ctx, func(rows []store.PatientRow) error {
+			select {
+			case pages <- rows:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
 			}
+		})
+	}()
+	var err error
+	for rows := range pages {
+		if err != nil {
+			continue // draining, so the reader ends and its transaction with it
 		}
-		return fn(out)
-	})
+		var out []*Entry
+		if out, err = r.openAll(ctx, rows); err == nil {
+			err = fn(out)
+		}
+		if err != nil {
+			cancel()
+		}
+	}
+	if rerr := <-readErr; err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// openAll opens rows on every core.
+func (r *Registry) openAll(ctx context.Context, rows []store.PatientRow) ([]*Entry, error) {
+	out := make([]*Entry, len(rows))
+	errs := make([]error, len(rows))
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(rows); i += workers {
+				out[i], errs[i] = r.open(ctx, rows[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // survivor follows merges from row to the record that absorbed it, with a
