@@ -550,8 +550,8 @@ func (s *Service) Open(r store.NoticeRow) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notice %d: does not authenticate: %w", r.ID, err)
 	}
-	var rec Record
-	if err := json.Unmarshal(b, &rec); err != nil {
+	rec, err := decodeRecord(b)
+	if err != nil {
 		return nil, fmt.Errorf("notice %d: %w", r.ID, err)
 	}
 	return &rec, nil
