@@ -43,11 +43,6 @@ type MailHouse struct {
 	Workers int // default GOMAXPROCS
 	// Progress is called with the letters done so far.
 	Progress func(done int)
-
-	// alloc serializes the workers' code allocations: each is a write
-	// transaction that reads first, and two of those on SQLite would
-	// deadlock (SQLITE_BUSY) rather than wait.
-	alloc sync.Mutex
 }
 
 // Written says what Write produced.
@@ -56,8 +51,9 @@ type Written struct {
 }
 
 type mhJob struct {
-	seq  int
-	rows []store.NoticeRow
+	seq   int
+	rows  []store.NoticeRow
+	codes map[int64]string // credit-monitoring codes by notice ID
 }
 
 type mhResult struct {
@@ -108,15 +104,41 @@ func (m *MailHouse) Write(ctx context.Context, incident int64, dir string) (Writ
 			}
 		}()
 	}
-	var readErr error
+	// Notices are read, given their monitoring codes, and set into PDFs
+	// at the same time: one goroutine reads, one allocates codes (a write
+	// transaction per batch, one at a time: two on SQLite would deadlock
+	// rather than wait), the workers render.
+	var readErr, allocErr error
+	batches := make(chan mhJob, 2)
 	go func() {
 		defer close(jobs)
+		for j := range batches {
+			if allocErr == nil && m.Monitoring != nil {
+				ids := make([]int64, len(j.rows))
+				for i, r := range j.rows {
+					ids[i] = r.ID
+				}
+				if j.codes, allocErr = m.Service.MonitoringCodes(ctx, incident, ids); allocErr != nil {
+					cancel()
+				}
+			}
+			if allocErr != nil {
+				continue // draining, so the reader ends
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	go func() {
+		defer close(batches)
 		seq := 0
 		var chunk []store.NoticeRow
 		send := func() bool {
 			seq++
 			select {
-			case jobs <- mhJob{seq: seq, rows: chunk}:
+			case batches <- mhJob{seq: seq, rows: chunk}:
 				chunk = nil
 				return true
 			case <-ctx.Done():
@@ -169,8 +191,14 @@ func (m *MailHouse) Write(ctx context.Context, incident int64, dir string) (Writ
 			}
 		}
 	}
-	if firstErr == nil {
-		firstErr = readErr
+	// The error that stopped the others, not theirs on being stopped;
+	// and stopped from outside, maybe with batches not rendered, is one.
+	errs := []error{firstErr, allocErr, readErr, ctx.Err()}
+	firstErr = nil
+	for _, err := range errs {
+		if err != nil && (firstErr == nil || errors.Is(firstErr, context.Canceled) && !errors.Is(err, context.Canceled)) {
+			firstErr = err
+		}
 	}
 	if firstErr != nil {
 		return out, firstErr
@@ -189,21 +217,7 @@ func (m *MailHouse) render(ctx context.Context, incident int64, dir string, j mh
 		res.err = ctx.Err()
 		return res
 	}
-	var codes map[int64]string
-	if m.Monitoring != nil {
-		ids := make([]int64, len(j.rows))
-		for i, r := range j.rows {
-			ids[i] = r.ID
-		}
-		var err error
-		m.alloc.Lock()
-		codes, err = m.Service.MonitoringCodes(ctx, incident, ids)
-		m.alloc.Unlock()
-		if err != nil {
-			res.err = err
-			return res
-		}
-	}
+	codes := j.codes
 	name := fmt.Sprintf("letters-%05d.pdf", j.seq)
 	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {

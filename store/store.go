@@ -81,8 +81,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// on upgrade. A 64 MiB page cache per connection bounds memory while
 		// keeping the newest index pages hot. Automatic WAL checkpoints are
 		// off: they would run inside a commit and stall acknowledgements for
-		// seconds; checkpointWAL does them in the background instead.
-		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=secure_delete(1)&_txlock=immediate"
+		// seconds; checkpointWAL does them in the background instead. A WAL
+		// that grew while a long scan held its snapshot (gigabytes over a
+		// ten-million-person scope) is cut back to 64 MiB once it starts
+		// over, rather than keeping its largest size on disk.
+		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_pragma=secure_delete(1)&_txlock=immediate"
 		d.db, err = sql.Open("sqlite", "file:"+dsn+q)
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
