@@ -59,6 +59,9 @@ type Emails struct {
 	SetStatus func(ctx context.Context, id int64, status string, at time.Time) error
 	Progress  func(done int)
 	Log       *slog.Logger
+	// Reason says why a send failed without naming the recipient
+	// (notify.Reason); nil: nothing is said.
+	Reason func(error) string
 }
 
 // Run sends the incident's emails.
@@ -100,8 +103,13 @@ func (e *Emails) Run(ctx context.Context, incident int64) (sent, failed int, err
 		}
 		subject, body := l.Text()
 		if err := e.Send(ctx, rec.Email, subject, body, "notice-"+rec.Code+".pdf", pdf); err != nil {
-			// The server's error may echo the address: log only the notice.
-			log.Warn("a notice email failed", "notice", r.ID)
+			// The server's error may echo the address: log the notice and
+			// a reason that cannot.
+			reason := "not given"
+			if e.Reason != nil {
+				reason = e.Reason(err)
+			}
+			log.Warn("a notice email failed", "notice", r.ID, "reason", reason)
 			failed++
 			return nil
 		}

@@ -6,7 +6,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -115,3 +119,47 @@ func (s *SMTP) timeout() time.Duration {
 	}
 	return 15 * time.Second
 }
+
+// Reason says why a send failed without the server's own words or the
+// addresses, which may name the recipient (a patient's email is PHI and
+// logs are not the place for it): the SMTP step that failed, the reply
+// code and enhanced status code, and whether trying again may succeed;
+// or that the server could not be reached, timed out or failed TLS.
+func Reason(err error) string {
+	var se *mail.SendError
+	if errors.As(err, &se) {
+		var b strings.Builder
+		b.WriteString(se.Reason.String())
+		if c := se.ErrorCode(); c > 0 {
+			fmt.Fprintf(&b, ": server replied %d", c)
+			if es := se.EnhancedStatusCode(); es != "" && enhancedStatus.MatchString(es) {
+				b.WriteString(" " + es)
+			}
+		}
+		if se.IsTemp() {
+			b.WriteString(" (temporary: may succeed later)")
+		} else {
+			b.WriteString(" (permanent)")
+		}
+		return b.String()
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "the mail server did not answer in time"
+	case errors.As(err, &certErr), errors.As(err, &recErr):
+		return "TLS with the mail server failed"
+	case errors.As(err, &opErr):
+		return "the mail server could not be reached (" + opErr.Op + ")"
+	}
+	return "failed (the server's message is not logged: it may name the recipient)"
+}
+
+// enhancedStatus is an RFC 3463 status code: nothing else of the reply is
+// repeated.
+var enhancedStatus = regexp.MustCompile(`^[245]\.\d{1,3}\.\d{1,3}$`)

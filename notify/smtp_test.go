@@ -3,9 +3,12 @@ package notify_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"net"
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-smtp"
 	"github.com/labtrust/labtrust/notify"
 	"github.com/labtrust/labtrust/notify/notifytest"
 )
@@ -38,5 +41,50 @@ func TestSMTP(t *testing.T) {
 	}
 	if len(srv.Messages()) != 1 {
 		t.Fatal("a refused send delivered mail")
+	}
+}
+
+// A failed send is described without the server's words or the address:
+// the step, the reply and enhanced codes, and whether to try again.
+func TestReason(t *testing.T) {
+	srv := notifytest.Start(t)
+	m := &notify.SMTP{Host: srv.Host, Port: srv.Port, Username: srv.User, Password: srv.Password, From: "labtrust@lab.example",
+		TLSConfig: &tls.Config{RootCAs: srv.RootCAs, ServerName: "127.0.0.1"}}
+	srv.RefuseRecipient("ana.garcia@example.org", 550, smtp.EnhancedCode{5, 1, 1})
+	srv.RefuseRecipient("li@example.org", 451, smtp.EnhancedCode{4, 2, 2})
+	for _, c := range []struct{ to, want string }{
+		{"ana.garcia@example.org", "sending SMTP RCPT TO command: server replied 550 5.1.1 (permanent)"},
+		{"li@example.org", "sending SMTP RCPT TO command: server replied 451 4.2.2 (temporary: may succeed later)"},
+	} {
+		err := m.Send(context.Background(), []string{c.to}, "Notice", "body")
+		if err == nil || !strings.Contains(err.Error(), c.to) {
+			t.Fatalf("send to %s: %v (the server's words name the address)", c.to, err)
+		}
+		if got := notify.Reason(err); got != c.want {
+			t.Errorf("Reason = %q, want %q", got, c.want)
+		}
+	}
+	// A server that is not there.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	gone := *m
+	gone.Port = port
+	err = gone.Send(context.Background(), []string{"ana.garcia@example.org"}, "Notice", "body")
+	if got := notify.Reason(err); err == nil || !strings.HasPrefix(got, "the mail server could not be reached") {
+		t.Errorf("unreachable: Reason(%v) = %q", err, got)
+	}
+	// An untrusted certificate.
+	bad := *m
+	bad.TLSConfig = nil
+	err = bad.Send(context.Background(), []string{"ana.garcia@example.org"}, "Notice", "body")
+	if got := notify.Reason(err); err == nil || got != "TLS with the mail server failed" {
+		t.Errorf("untrusted certificate: Reason(%v) = %q", err, got)
+	}
+	if got := notify.Reason(errors.New("550 <ana.garcia@example.org> unknown")); strings.Contains(got, "ana") {
+		t.Errorf("an unknown error's words are repeated: %q", got)
 	}
 }

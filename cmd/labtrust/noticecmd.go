@@ -664,7 +664,7 @@ func emails(ctx context.Context, a *app, id int64, l notice.Lab, srv *notify.SMT
 		return nil, 0, err
 	}
 	return &notice.Emails{Service: notices(a), Rows: a.db.Notices, Lab: l, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
-		Monitoring: mon, Fonts: notice.DefaultFonts(), Laws: laws, SetStatus: a.db.SetNoticeStatus, Log: a.log,
+		Monitoring: mon, Fonts: notice.DefaultFonts(), Laws: laws, SetStatus: a.db.SetNoticeStatus, Log: a.log, Reason: notify.Reason,
 		Send: func(ctx context.Context, to, subject, body, file string, pdf []byte) error {
 			return srv.SendWith(ctx, []string{to}, subject, body, notify.Attachment{Name: file, Data: pdf})
 		}}, total, nil

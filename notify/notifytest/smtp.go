@@ -40,8 +40,21 @@ type Server struct {
 	RootCAs *x509.CertPool
 	CertPEM []byte
 
-	mu   sync.Mutex
-	msgs []Message
+	mu     sync.Mutex
+	msgs   []Message
+	refuse map[string]*smtp.SMTPError
+}
+
+// RefuseRecipient makes the server answer RCPT TO for addr with an error
+// reply (code 5xx permanent, 4xx temporary) whose text names the address,
+// as real servers' do.
+func (s *Server) RefuseRecipient(addr string, code int, enhanced smtp.EnhancedCode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse == nil {
+		s.refuse = map[string]*smtp.SMTPError{}
+	}
+	s.refuse[addr] = &smtp.SMTPError{Code: code, EnhancedCode: enhanced, Message: "<" + addr + ">: recipient refused"}
 }
 
 // Messages returns what was delivered so far.
@@ -102,6 +115,12 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.s.mu.Lock()
+	refused := x.s.refuse[to]
+	x.s.mu.Unlock()
+	if refused != nil {
+		return refused
+	}
 	x.msg.To = append(x.msg.To, to)
 	return nil
 }
