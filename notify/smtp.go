@@ -57,12 +57,27 @@ func (s *SMTP) send(ctx context.Context, to []string, subject, body string, head
 	if len(to) == 0 {
 		return nil
 	}
+	m, err := s.message(to, subject, body, headers, files)
+	if err != nil {
+		return err
+	}
+	c, port, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+		return fmt.Errorf("notify: send mail via %s:%d: %w", s.Host, port, err)
+	}
+	return nil
+}
+
+func (s *SMTP) message(to []string, subject, body string, headers map[string]string, files []Attachment) (*mail.Msg, error) {
 	m := mail.NewMsg()
 	if err := m.From(s.From); err != nil {
-		return fmt.Errorf("notify: from address: %w", err)
+		return nil, fmt.Errorf("notify: from address: %w", err)
 	}
 	if err := m.To(to...); err != nil {
-		return fmt.Errorf("notify: to address: %w", err)
+		return nil, fmt.Errorf("notify: to address: %w", err)
 	}
 	m.Subject(subject)
 	m.SetDate()
@@ -73,9 +88,14 @@ func (s *SMTP) send(ctx context.Context, to []string, subject, body string, head
 	m.SetBodyString(mail.TypeTextPlain, body)
 	for _, f := range files {
 		if err := m.AttachReader(f.Name, bytes.NewReader(f.Data)); err != nil {
-			return fmt.Errorf("notify: attach %s: %w", f.Name, err)
+			return nil, fmt.Errorf("notify: attach %s: %w", f.Name, err)
 		}
 	}
+	return m, nil
+}
+
+// client returns a client for the server, not connected, and its port.
+func (s *SMTP) client() (*mail.Client, int, error) {
 	opts := []mail.Option{mail.WithTimeout(s.timeout())}
 	port := s.Port
 	switch s.TLS {
@@ -91,7 +111,7 @@ func (s *SMTP) send(ctx context.Context, to []string, subject, body string, head
 			port = 465
 		}
 	default:
-		return fmt.Errorf("notify: TLS %q is not mandatory, opportunistic, implicit or none", s.TLS)
+		return nil, 0, fmt.Errorf("notify: TLS %q is not mandatory, opportunistic, implicit or none", s.TLS)
 	}
 	if port == 0 {
 		port = 587
@@ -105,12 +125,68 @@ func (s *SMTP) send(ctx context.Context, to []string, subject, body string, head
 	}
 	c, err := mail.NewClient(s.Host, opts...)
 	if err != nil {
-		return fmt.Errorf("notify: mail client: %w", err)
+		return nil, 0, fmt.Errorf("notify: mail client: %w", err)
 	}
-	if err := c.DialAndSendWithContext(ctx, m); err != nil {
-		return fmt.Errorf("notify: send mail via %s:%d: %w", s.Host, port, err)
+	return c, port, nil
+}
+
+// Conn sends many messages over one connection to the server: a breach's
+// notice emails are thousands, and a connection each is a TCP and TLS
+// handshake and a login each, which mail servers also limit. It connects
+// when first used, and again, once, when the server has closed the
+// connection since (an idle timeout, a limit of messages per connection).
+// Not safe for concurrent use; Close it when done.
+type Conn struct {
+	s    *SMTP
+	c    *mail.Client
+	port int
+}
+
+// Conn returns a connection to the server, not yet made.
+func (s *SMTP) Conn() *Conn { return &Conn{s: s} }
+
+// SendWith sends one plain-text message with attachments.
+func (c *Conn) SendWith(ctx context.Context, to []string, subject, body string, files ...Attachment) error {
+	if len(to) == 0 {
+		return nil
 	}
-	return nil
+	m, err := c.s.message(to, subject, body, nil, files)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		if c.c == nil {
+			cl, port, err := c.s.client()
+			if err != nil {
+				return err
+			}
+			if err := cl.DialWithContext(ctx); err != nil {
+				return fmt.Errorf("notify: connect to %s:%d: %w", c.s.Host, port, err)
+			}
+			c.c, c.port = cl, port
+		}
+		err := c.c.Send(m)
+		if err == nil {
+			return nil
+		}
+		var se *mail.SendError
+		if attempt == 0 && errors.As(err, &se) && se.Reason == mail.ErrConnCheck {
+			c.c.Close()
+			c.c = nil
+			continue
+		}
+		return fmt.Errorf("notify: send mail via %s:%d: %w", c.s.Host, c.port, err)
+	}
+}
+
+// Close ends the connection (QUIT).
+func (c *Conn) Close() error {
+	if c.c == nil {
+		return nil
+	}
+	err := c.c.Close()
+	c.c = nil
+	return err
 }
 
 func (s *SMTP) timeout() time.Duration {

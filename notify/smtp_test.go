@@ -88,3 +88,38 @@ func TestReason(t *testing.T) {
 		t.Errorf("an unknown error's words are repeated: %q", got)
 	}
 }
+
+// Many messages go over one connection; a refused recipient does not end
+// it; a connection the server closed is made again.
+func TestConn(t *testing.T) {
+	srv := notifytest.Start(t)
+	m := &notify.SMTP{Host: srv.Host, Port: srv.Port, Username: srv.User, Password: srv.Password, From: "labtrust@lab.example",
+		TLSConfig: &tls.Config{RootCAs: srv.RootCAs, ServerName: "127.0.0.1"}}
+	srv.RefuseRecipient("gone@example.org", 550, smtp.EnhancedCode{5, 1, 1})
+	ctx := context.Background()
+	c := m.Conn()
+	defer c.Close()
+	for i, to := range []string{"a@example.org", "b@example.org", "gone@example.org", "c@example.org"} {
+		err := c.SendWith(ctx, []string{to}, "Notice", "body", notify.Attachment{Name: "notice.pdf", Data: []byte("%PDF-1.7")})
+		if (err != nil) != (to == "gone@example.org") {
+			t.Fatalf("message %d to %s: %v", i, to, err)
+		}
+	}
+	if got := srv.Sessions(); got != 1 {
+		t.Fatalf("%d connections for four messages, want one", got)
+	}
+	srv.Hangup()
+	if err := c.SendWith(ctx, []string{"d@example.org"}, "Notice", "body"); err != nil {
+		t.Fatalf("after the server hung up: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var to []string
+	for _, msg := range srv.Messages() {
+		to = append(to, msg.To...)
+	}
+	if strings.Join(to, " ") != "a@example.org b@example.org c@example.org d@example.org" || srv.Sessions() != 2 {
+		t.Fatalf("delivered to %v over %d connections", to, srv.Sessions())
+	}
+}

@@ -216,6 +216,12 @@ func TestIncidentCLI(t *testing.T) {
 		if !strings.Contains(out, fmt.Sprintf("%d notices emailed", len(msgs))) || len(msgs) == 0 {
 			t.Fatalf("email: %s (%d messages)", out, len(msgs))
 		}
+		if mail.Sessions() != 1 {
+			t.Fatalf("%d messages over %d connections, want one", len(msgs), mail.Sessions())
+		}
+		if len(msgs) < 2 {
+			t.Fatalf("only %d notice emailed: the scope reaches several people with an address", len(msgs))
+		}
 		if m := string(msgs[0].Data); !strings.Contains(m, "notice code") && !strings.Contains(m, "=?UTF-8?") || !strings.Contains(m, "application/pdf") {
 			t.Fatalf("the email lacks the code or the PDF:\n%.2000s", m)
 		}

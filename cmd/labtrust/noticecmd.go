@@ -640,18 +640,19 @@ func exportMailHouse(ctx context.Context, g *globalOpts, a *app, id int64, l not
 }
 
 // emails is the incident's email job, checked: approved, and its words
-// written. send mails one message (notify.SMTP).
-func emails(ctx context.Context, a *app, id int64, l notice.Lab, srv *notify.SMTP) (*notice.Emails, int, error) {
+// written. Its messages go over one connection to srv, which the caller
+// closes when the job is done.
+func emails(ctx context.Context, a *app, id int64, l notice.Lab, srv *notify.SMTP) (*notice.Emails, *notify.Conn, int, error) {
 	if err := approved(ctx, a, id); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	in, texts, mon, err := noticeInputs(ctx, a, id)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	counts, err := a.db.NoticeCounts(ctx, id)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	total := 0
 	for _, c := range counts {
@@ -661,21 +662,23 @@ func emails(ctx context.Context, a *app, id int64, l notice.Lab, srv *notify.SMT
 	}
 	laws, err := breach.BuiltinLaws()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
+	conn := srv.Conn()
 	return &notice.Emails{Service: notices(a), Rows: a.db.Notices, Lab: l, Texts: texts, Discovered: in.Discovered, Date: time.Now(),
 		Monitoring: mon, Fonts: notice.DefaultFonts(), Laws: laws, SetStatus: a.db.SetNoticeStatus, Log: a.log, Reason: notify.Reason,
 		Send: func(ctx context.Context, to, subject, body, file string, pdf []byte) error {
-			return srv.SendWith(ctx, []string{to}, subject, body, notify.Attachment{Name: file, Data: pdf})
-		}}, total, nil
+			return conn.SendWith(ctx, []string{to}, subject, body, notify.Attachment{Name: file, Data: pdf})
+		}}, conn, total, nil
 }
 
 // emailNotices emails every prepared notice that has an email address.
 func emailNotices(ctx context.Context, g *globalOpts, a *app, id int64, l notice.Lab, srv *notify.SMTP, quiet bool) (sent, failed int, err error) {
-	job, total, err := emails(ctx, a, id, l, srv)
+	job, conn, total, err := emails(ctx, a, id, l, srv)
 	if err != nil {
 		return 0, 0, err
 	}
+	defer conn.Close()
 	bar, progress := newBar(g, int64(total), "emails", quiet)
 	if progress != nil {
 		job.Progress = func(done int) { progress(int64(done), int64(total)) }
@@ -705,7 +708,7 @@ func (j *noticeJobs) sendEmails(a *app) func(ctx context.Context, id int64) (int
 		return nil
 	}
 	return func(ctx context.Context, id int64) (int, error) {
-		job, total, err := emails(ctx, a, id, j.lab, j.smtp)
+		job, conn, total, err := emails(ctx, a, id, j.lab, j.smtp)
 		if err != nil {
 			return 0, err
 		}
@@ -723,6 +726,7 @@ func (j *noticeJobs) sendEmails(a *app) func(ctx context.Context, id int64) (int
 		go func() {
 			defer j.wg.Done()
 			defer func() { j.mu.Lock(); delete(j.running, id); j.mu.Unlock() }()
+			defer conn.Close()
 			sent, failed, err := job.Run(j.ctx, id)
 			if err != nil && j.ctx.Err() == nil {
 				a.log.Error("emailing notices", "incident", id, "err", err)

@@ -43,6 +43,28 @@ type Server struct {
 	mu     sync.Mutex
 	msgs   []Message
 	refuse map[string]*smtp.SMTPError
+	conns  []*smtp.Conn
+	seen   map[*smtp.Conn]bool
+}
+
+// Sessions is how many connections clients have made (a session starts
+// again on the same connection after STARTTLS: it counts once).
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seen)
+}
+
+// Hangup closes every open connection, as a server does at its idle
+// timeout.
+func (s *Server) Hangup() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 // RefuseRecipient makes the server answer RCPT TO for addr with an error
@@ -86,7 +108,18 @@ func Start(t testing.TB) *Server {
 
 type backend struct{ s *Server }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	b.s.mu.Lock()
+	if b.s.seen == nil {
+		b.s.seen = map[*smtp.Conn]bool{}
+	}
+	if !b.s.seen[c] {
+		b.s.seen[c] = true
+		b.s.conns = append(b.s.conns, c)
+	}
+	b.s.mu.Unlock()
+	return &session{s: b.s}, nil
+}
 
 type session struct {
 	s    *Server
