@@ -408,13 +408,10 @@ func (s *Service) sortedCodes(n int) ([]noticeCode, error) {
 func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breach.Affected, codes []noticeCode, now time.Time, found []*registry.Entry) ([]store.NoticeRow, Prepared, error) {
 	var p Prepared
 	rows := make([]store.NoticeRow, 0, len(part))
-	var err error
 	if found == nil {
-		found, err = s.registryEntries(ctx, part)
-	} else {
-		err = s.fillMissing(ctx, part, found)
+		found = make([]*registry.Entry, len(part))
 	}
-	if err != nil {
+	if err := s.registryEntries(ctx, part, found); err != nil {
 		return nil, p, err
 	}
 	for i, a := range part {
@@ -422,23 +419,12 @@ func (s *Service) prepareChunk(ctx context.Context, incident int64, part []breac
 			return nil, p, ctx.Err()
 		}
 		rec := Record{MRN: a.MRN, Elements: a.Elements, First: a.First, Last: a.Last, Minor: a.Minor, Deceased: a.Deceased, Language: "en", State: a.State}
-		var en *registry.Entry
-		var err error
-		if found != nil {
-			if en = found[i]; en == nil {
-				err = labtrust.ErrNotFound
-			}
-		} else {
-			en, err = s.reg.Get(ctx, a.MRN)
-		}
-		switch {
-		case err == nil:
+		if en := found[i]; en != nil {
 			fill(&rec, &en.Patient)
-		case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
+		} else {
 			p.Unregistered++
-		default:
-			return nil, p, fmt.Errorf("notice: registry: %w", err)
 		}
+		var err error
 		if i < len(codes) {
 			rec.Code = formatCode(codes[i].code)
 		} else if rec.Code, err = NewCode(); err != nil {
@@ -477,19 +463,44 @@ type IDPatients interface {
 	GetIDs(ctx context.Context, ids []int64) (map[int64]*registry.Entry, error)
 }
 
-// registryEntries reads the registry's current record of each person of
-// part (nil at a person it does not hold), many at a time; nil when the
-// registry reads one at a time only.
-func (s *Service) registryEntries(ctx context.Context, part []breach.Affected) ([]*registry.Entry, error) {
+// registryEntries fills found[i], where it is nil, with the registry's
+// current record of part[i] (left nil where the registry holds none):
+// many at a time when the registry reads so, else a row at a time.
+func (s *Service) registryEntries(ctx context.Context, part []breach.Affected, found []*registry.Entry) error {
+	missing, at := part, []int(nil) // at nil: everyone is missing
+	if slices.ContainsFunc(found, func(e *registry.Entry) bool { return e != nil }) {
+		missing = nil
+		for i := range part {
+			if found[i] == nil {
+				missing = append(missing, part[i])
+				at = append(at, i)
+			}
+		}
+	}
+	idx := func(k int) int { // found's index of missing[k]
+		if at == nil {
+			return k
+		}
+		return at[k]
+	}
 	many, ok := s.reg.(breach.ManyPatients)
 	if !ok {
-		return nil, nil
+		for k, a := range missing {
+			en, err := s.reg.Get(ctx, a.MRN)
+			switch {
+			case err == nil:
+				found[idx(k)] = en
+			case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
+			default:
+				return fmt.Errorf("notice: registry: %w", err)
+			}
+		}
+		return nil
 	}
-	out := make([]*registry.Entry, len(part))
 	var ids []int64
 	var mrns []string
 	byID, _ := s.reg.(IDPatients)
-	for _, a := range part {
+	for _, a := range missing {
 		if a.Registry != 0 && byID != nil {
 			ids = append(ids, a.Registry)
 		} else {
@@ -497,28 +508,28 @@ func (s *Service) registryEntries(ctx context.Context, part []breach.Affected) (
 		}
 	}
 	if len(ids) > 0 {
-		found, err := byID.GetIDs(ctx, ids)
+		got, err := byID.GetIDs(ctx, ids)
 		if err != nil {
-			return nil, fmt.Errorf("notice: registry: %w", err)
+			return fmt.Errorf("notice: registry: %w", err)
 		}
-		for i, a := range part {
+		for k, a := range missing {
 			if a.Registry != 0 {
-				out[i] = found[a.Registry]
+				found[idx(k)] = got[a.Registry]
 			}
 		}
 	}
 	if len(mrns) > 0 {
-		found, err := many.GetMany(ctx, mrns)
+		got, err := many.GetMany(ctx, mrns)
 		if err != nil {
-			return nil, fmt.Errorf("notice: registry: %w", err)
+			return fmt.Errorf("notice: registry: %w", err)
 		}
-		for i, a := range part {
+		for k, a := range missing {
 			if a.Registry == 0 || byID == nil {
-				out[i] = found[a.MRN]
+				found[idx(k)] = got[a.MRN]
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // fill takes what a letter needs from the registry's record.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"iter"
 
-	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/breach"
 	"github.com/labtrust/labtrust/registry"
 )
@@ -75,39 +74,4 @@ func (c *registryCursor) match(part []breach.Affected) ([]*registry.Entry, error
 		}
 	}
 	return out, nil
-}
-
-// fillMissing reads, a row at a time, the people of part the whole-
-// registry read did not have (found[i] nil).
-func (s *Service) fillMissing(ctx context.Context, part []breach.Affected, found []*registry.Entry) error {
-	var missing []breach.Affected
-	var at []int
-	for i := range part {
-		if found[i] == nil {
-			missing = append(missing, part[i])
-			at = append(at, i)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	more, err := s.registryEntries(ctx, missing)
-	if err != nil {
-		return err
-	}
-	for k, i := range at {
-		if more != nil {
-			found[i] = more[k]
-			continue
-		}
-		en, err := s.reg.Get(ctx, part[i].MRN)
-		switch {
-		case err == nil:
-			found[i] = en
-		case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
-		default:
-			return err
-		}
-	}
-	return nil
 }
