@@ -11,11 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labtrust/labtrust"
 	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/internal/par"
 	"github.com/labtrust/labtrust/registry"
 	"github.com/labtrust/labtrust/store"
 )
@@ -371,18 +371,10 @@ func (s *Service) sortedCodes(n int) ([]noticeCode, error) {
 			return nil, err
 		}
 		// Keyed hashes on every core: ten million take seconds.
-		workers := min(runtime.GOMAXPROCS(0), (n-i)/4096+1)
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := i + w; k < n; k += workers {
-					out[k].order = binary.BigEndian.Uint64(s.CodeHash(formatCode(out[k].code)))
-				}
-			}()
-		}
-		wg.Wait()
+		par.Do(n-i, 4096, func(k int) error {
+			out[i+k].order = binary.BigEndian.Uint64(s.CodeHash(formatCode(out[i+k].code)))
+			return nil
+		})
 		slices.SortFunc(out, func(a, b noticeCode) int { return cmp.Compare(a.order, b.order) })
 		// Duplicates (vanishingly rare) are replaced and the tail sorted
 		// in again.

@@ -11,9 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -549,23 +547,13 @@ func (r *Registry) Each(ctx context.Context, fn func([]*Entry) error) error {
 // openAll opens rows on every core.
 func (r *Registry) openAll(ctx context.Context, rows []store.PatientRow) ([]*Entry, error) {
 	out := make([]*Entry, len(rows))
-	errs := make([]error, len(rows))
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(rows); i += workers {
-				out[i], errs[i] = r.open(ctx, rows[i])
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	err := par.Do(len(rows), 64, func(i int) error {
+		var err error
+		out[i], err = r.open(ctx, rows[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
