@@ -72,15 +72,7 @@ func (d *Reader) Null() bool {
 
 // Object reads {"key": value, ...}, calling fn to read each value.
 func (d *Reader) Object(fn func(key string) error) error {
-	if err := d.expect('{'); err != nil {
-		return err
-	}
-	d.WS()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		return nil
-	}
-	for {
+	return d.members('{', '}', func() error {
 		k, err := d.Str()
 		if err != nil {
 			return err
@@ -88,32 +80,23 @@ func (d *Reader) Object(fn func(key string) error) error {
 		if err := d.expect(':'); err != nil {
 			return err
 		}
-		if err := fn(k); err != nil {
-			return err
-		}
-		d.WS()
-		if d.i >= len(d.b) {
-			return ErrEnd
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return nil
-		default:
-			return d.Fail("expected , or }")
-		}
-	}
+		return fn(k)
+	})
 }
 
 // Array reads [value, ...], calling fn to read each value.
 func (d *Reader) Array(fn func() error) error {
-	if err := d.expect('['); err != nil {
+	return d.members('[', ']', fn)
+}
+
+// members reads open, then members each read by fn and separated by
+// commas, then close.
+func (d *Reader) members(open, close byte, fn func() error) error {
+	if err := d.expect(open); err != nil {
 		return err
 	}
 	d.WS()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
+	if d.i < len(d.b) && d.b[d.i] == close {
 		d.i++
 		return nil
 	}
@@ -128,11 +111,11 @@ func (d *Reader) Array(fn func() error) error {
 		switch d.b[d.i] {
 		case ',':
 			d.i++
-		case ']':
+		case close:
 			d.i++
 			return nil
 		default:
-			return d.Fail("expected , or ]")
+			return d.Fail("expected , or " + string(close))
 		}
 	}
 }
