@@ -156,41 +156,35 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		if len(frees) < len(need) {
 			return nil, ErrPoolEmpty
 		}
-		// Hundreds of codes per statement: a statement per code was most
-		// of an export's serial part. (Not UPDATE ... FROM a list of
-		// pairs: SQLite's planner then scanned the free-code index; the
-		// unary + keeps "notice IS NULL" from choosing that index too.)
-		const perStmt = 200
-		pairs := make([]any, 0, 3*perStmt+1)
-		for start := 0; start < len(need); start += perStmt {
-			part := need[start:min(start+perStmt, len(need))]
-			pairs = pairs[:0]
-			var q strings.Builder
-			q.WriteString(`UPDATE monitoring_codes SET notice = CASE id`)
-			for i, n := range part {
-				q.WriteString(` WHEN ? THEN CAST(? AS BIGINT)`)
-				pairs = append(pairs, frees[start+i].id, n)
+		// Free codes are taken in id order and notices come in id order,
+		// so they pair in runs where both go up by one (a whole batch, in
+		// a first export, but for the notices that go by other means):
+		// one statement per run, the notice worked out from the code's id.
+		// (A CASE over the pairs cost a comparison per pair per row; a
+		// statement per code was most of an export's serial part. The
+		// unary + keeps SQLite's planner off the free-code index.)
+		give, err := d.txStmt(ctx, tx, `UPDATE monitoring_codes SET notice = id + ?, allocated_at = ? WHERE id BETWEEN ? AND ? AND +notice IS NULL`)
+		if err != nil {
+			return nil, err
+		}
+		for start := 0; start < len(need); {
+			end := start + 1
+			for end < len(need) && need[end] == need[end-1]+1 && frees[end].id == frees[end-1].id+1 {
+				end++
 			}
-			q.WriteString(` END, allocated_at = ? WHERE id IN (?` + strings.Repeat(",?", len(part)-1) + `) AND +notice IS NULL`)
-			pairs = append(pairs, at.UnixNano())
-			for i := range part {
-				pairs = append(pairs, frees[start+i].id)
-			}
-			give, err := d.txStmt(ctx, tx, q.String())
-			if err != nil {
-				return nil, err
-			}
-			res, err := give.ExecContext(ctx, pairs...)
+			first, last := frees[start].id, frees[end-1].id
+			res, err := give.ExecContext(ctx, need[start]-first, at.UnixNano(), first, last)
 			if err != nil {
 				return nil, fmt.Errorf("store: allocate monitoring code: %w", mapErr(err))
 			}
-			if k, _ := res.RowsAffected(); k != int64(len(part)) {
+			if k, _ := res.RowsAffected(); k != int64(end-start) {
 				// Another allocation took some first: the caller tries again.
 				return nil, fmt.Errorf("store: allocate monitoring codes: %w", labtrust.ErrConflict)
 			}
-			for i, n := range part {
-				out[n] = frees[start+i].code
+			for i := start; i < end; i++ {
+				out[need[i]] = frees[i].code
 			}
+			start = end
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -514,5 +514,41 @@ func TestMonitoringPool(t *testing.T) {
 		if err != nil || len(again) != 200 || string(again[notices[150]]) != "big-150" {
 			t.Fatalf("batch again: %d codes, %v", len(again), err)
 		}
+		// Gaps on both sides: notices that skip ids (those that go by
+		// email) and a pool added in two parts with another incident's
+		// codes between; one notice already has its code.
+		add := func(incident int64, prefix string, n int) {
+			var cs [][]byte
+			for i := range n {
+				cs = append(cs, []byte(fmt.Sprintf("%s-%02d", prefix, i)))
+			}
+			if err := db.AddMonitoringCodes(ctx, incident, cs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add(9, "a", 6)
+		add(10, "other", 3)
+		add(9, "b", 6)
+		had, err := db.AllocateMonitoringCode(ctx, 9, 42, time.Now())
+		if err != nil || string(had) != "a-00" {
+			t.Fatalf("first code: %s, %v", had, err)
+		}
+		gappy := []int64{40, 41, 42, 43, 47, 48, 49, 50, 51, 60, 61}
+		got9, err := db.AllocateMonitoringCodes(ctx, 9, gappy, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want9 := []string{"a-01", "a-02", "a-00", "a-03", "a-04", "a-05", "b-00", "b-01", "b-02", "b-03", "b-04"}
+		for i, n := range gappy {
+			if string(got9[n]) != want9[i] {
+				t.Fatalf("notice %d got %q, want %q", n, got9[n], want9[i])
+			}
+			if again, err := db.AllocateMonitoringCode(ctx, 9, n, time.Now()); err != nil || string(again) != want9[i] {
+				t.Fatalf("notice %d again: %q, %v", n, again, err)
+			}
+		}
+		if total, alloc, _, _ := db.MonitoringCounts(ctx, 10); total != 3 || alloc != 0 {
+			t.Fatalf("another incident's pool touched: %d of %d given", alloc, total)
+		}
 	})
 }
