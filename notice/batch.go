@@ -38,6 +38,7 @@ type Batch struct {
 	fonts   [2]*pdfFont
 	paras   map[paraKey]*para
 	tmpls   map[string]*letterTemplate
+	runs    map[runKey]*runForm
 	ops     []byte // page operators, reused
 	laid    []laidOut
 	pageOps [][]byte
@@ -204,15 +205,32 @@ func (pf *pdfFont) width(s string, size float64) float64 {
 	return float64(w) * size / 1000
 }
 
-// hex appends s as glyph indices for a Tj operator.
-func (pf *pdfFont) hex(dst []byte, s string) []byte {
-	const digits = "0123456789ABCDEF"
-	dst = append(dst, '<')
+// str appends s as glyph indices for a Tj operator: a literal string of
+// two bytes a glyph (Identity-H), half the bytes of a hex string. At ten
+// million letters the PDFs' bytes are a large part of the time: writing
+// them costs the kernel about as much as setting them.
+func (pf *pdfFont) str(dst []byte, s string) []byte {
+	dst = append(dst, '(')
 	for _, r := range s {
 		g, _ := pf.glyph(r)
-		dst = append(dst, digits[g>>12], digits[g>>8&15], digits[g>>4&15], digits[g&15])
+		dst = appendLiteral(appendLiteral(dst, byte(g>>8)), byte(g))
 	}
-	return append(dst, '>')
+	return append(dst, ')')
+}
+
+// appendLiteral appends c inside a PDF literal string: the delimiters and
+// the backslash escaped, and the line ends too (a reader would turn a raw
+// CR into LF); every other byte stands for itself.
+func appendLiteral(dst []byte, c byte) []byte {
+	switch c {
+	case '(', ')', '\\':
+		return append(dst, '\\', c)
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\n':
+		return append(dst, '\\', 'n')
+	}
+	return append(dst, c)
 }
 
 // style is how a run of text is set.
@@ -246,7 +264,7 @@ const maxParas = 4096
 
 // NewBatch starts a PDF on w with the fonts given.
 func NewBatch(w io.Writer, f *BatchFonts) *Batch {
-	b := &Batch{w: bufio.NewWriterSize(w, 256<<10), offsets: make([]int64, objFirstFree), paras: map[paraKey]*para{}, tmpls: map[string]*letterTemplate{}}
+	b := &Batch{w: bufio.NewWriterSize(w, 256<<10), offsets: make([]int64, objFirstFree), paras: map[paraKey]*para{}, tmpls: map[string]*letterTemplate{}, runs: map[runKey]*runForm{}}
 	b.fonts[0], b.fonts[1] = f.fonts[0].forBatch(), f.fonts[1].forBatch()
 	b.write("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	return b
@@ -390,7 +408,7 @@ func (b *Batch) draw(dst []byte, p *para, st style, x, y float64) []byte {
 			dst = append(dst, ' ')
 			dst = appendNum(dst, y-asc-float64(i)*st.lead())
 			dst = append(dst, " Tm "...)
-			dst = f.hex(dst, "•")
+			dst = f.str(dst, "•")
 			dst = append(dst, " Tj\n"...)
 		}
 		dst = append(dst, "1 0 0 1 "...)
@@ -398,7 +416,7 @@ func (b *Batch) draw(dst []byte, p *para, st style, x, y float64) []byte {
 		dst = append(dst, ' ')
 		dst = appendNum(dst, y-asc-float64(i)*st.lead())
 		dst = append(dst, " Tm "...)
-		dst = f.hex(dst, line)
+		dst = f.str(dst, line)
 		dst = append(dst, " Tj\n"...)
 	}
 	return append(dst, "ET\n"...)
@@ -432,14 +450,55 @@ func (b *Batch) place(dst []byte, p *para, st style, x, y float64) []byte {
 	if p.xobj == 0 {
 		return b.draw(dst, p, st, x, y)
 	}
+	return doForm(dst, p.xobj, x, y)
+}
+
+// doForm places Form XObject /X<xobj> with its top-left corner at (x, y).
+func doForm(dst []byte, xobj int, x, y float64) []byte {
 	dst = append(dst, "q 1 0 0 1 "...)
 	dst = appendNum(dst, x)
 	dst = append(dst, ' ')
 	dst = appendNum(dst, y)
 	dst = append(dst, " cm /X"...)
-	dst = strconv.AppendInt(dst, int64(p.xobj), 10)
-	dst = append(dst, " Do Q\n"...)
-	return dst
+	dst = strconv.AppendInt(dst, int64(xobj), 10)
+	return append(dst, " Do Q\n"...)
+}
+
+// placeRun sets run, template paragraphs one under the other from y
+// down: the first time each on its own, then as one Form XObject (a
+// letter's page was otherwise a placement per paragraph, a third of its
+// bytes).
+func (b *Batch) placeRun(dst []byte, t *letterTemplate, run []laidOut, y float64) []byte {
+	if len(run) == 1 {
+		return b.place(dst, run[0].p, run[0].st, marginL, y)
+	}
+	k := runKey{t, run[0].tmpl, run[len(run)-1].tmpl}
+	r := b.runs[k]
+	if r == nil {
+		r = &runForm{}
+		b.runs[k] = r
+	}
+	r.uses++
+	if r.uses == 1 {
+		for _, bl := range run {
+			dst = b.place(dst, bl.p, bl.st, marginL, y)
+			y -= bl.p.height
+		}
+		return dst
+	}
+	if r.xobj == 0 {
+		var form []byte
+		yy := 0.0
+		for _, bl := range run {
+			form = b.draw(form, bl.p, bl.st, 0, yy)
+			yy -= bl.p.height
+		}
+		obj := b.newObj()
+		b.stream(obj, fmt.Sprintf(" /Type /XObject /Subtype /Form /BBox [0 %.2f %.2f 0] /Resources %d 0 R", yy-2, textW+20, objResources), form, true)
+		b.xobjs = append(b.xobjs, obj)
+		r.xobj = len(b.xobjs)
+	}
+	return doForm(dst, r.xobj, marginL, y)
 }
 
 // block is one paragraph of a letter as it will be placed.
@@ -560,6 +619,7 @@ func (b *Batch) template(l *Letter) *letterTemplate {
 	}
 	if len(b.tmpls) >= 256 {
 		clear(b.tmpls)
+		clear(b.runs)
 	}
 	b.tmpls[key] = t
 	return t
@@ -570,6 +630,22 @@ type laidOut struct {
 	p    *para
 	st   style
 	keep bool
+	tmpl int // the template's block, -1 for the person's own text
+}
+
+// runKey names a run of a template's paragraphs set one after the other
+// on one page (its first and last blocks: the person's address, between
+// two runs, can be no lines at all).
+type runKey struct {
+	t           *letterTemplate
+	first, last int
+}
+
+// runForm is such a run as one Form XObject: a page then places a
+// handful of runs between the person's own lines, not each paragraph.
+type runForm struct {
+	uses int
+	xobj int // index into Batch.xobjs + 1; 0: none yet
 }
 
 // Add sets one letter on new pages of the batch.
@@ -583,13 +659,13 @@ func (b *Batch) Add(l *Letter) error {
 		mon = l.Monitoring.Code
 	}
 	blocks := b.laid[:0]
-	for _, tb := range t.blocks {
+	for k, tb := range t.blocks {
 		switch {
 		case tb.p != nil:
-			blocks = append(blocks, laidOut{tb.p, tb.st, tb.keep})
+			blocks = append(blocks, laidOut{tb.p, tb.st, tb.keep, k})
 		case tb.text == phAddress:
 			for _, line := range l.Address {
-				blocks = append(blocks, laidOut{b.layoutOnce(line, tb.st), tb.st, false})
+				blocks = append(blocks, laidOut{b.layoutOnce(line, tb.st), tb.st, false, -1})
 			}
 		default:
 			text := tb.text
@@ -598,26 +674,43 @@ func (b *Batch) Add(l *Letter) error {
 					text = strings.ReplaceAll(text, r[0], r[1])
 				}
 			}
-			blocks = append(blocks, laidOut{b.layoutOnce(text, tb.st), tb.st, tb.keep})
+			blocks = append(blocks, laidOut{b.layoutOnce(text, tb.st), tb.st, tb.keep, -1})
 		}
 	}
 	b.laid = blocks
 	pages := b.pageOps[:0]
 	cur := b.ops[:0]
 	y := pageH - marginT
+	// Template paragraphs are gathered into runs, set when the run ends.
+	run, runY := -1, 0.0
+	endRun := func(end int) {
+		if run >= 0 {
+			cur = b.placeRun(cur, t, blocks[run:end], runY)
+			run = -1
+		}
+	}
 	for i, bl := range blocks {
 		need := bl.p.height
 		if bl.keep && i+1 < len(blocks) {
 			need += blocks[i+1].p.height
 		}
-		if y-need < marginB+14 && len(cur) > 0 {
+		if y-need < marginB+14 && (len(cur) > 0 || run >= 0) {
+			endRun(i)
 			pages = append(pages, cur)
 			cur = nil
 			y = pageH - marginT
 		}
-		cur = b.place(cur, bl.p, bl.st, marginL, y)
+		if bl.tmpl >= 0 {
+			if run < 0 {
+				run, runY = i, y
+			}
+		} else {
+			endRun(i)
+			cur = b.place(cur, bl.p, bl.st, marginL, y)
+		}
 		y -= bl.p.height
 	}
+	endRun(len(blocks))
 	pages = append(pages, cur)
 	w := wordsFor(l.Language)
 	foot := style{size: 8}

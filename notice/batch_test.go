@@ -161,3 +161,61 @@ func BenchmarkLetters(b *testing.B) {
 type countWriter int64
 
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+// TestBatchRuns: letters of one kind set their template's paragraphs as a
+// few runs (Form XObjects made on a run's second use), not a placement per
+// paragraph; the text is the same whatever the person's address makes of
+// the page breaks, down to a letter with no address lines at all.
+func TestBatchRuns(t *testing.T) {
+	var letters []*Letter
+	for i := range 12 {
+		l := sample("en")
+		l.Recipient = fmt.Sprintf("Rosa García %02d", i)
+		l.Code = fmt.Sprintf("7K3D-9QMX-%04d", i)
+		l.Monitoring.Code = fmt.Sprintf("CW-%06d", i)
+		l.Address = []string{fmt.Sprintf("%d Elm St", 10+i), "Austin, TX 78701"}
+		switch i {
+		case 5:
+			l.Address = append(l.Address, "Apt 4")
+		case 8:
+			l.Address = nil
+		}
+		letters = append(letters, l)
+	}
+	pdf := batchOf(t, goFonts(), letters...)
+	if err := api.Validate(bytes.NewReader(pdf), model.NewDefaultConfiguration()); err != nil {
+		t.Fatalf("pdfcpu: %v", err)
+	}
+	// Page content streams are the ones written without a filter.
+	streams := regexp.MustCompile(`(?s)<< /Length \d+>>\nstream\n(.*?)\nendstream`).FindAllSubmatch(pdf, -1)
+	if len(streams) < len(letters) {
+		t.Fatalf("%d page streams for %d letters", len(streams), len(letters))
+	}
+	for i, s := range streams[len(streams)/2:] {
+		if n := bytes.Count(s[1], []byte(" Do Q")); n > 6 {
+			t.Fatalf("page %d of the second half places %d forms; want the template's few runs", len(streams)/2+i, n)
+		}
+	}
+	txt := strings.Join(strings.Fields(pdfText(t, pdf)), " ")
+	for i, l := range letters {
+		start := strings.Index(txt, "Dear "+l.Recipient+",")
+		end := len(txt)
+		if i+1 < len(letters) {
+			end = strings.Index(txt, "Dear "+letters[i+1].Recipient+",")
+		}
+		if start < 0 || end < start {
+			t.Fatalf("letter %d missing or out of order", i)
+		}
+		own := txt[start:end]
+		for _, s := range l.Sections() {
+			for _, p := range append(append([]string{s.Heading}, s.Body...), s.Items...) {
+				if p = strings.Join(strings.Fields(p), " "); p != "" && !strings.Contains(own, p) {
+					t.Fatalf("letter %d lacks %q", i, p)
+				}
+			}
+		}
+		if !strings.Contains(own, l.Monitoring.Code) {
+			t.Fatalf("letter %d lacks its monitoring code", i)
+		}
+	}
+}
