@@ -23,6 +23,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,8 +152,9 @@ type Keyring struct {
 	aead    tink.AEAD
 	aeadRow uint32 // store row of the current AEAD keyset
 	legacy  map[uint32]cipher.AEAD
-	blind   []byte // the HMAC-SHA-256 blind-index key
-	blindID uint32 // its ID in the PRF keyset (0 for a pre-Tink key)
+	blind   []byte    // the HMAC-SHA-256 blind-index key
+	blindID uint32    // its ID in the PRF keyset (0 for a pre-Tink key)
+	macs    sync.Pool // HMAC states under blind, for Blind
 	kek     KEK
 	store   KeyStore
 	nextID  uint32
@@ -536,7 +538,22 @@ const BlindSize = 16
 // Blind returns the blind index of a patient identifier: HMAC-SHA-256 under
 // the blind-index key, truncated to 128 bits. Surrounding spaces are ignored
 // so "MRN1 " and "MRN1" index alike.
-func (kr *Keyring) Blind(id string) []byte { return kr.Blinder()(id) }
+//
+// The keyed HMAC state is taken from a pool: making one (two SHA-256
+// blocks of key) cost as much as the hash itself, and ten million notice
+// codes are hashed from many goroutines.
+func (kr *Keyring) Blind(id string) []byte {
+	m, _ := kr.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, kr.blind)
+	} else {
+		m.Reset()
+	}
+	m.Write([]byte(strings.TrimSpace(id)))
+	out := m.Sum(nil)[:BlindSize]
+	kr.macs.Put(m)
+	return out
+}
 
 // Blinder returns a function computing blind indexes that reuses one HMAC
 // state; it is not safe for concurrent use, which makes it cheap in a loop.

@@ -10,8 +10,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/labtrust/labtrust"
@@ -96,6 +98,21 @@ func TestKeyringSealOpenRotateReopen(t *testing.T) {
 	if want, _ := ps.ComputePrimaryPRF([]byte("MRN-1"), BlindSize); !bytes.Equal(kr.Blind("MRN-1"), want) {
 		t.Fatal("blind index is not the PRF keyset's output")
 	}
+	// From many goroutines at once (Blind keeps HMAC states in a pool):
+	// each the PRF's output for its own identifier.
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				id := fmt.Sprintf("MRN-%d-%d", g, i)
+				if want, _ := ps.ComputePrimaryPRF([]byte(id), BlindSize); !bytes.Equal(kr.Blind(id), want) {
+					t.Errorf("blind index of %s is not the PRF's output", id)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	if bytes.Equal(kr.Blind("MRN-1"), kr.Blind("MRN-2")) {
 		t.Fatal("distinct identifiers share a blind index")
 	}
