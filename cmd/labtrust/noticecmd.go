@@ -197,7 +197,7 @@ by first-class mail, or substitute notice when the registry has no postal addres
 	var dir string
 	var batch int
 	export := &cobra.Command{
-		Use:   "export ID --out DIR [--batch 500]",
+		Use:   "export ID --out DIR [--batch 5000]",
 		Short: "Write the mail-house files: a CSV of the mailing and print-ready PDF batches",
 		Long: `Writes DIR/mailhouse.csv (one row per letter: notice code, language, recipient and address,
 batch and sequence) and DIR/letters-NNNN.pdf (the letters of each batch, in CSV order), for the
@@ -229,7 +229,7 @@ hand them to the mail house over a secure channel and delete them after.`,
 	}
 	exportLab.flags(export)
 	export.Flags().StringVar(&dir, "out", "", "directory to write")
-	export.Flags().IntVar(&batch, "batch", 500, "letters per PDF batch")
+	export.Flags().IntVar(&batch, "batch", 5000, "letters per PDF batch")
 	export.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
 	var offer struct {
 		vendor, url, enrolBy, codes string
@@ -744,7 +744,7 @@ func (j *noticeJobs) mailHouseZip(a *app) func(ctx context.Context, id int64, w 
 		return nil
 	}
 	return func(ctx context.Context, id int64, w io.Writer) error {
-		mh, _, err := mailHouse(ctx, a, id, j.lab, 1000)
+		mh, _, err := mailHouse(ctx, a, id, j.lab, 0) // 0: notice.MailHouse's default batch
 		if err != nil {
 			return err
 		}
