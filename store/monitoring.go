@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,14 +88,23 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 	out := make(map[int64][]byte, len(notices))
 	// Codes given before (an export run again), a few hundred notices
 	// per query through kept statements: this runs under the export's
-	// one writer, so its cost per letter is the export's pace.
+	// one writer, so its cost per letter is the export's pace. A first
+	// export, the usual case, has given none in the batch's range of
+	// notices, which one count says.
+	given := 0
+	if len(notices) > 0 {
+		lo, hi := slices.Min(notices), slices.Max(notices)
+		if err := tx.QueryRowContext(ctx, d.q(`SELECT COUNT(*) FROM monitoring_codes WHERE notice BETWEEN ? AND ?`), lo, hi).Scan(&given); err != nil {
+			return nil, fmt.Errorf("store: monitoring codes: %w", mapErr(err))
+		}
+	}
 	const perQuery = 256
 	have, err := d.txStmt(ctx, tx, `SELECT notice, code FROM monitoring_codes WHERE notice IN (?`+strings.Repeat(",?", perQuery-1)+`)`)
 	if err != nil {
 		return nil, err
 	}
 	args := make([]any, perQuery)
-	for start := 0; start < len(notices); start += perQuery {
+	for start := 0; given > 0 && start < len(notices); start += perQuery {
 		part := notices[start:min(start+perQuery, len(notices))]
 		for i := range args {
 			args[i] = part[min(i, len(part)-1)]
