@@ -300,8 +300,8 @@ func (s *Service) eachChunk(ctx context.Context, id, sid int64, fn func([]breach
 		if err != nil {
 			return fmt.Errorf("incident: scope %d part %d: %w", sid, seq, err)
 		}
-		var part []breach.Affected
-		if err := json.Unmarshal(b, &part); err != nil {
+		part, err := breach.DecodeAffected(b)
+		if err != nil {
 			return fmt.Errorf("incident: scope %d part %d: %w", sid, seq, err)
 		}
 		return fn(part)

@@ -155,11 +155,15 @@ func (d *Reader) Number() ([]byte, error) {
 	if d.i < len(d.b) && d.b[d.i] == '-' {
 		d.i++
 	}
+	digits := d.i
 	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
 		d.i++
 	}
-	if d.i == start || d.i < len(d.b) && (d.b[d.i] == '.' || d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+	if d.i == digits || d.i < len(d.b) && (d.b[d.i] == '.' || d.b[d.i] == 'e' || d.b[d.i] == 'E') {
 		return nil, d.Fail("expected an integer")
+	}
+	if d.b[digits] == '0' && d.i-digits > 1 {
+		return nil, d.Fail("leading zero") // not JSON
 	}
 	return d.b[start:d.i], nil
 }
