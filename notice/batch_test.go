@@ -134,7 +134,7 @@ func BenchmarkLetters(b *testing.B) {
 		}
 	})
 	b.Run("batch", func(b *testing.B) {
-		const per = 1000
+		const per = 5000 // the mail-house default
 		var size int
 		bf, err := NewBatchFonts(f)
 		if err != nil {
