@@ -459,29 +459,19 @@ type IDPatients interface {
 // current record of part[i] (left nil where the registry holds none):
 // many at a time when the registry reads so, else a row at a time.
 func (s *Service) registryEntries(ctx context.Context, part []breach.Affected, found []*registry.Entry) error {
-	missing, at := part, []int(nil) // at nil: everyone is missing
-	if slices.ContainsFunc(found, func(e *registry.Entry) bool { return e != nil }) {
-		missing = nil
-		for i := range part {
-			if found[i] == nil {
-				missing = append(missing, part[i])
-				at = append(at, i)
-			}
+	var at []int // the people still missing, by index
+	for i := range found {
+		if found[i] == nil {
+			at = append(at, i)
 		}
-	}
-	idx := func(k int) int { // found's index of missing[k]
-		if at == nil {
-			return k
-		}
-		return at[k]
 	}
 	many, ok := s.reg.(breach.ManyPatients)
 	if !ok {
-		for k, a := range missing {
-			en, err := s.reg.Get(ctx, a.MRN)
+		for _, i := range at {
+			en, err := s.reg.Get(ctx, part[i].MRN)
 			switch {
 			case err == nil:
-				found[idx(k)] = en
+				found[i] = en
 			case errors.Is(err, labtrust.ErrNotFound), errors.Is(err, registry.ErrForgotten):
 			default:
 				return fmt.Errorf("notice: registry: %w", err)
@@ -492,8 +482,8 @@ func (s *Service) registryEntries(ctx context.Context, part []breach.Affected, f
 	var ids []int64
 	var mrns []string
 	byID, _ := s.reg.(IDPatients)
-	for _, a := range missing {
-		if a.Registry != 0 && byID != nil {
+	for _, i := range at {
+		if a := &part[i]; a.Registry != 0 && byID != nil {
 			ids = append(ids, a.Registry)
 		} else {
 			mrns = append(mrns, a.MRN)
@@ -504,9 +494,9 @@ func (s *Service) registryEntries(ctx context.Context, part []breach.Affected, f
 		if err != nil {
 			return fmt.Errorf("notice: registry: %w", err)
 		}
-		for k, a := range missing {
-			if a.Registry != 0 {
-				found[idx(k)] = got[a.Registry]
+		for _, i := range at {
+			if part[i].Registry != 0 {
+				found[i] = got[part[i].Registry]
 			}
 		}
 	}
@@ -515,9 +505,9 @@ func (s *Service) registryEntries(ctx context.Context, part []breach.Affected, f
 		if err != nil {
 			return fmt.Errorf("notice: registry: %w", err)
 		}
-		for k, a := range missing {
-			if a.Registry == 0 || byID == nil {
-				found[idx(k)] = got[a.MRN]
+		for _, i := range at {
+			if part[i].Registry == 0 || byID == nil {
+				found[i] = got[part[i].MRN]
 			}
 		}
 	}
