@@ -440,12 +440,7 @@ func appendNum(dst []byte, v float64) []byte {
 func (b *Batch) place(dst []byte, p *para, st style, x, y float64) []byte {
 	p.uses++
 	if p.uses == 2 && p.xobj == 0 {
-		var form []byte
-		form = b.draw(form, p, st, 0, 0)
-		obj := b.newObj()
-		b.stream(obj, fmt.Sprintf(" /Type /XObject /Subtype /Form /BBox [0 %.2f %.2f 0] /Resources %d 0 R", -p.height-2, textW+20, objResources), form, true)
-		b.xobjs = append(b.xobjs, obj)
-		p.xobj = len(b.xobjs)
+		p.xobj = b.form(b.draw(nil, p, st, 0, 0), p.height)
 	}
 	if p.xobj == 0 {
 		return b.draw(dst, p, st, x, y)
@@ -493,12 +488,18 @@ func (b *Batch) placeRun(dst []byte, t *letterTemplate, run []laidOut, y float64
 			form = b.draw(form, bl.p, bl.st, 0, yy)
 			yy -= bl.p.height
 		}
-		obj := b.newObj()
-		b.stream(obj, fmt.Sprintf(" /Type /XObject /Subtype /Form /BBox [0 %.2f %.2f 0] /Resources %d 0 R", yy-2, textW+20, objResources), form, true)
-		b.xobjs = append(b.xobjs, obj)
-		r.xobj = len(b.xobjs)
+		r.xobj = b.form(form, -yy)
 	}
 	return doForm(dst, r.xobj, marginL, y)
+}
+
+// form writes ops, drawn from (0, 0) down to -height, as a Form XObject
+// and returns its number for doForm.
+func (b *Batch) form(ops []byte, height float64) int {
+	obj := b.newObj()
+	b.stream(obj, fmt.Sprintf(" /Type /XObject /Subtype /Form /BBox [0 %.2f %.2f 0] /Resources %d 0 R", -height-2, textW+20, objResources), ops, true)
+	b.xobjs = append(b.xobjs, obj)
+	return len(b.xobjs)
 }
 
 // block is one paragraph of a letter as it will be placed.

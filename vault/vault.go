@@ -546,24 +546,25 @@ func (kr *Keyring) Blind(id string) []byte {
 	m, _ := kr.macs.Get().(hash.Hash)
 	if m == nil {
 		m = hmac.New(sha256.New, kr.blind)
-	} else {
-		m.Reset()
 	}
-	m.Write([]byte(strings.TrimSpace(id)))
-	out := m.Sum(nil)[:BlindSize]
+	out := blindWith(m, id)
 	kr.macs.Put(m)
 	return out
+}
+
+// blindWith computes id's blind index with m, an HMAC under the
+// blind-index key.
+func blindWith(m hash.Hash, id string) []byte {
+	m.Reset()
+	m.Write([]byte(strings.TrimSpace(id)))
+	return m.Sum(nil)[:BlindSize]
 }
 
 // Blinder returns a function computing blind indexes that reuses one HMAC
 // state; it is not safe for concurrent use, which makes it cheap in a loop.
 func (kr *Keyring) Blinder() func(id string) []byte {
 	m := hmac.New(sha256.New, kr.blind)
-	return func(id string) []byte {
-		m.Reset()
-		m.Write([]byte(strings.TrimSpace(id)))
-		return m.Sum(nil)[:BlindSize]
-	}
+	return func(id string) []byte { return blindWith(m, id) }
 }
 
 // hmacKey returns the primary key of a PRF keyset, which must be
