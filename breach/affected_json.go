@@ -2,7 +2,6 @@ package breach
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 
 	"github.com/labtrust/labtrust/internal/jsonread"
@@ -14,32 +13,18 @@ import (
 // spent; this reads that shape directly and hands anything else (a part
 // written before a field was added, say) to encoding/json. The tests hold
 // the two to the same result.
-func DecodeAffected(b []byte) ([]Affected, error) {
-	if out, err := decodeAffectedFast(b); err == nil {
-		return out, nil
-	}
-	var out []Affected
-	err := json.Unmarshal(b, &out)
-	return out, err
-}
+func DecodeAffected(b []byte) ([]Affected, error) { return jsonread.Decode(b, readPart) }
 
-func decodeAffectedFast(b []byte) ([]Affected, error) {
-	d := jsonread.New(b)
-	var out []Affected
-	if !d.Null() {
-		out = []Affected{}
-		err := d.Array(func() error {
-			out = append(out, Affected{})
-			return readAffected(d, &out[len(out)-1])
-		})
-		if err != nil {
-			return nil, err
-		}
+func readPart(d *jsonread.Reader) ([]Affected, error) {
+	if d.Null() {
+		return nil, nil
 	}
-	if len(d.Rest()) > 0 {
-		return nil, d.Fail("trailing data")
-	}
-	return out, nil
+	out := []Affected{}
+	err := d.Array(func() error {
+		out = append(out, Affected{})
+		return readAffected(d, &out[len(out)-1])
+	})
+	return out, err
 }
 
 func readAffected(d *jsonread.Reader, a *Affected) error {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/labtrust/labtrust/internal/jsonread"
 )
 
 func randomAffected(r *rand.Rand) Affected {
@@ -67,7 +69,7 @@ func TestDecodeAffected(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fast, err := decodeAffectedFast(b)
+		fast, err := jsonread.Whole(b, readPart)
 		if err != nil {
 			t.Fatalf("fast reader refused %s: %v", b, err)
 		}
@@ -110,7 +112,7 @@ func FuzzDecodeAffected(f *testing.F) {
 	}
 	f.Add([]byte(`[{"accesses":-0,"registry":9223372036854775807,"entries":[18446744073709551615]}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := decodeAffectedFast(b)
+		got, err := jsonread.Whole(b, readPart)
 		if err != nil || !utf8.Valid(b) { // encoding/json replaces invalid UTF-8; json.Marshal never writes any
 			return
 		}

@@ -1,7 +1,6 @@
 package notice
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/labtrust/labtrust/breach"
@@ -13,18 +12,10 @@ import (
 // encoding/json was the largest part of opening one; this reads the shape
 // json.Marshal writes for Record directly and hands anything else to
 // encoding/json. The tests hold the two to the same result.
-func decodeRecord(b []byte) (Record, error) {
-	if rec, err := decodeRecordFast(b); err == nil {
-		return rec, nil
-	}
-	var rec Record
-	err := json.Unmarshal(b, &rec)
-	return rec, err
-}
+func decodeRecord(b []byte) (Record, error) { return jsonread.Decode(b, readRecord) }
 
-func decodeRecordFast(b []byte) (Record, error) {
+func readRecord(d *jsonread.Reader) (Record, error) {
 	var r Record
-	d := jsonread.New(b)
 	err := d.Object(func(k string) error {
 		var err error
 		switch k {
@@ -74,8 +65,5 @@ func decodeRecordFast(b []byte) (Record, error) {
 		}
 		return err
 	})
-	if err == nil && len(d.Rest()) > 0 {
-		err = d.Fail("trailing data")
-	}
 	return r, err
 }

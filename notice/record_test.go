@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/labtrust/labtrust/breach"
+	"github.com/labtrust/labtrust/internal/jsonread"
 )
 
 func randomNoticeRecord(r *rand.Rand) Record {
@@ -45,7 +46,7 @@ func TestDecodeRecordMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeRecordFast(b)
+		got, err := jsonread.Whole(b, readRecord)
 		if err != nil {
 			t.Fatalf("record %d: fast reader refused what json.Marshal wrote: %v\n%s", i, err, b)
 		}
@@ -75,7 +76,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := decodeRecordFast(b)
+		got, err := jsonread.Whole(b, readRecord)
 		if err != nil || !utf8.Valid(b) {
 			return
 		}

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/labtrust/labtrust"
@@ -15,18 +14,10 @@ import (
 // anything else (a record written before a field was added, say) to
 // encoding/json, so no record a version wrote becomes unreadable. The
 // tests hold the two to the same result.
-func decodeRecord(b []byte) (sealedRecord, error) {
-	if sr, err := decodeRecordFast(b); err == nil {
-		return sr, nil
-	}
-	var sr sealedRecord
-	err := json.Unmarshal(b, &sr)
-	return sr, err
-}
+func decodeRecord(b []byte) (sealedRecord, error) { return jsonread.Decode(b, readRecord) }
 
-func decodeRecordFast(b []byte) (sealedRecord, error) {
+func readRecord(d *jsonread.Reader) (sealedRecord, error) {
 	var sr sealedRecord
-	d := jsonread.New(b)
 	err := d.Object(func(k string) error {
 		switch k {
 		case "patient":
@@ -38,9 +29,6 @@ func decodeRecordFast(b []byte) (sealedRecord, error) {
 		}
 		return fmt.Errorf("unknown field %q", k)
 	})
-	if err == nil && len(d.Rest()) > 0 {
-		err = d.Fail("trailing data")
-	}
 	return sr, err
 }
 

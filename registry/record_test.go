@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/labtrust/labtrust"
+	"github.com/labtrust/labtrust/internal/jsonread"
 )
 
 // randomRecord is a sealed record with every field of Patient set or left
@@ -83,7 +84,7 @@ func TestDecodeRecordMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeRecordFast(b)
+		got, err := jsonread.Whole(b, readRecord)
 		if err != nil {
 			t.Fatalf("record %d: fast reader refused what json.Marshal wrote: %v\n%s", i, err, b)
 		}
@@ -104,7 +105,7 @@ func TestDecodeRecordFallsBack(t *testing.T) {
 	if err != nil || sr.Patient.ID.ID != "MRN1" || sr.Patient.Name.Family != "Smith" {
 		t.Fatalf("decodeRecord = %+v, %v", sr, err)
 	}
-	if _, err := decodeRecordFast([]byte(`{"patient":{"id":{"id":"MRN1"}}}`)); err == nil {
+	if _, err := jsonread.Whole([]byte(`{"patient":{"id":{"id":"MRN1"}}}`), readRecord); err == nil {
 		t.Fatal("the fast reader accepted a shape json.Marshal does not write")
 	}
 	for _, bad := range []string{``, `{`, `{"patient":{"ID":{"id":"MRN1"}}`, `{"patient":{"VIP":"yes"}}`, `[]`, `{"patient":{}} x`} {
@@ -123,7 +124,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Add([]byte(`{"patient":{"Guardian":{"Relationship":"a"},"Guardian":{"Phones":[]}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := decodeRecordFast(b)
+		got, err := jsonread.Whole(b, readRecord)
 		if err != nil || !utf8.Valid(b) { // encoding/json replaces invalid UTF-8; the records it writes never hold any
 			return
 		}

@@ -7,6 +7,7 @@
 package jsonread
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -22,6 +23,28 @@ type Reader struct {
 
 // New returns a reader at the start of b.
 func New(b []byte) *Reader { return &Reader{b: b} }
+
+// Whole reads all of b with read: anything after the value is an error.
+func Whole[T any](b []byte, read func(d *Reader) (T, error)) (T, error) {
+	d := New(b)
+	v, err := read(d)
+	if err == nil && len(d.Rest()) > 0 {
+		err = d.Fail("trailing data")
+	}
+	return v, err
+}
+
+// Decode reads b with read (Whole), the shape json.Marshal writes, and
+// hands anything read refuses to encoding/json (a value written before a
+// field was added, say), so no value a version wrote becomes unreadable.
+func Decode[T any](b []byte, read func(d *Reader) (T, error)) (T, error) {
+	if v, err := Whole(b, read); err == nil {
+		return v, nil
+	}
+	var v T
+	err := json.Unmarshal(b, &v)
+	return v, err
+}
 
 // ErrEnd is returned when the input ends inside a value.
 var ErrEnd = errors.New("unexpected end")
