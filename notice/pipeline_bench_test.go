@@ -2,16 +2,22 @@ package notice_test
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,9 +112,17 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 	// phase runs one step and reports its time and its peak RSS.
 	phase := func(name string, fn func()) {
 		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-		t0 := time.Now()
-		fn()
-		b.ReportMetric(time.Since(t0).Seconds(), "s-"+name)
+		t0, cpu0, sys0 := time.Now(), cpuTime(), machineBusy()
+		// Labelled, so a -cpuprofile splits by phase (-tagfocus
+		// phase=prepare); goroutines started inside inherit it.
+		pprof.Do(ctx, pprof.Labels("phase", name), func(context.Context) { fn() })
+		wall := time.Since(t0)
+		b.ReportMetric(wall.Seconds(), "s-"+name)
+		// How many of the cores the phase kept busy: below 2 on two
+		// cores, some step waited for another.
+		b.ReportMetric((cpuTime()-cpu0).Seconds()/wall.Seconds(), "cores-"+name)
+		// The whole machine's, which counts PostgreSQL's own processes.
+		b.ReportMetric((machineBusy()-sys0).Seconds()/wall.Seconds(), "cores-machine-"+name)
 		hwm := procStatus("VmHWM:")
 		b.ReportMetric(hwm, "MB-peak-"+name)
 		var ms runtime.MemStats
@@ -152,6 +166,34 @@ func BenchmarkBreachToMailHouse(b *testing.B) {
 	b.ReportMetric(startRSS, "MB-RSS-after-setup")
 }
 
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineBusy is the CPU time every process on the machine has used
+// (/proc/stat: all but idle and I/O wait).
+func machineBusy() time.Duration {
+	st, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(st), "\n")
+	f := strings.Fields(line)
+	var busy int64
+	for i, v := range f[1:] {
+		t, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest time is counted in user already
+			busy += t
+		}
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ
+}
+
 // procStatus reads a memory line of /proc/self/status, in MB.
 func procStatus(field string) float64 {
 	st, err := os.ReadFile("/proc/self/status")
@@ -172,7 +214,9 @@ func procStatus(field string) float64 {
 // need Unicode. It is imported, or copied from LABTRUST_BENCH_REGISTRY
 // when an import of that size was kept there.
 func benchRegistry(b *testing.B, dir string, n int) (*store.DB, *vault.Keyring, *registry.Registry) {
-	ctx := context.Background()
+	if pg := os.Getenv("LABTRUST_BENCH_POSTGRES"); pg != "" {
+		return benchRegistryPostgres(b, pg, dir, n)
+	}
 	cache := os.Getenv("LABTRUST_BENCH_REGISTRY")
 	kept := filepath.Join(cache, fmt.Sprintf("registry-%d", n))
 	files := []string{"lab.db", "kek.key"}
@@ -188,25 +232,7 @@ func benchRegistry(b *testing.B, dir string, n int) (*store.DB, *vault.Keyring, 
 		return openLab(b, filepath.Join(dir, "lab.db"), dir)
 	}
 	db, keys, reg := openLab(b, filepath.Join(dir, "lab.db"), dir)
-	states := []string{"TX", "CA", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "NJ", "VA", "WA", "AZ", "MA"}
-	var recs []labtrust.PatientRecord
-	for i := range n {
-		p := labtrust.Patient{ID: labtrust.PatientRef{ID: fmt.Sprintf("MRN%08d", i)}, Name: labtrust.HumanName{Family: []string{"García", "Smith", "Nguyễn", "Kowalski", "O'Brien"}[i%5], Given: []string{"Ana", "Li"}},
-			BirthDate: fmt.Sprintf("19%02d-%02d-%02d", 40+i%60, 1+i%12, 1+i%28)}
-		if i%5 == 0 {
-			p.Language = "es"
-		}
-		if i%20 != 0 { // one in twenty has no usable address: substitute notice
-			p.Addresses = []labtrust.Address{{Lines: []string{fmt.Sprintf("%d Oak Ave", 1+i%9000)}, City: "Springfield", State: states[i%len(states)], PostalCode: fmt.Sprintf("%05d", 10000+i%89999)}}
-		}
-		recs = append(recs, labtrust.PatientRecord{Source: "adt", Time: time.Now(), Patient: p})
-		if len(recs) == 5000 || i == n-1 {
-			if err := reg.Import(ctx, recs); err != nil {
-				b.Fatal(err)
-			}
-			recs = recs[:0]
-		}
-	}
+	importPatients(b, reg, n)
 	if cache != "" {
 		// A consistent copy: the database closed first (no checkpoint
 		// writing into the file as it is read), with its log if one is
@@ -230,6 +256,102 @@ func benchRegistry(b *testing.B, dir string, n int) (*store.DB, *vault.Keyring, 
 	}
 	if os.Getenv("LABTRUST_BENCH_SETUP_ONLY") != "" {
 		b.Skip("registry kept in " + kept)
+	}
+	return db, keys, reg
+}
+
+// importPatients imports n made-up patients into reg: one in five
+// prefers Spanish, one in twenty has no usable address, names need
+// Unicode.
+func importPatients(b *testing.B, reg *registry.Registry, n int) {
+	ctx := context.Background()
+	states := []string{"TX", "CA", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "NJ", "VA", "WA", "AZ", "MA"}
+	var recs []labtrust.PatientRecord
+	for i := range n {
+		p := labtrust.Patient{ID: labtrust.PatientRef{ID: fmt.Sprintf("MRN%08d", i)}, Name: labtrust.HumanName{Family: []string{"García", "Smith", "Nguyễn", "Kowalski", "O'Brien"}[i%5], Given: []string{"Ana", "Li"}},
+			BirthDate: fmt.Sprintf("19%02d-%02d-%02d", 40+i%60, 1+i%12, 1+i%28)}
+		if i%5 == 0 {
+			p.Language = "es"
+		}
+		if i%20 != 0 { // one in twenty has no usable address: substitute notice
+			p.Addresses = []labtrust.Address{{Lines: []string{fmt.Sprintf("%d Oak Ave", 1+i%9000)}, City: "Springfield", State: states[i%len(states)], PostalCode: fmt.Sprintf("%05d", 10000+i%89999)}}
+		}
+		recs = append(recs, labtrust.PatientRecord{Source: "adt", Time: time.Now(), Patient: p})
+		if len(recs) == 5000 || i == n-1 {
+			if err := reg.Import(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+}
+
+// benchRegistryPostgres is benchRegistry on PostgreSQL (base: a URL whose
+// user may create databases). Each run gets a database of its own,
+// dropped after; with LABTRUST_BENCH_REGISTRY the imported registry is
+// kept as the template database labtrust_bench_N (its key file in DIR),
+// which later runs of the same size are made from in seconds.
+func benchRegistryPostgres(b *testing.B, base, dir string, n int) (*store.DB, *vault.Keyring, *registry.Registry) {
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { admin.Close() })
+	u, err := url.Parse(base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dsnFor := func(name string) string {
+		v := *u
+		v.Path = "/" + name
+		return v.String()
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	name := "labtrust_bench_run_" + hex.EncodeToString(rnd[:])
+	cache := os.Getenv("LABTRUST_BENCH_REGISTRY")
+	kept := filepath.Join(cache, fmt.Sprintf("registry-pg-%d", n))
+	template := fmt.Sprintf("labtrust_bench_%d", n)
+	_, statErr := os.Stat(filepath.Join(kept, "complete"))
+	reuse := cache != "" && statErr == nil
+	create := "CREATE DATABASE " + name
+	if reuse {
+		create += " TEMPLATE " + template
+		if err := copyFile(filepath.Join(kept, "kek.key"), filepath.Join(dir, "kek.key")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := admin.ExecContext(ctx, create); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	db, keys, reg := openLab(b, dsnFor(name), dir)
+	if reuse {
+		return db, keys, reg
+	}
+	importPatients(b, reg, n)
+	if cache != "" {
+		db.Close() // a template database takes no connections
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+template+" WITH (FORCE)"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+template+" TEMPLATE "+name); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.MkdirAll(kept, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		if err := copyFile(filepath.Join(dir, "kek.key"), filepath.Join(kept, "kek.key")); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(kept, "complete"), nil, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		db, keys, reg = openLab(b, dsnFor(name), dir)
+	}
+	if os.Getenv("LABTRUST_BENCH_SETUP_ONLY") != "" {
+		b.Skip("registry kept as database " + template)
 	}
 	return db, keys, reg
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -592,27 +591,26 @@ func (d *DB) patientsIn(ctx context.Context, col string, keys []any, fn func(Pat
 // usual; SQLite's log cannot be checkpointed past this reader until it
 // ends.
 func (d *DB) LivePatients(ctx context.Context, fn func([]PatientRow) error) error {
-	const page = 5000
 	after := []byte{}
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	tx, err := d.beginLivePatients(ctx)
 	if err != nil {
-		return fmt.Errorf("store: patients: %w", mapErr(err))
+		return err
 	}
 	defer tx.Rollback()
 	d.longReads.Add(1)
 	defer d.longReads.Add(-1)
-	prepared, err := d.stmt(ctx, d.q(`SELECT `+patientCols+` FROM patients WHERE blind > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY blind LIMIT `+strconv.Itoa(page)))
+	prepared, err := d.stmt(ctx, d.q(livePatientsQuery))
 	if err != nil {
 		return err
 	}
 	st := tx.StmtContext(ctx, prepared)
 	defer st.Close()
 	for {
-		rows, err := st.QueryContext(ctx, after)
+		rows, err := st.QueryContext(ctx, after, livePage)
 		if err != nil {
 			return fmt.Errorf("store: patients: %w", mapErr(err))
 		}
-		out := make([]PatientRow, 0, page)
+		out := make([]PatientRow, 0, livePage)
 		for rows.Next() {
 			r, err := scanPatient(rows)
 			if err != nil {
@@ -631,8 +629,34 @@ func (d *DB) LivePatients(ctx context.Context, fn func([]PatientRow) error) erro
 			}
 			after = out[len(out)-1].Blind
 		}
-		if len(out) < page {
+		if len(out) < livePage {
 			return nil
 		}
 	}
+}
+
+const (
+	livePage          = 5000
+	livePatientsQuery = `SELECT ` + patientCols + ` FROM patients WHERE blind > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY blind LIMIT ?`
+)
+
+// beginLivePatients starts a whole-registry read: one read-only snapshot.
+// On PostgreSQL it also turns sorting off for the transaction. Without
+// statistics on the patients table (never analysed: a database just
+// restored or bulk-loaded, autovacuum off or not yet run) the planner
+// guesses a handful of matching rows and sorts the whole table for every
+// page, which makes reading ten million people quadratic; the blind index
+// gives the order, so no plan here needs a sort.
+func (d *DB) beginLivePatients(ctx context.Context) (*sql.Tx, error) {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return nil, fmt.Errorf("store: patients: %w", mapErr(err))
+	}
+	if d.dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off`); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("store: patients: %w", mapErr(err))
+		}
+	}
+	return tx, nil
 }

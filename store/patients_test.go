@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,4 +157,32 @@ func TestPatientRowsInBlindOrder(t *testing.T) {
 			t.Fatalf("%d of %d rows out of blind-index order in the table; want at most the 5 twins", out, len(got))
 		}
 	})
+}
+
+// TestLivePatientsPlanWithoutStatistics: on PostgreSQL a whole-registry
+// read walks the blind index even when the patients table has never been
+// analysed (a restored or freshly loaded database, autovacuum off). Left
+// to its guesses the planner sorts the whole table for every page.
+func TestLivePatientsPlanWithoutStatistics(t *testing.T) {
+	dsn := storetest.Postgres(t)
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows []store.PatientRow
+	for i := range 20000 {
+		rows = append(rows, store.PatientRow{Blind: fmt.Appendf(nil, "blind-%08d", i), Key: []byte("k"), Record: []byte("sealed"), Source: "adt", UpdatedAt: time.Now()})
+	}
+	if err := db.UpsertPatients(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := db.ExplainLivePatients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "Index Scan using patients_blind_key") || strings.Contains(plan, "Sort") {
+		t.Fatalf("a page of the whole-registry read is planned as\n%s\nwant an index scan of the blind index and no sort", plan)
+	}
 }
