@@ -69,6 +69,9 @@ func (d *DB) MonitoringCounts(ctx context.Context, incident int64) (total, alloc
 	return total, allocated, claimed, mapErr(err)
 }
 
+// freeMonitoringQuery reads the next free codes of an incident's pool.
+const freeMonitoringQuery = `SELECT id, code FROM monitoring_codes WHERE incident = ? AND notice IS NULL ORDER BY id LIMIT ?`
+
 // AllocateMonitoringCodes is AllocateMonitoringCode for a batch of notices
 // in one transaction (a mail-house export gives out a code per letter):
 // each notice keeps the code it has, and the rest take the next free codes
@@ -79,6 +82,9 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		return nil, fmt.Errorf("store: allocate monitoring codes: %w", mapErr(err))
 	}
 	defer tx.Rollback()
+	if err := d.indexOrder(ctx, tx); err != nil {
+		return nil, fmt.Errorf("store: allocate monitoring codes: %w", err)
+	}
 	// Write first: SQLite then takes the write lock now, waiting its busy
 	// timeout, rather than failing with SQLITE_BUSY when the reads below
 	// would have to be upgraded to a write under another connection.
@@ -134,7 +140,7 @@ func (d *DB) AllocateMonitoringCodes(ctx context.Context, incident int64, notice
 		}
 	}
 	if len(need) > 0 {
-		query := `SELECT id, code FROM monitoring_codes WHERE incident = ? AND notice IS NULL ORDER BY id LIMIT ?`
+		query := freeMonitoringQuery
 		if d.dialect == Postgres {
 			// Concurrent allocations would otherwise all read the same
 			// free codes and all but one lose the race, over and over;

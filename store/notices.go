@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -85,22 +86,9 @@ func (d *DB) Notices(ctx context.Context, incident int64, fn func(NoticeRow) err
 	after := int64(-1)
 	page := make([]NoticeRow, 0, pageSize)
 	for {
-		page = page[:0]
-		rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+noticeCols+` FROM notices WHERE incident = ? AND id > ? ORDER BY id LIMIT ?`), incident, after, pageSize)
-		if err != nil {
-			return fmt.Errorf("store: notices: %w", mapErr(err))
-		}
-		for rows.Next() {
-			r, err := scanNotice(rows)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("store: scan notice: %w", err)
-			}
-			page = append(page, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return mapErr(err)
+		var err error
+		if page, err = d.noticePage(ctx, incident, after, page[:0]); err != nil {
+			return err
 		}
 		for _, r := range page {
 			if err := fn(r); err != nil {
@@ -112,6 +100,34 @@ func (d *DB) Notices(ctx context.Context, incident int64, fn func(NoticeRow) err
 		}
 		after = page[len(page)-1].ID
 	}
+}
+
+const noticePageQuery = `SELECT ` + noticeCols + ` FROM notices WHERE incident = ? AND id > ? ORDER BY id LIMIT ?`
+
+// noticePage appends to page the incident's next notices after the ID
+// after, up to page's capacity, read in index order (indexOrder).
+func (d *DB) noticePage(ctx context.Context, incident, after int64, page []NoticeRow) ([]NoticeRow, error) {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return page, fmt.Errorf("store: notices: %w", mapErr(err))
+	}
+	defer tx.Rollback()
+	if err := d.indexOrder(ctx, tx); err != nil {
+		return page, fmt.Errorf("store: notices: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, d.q(noticePageQuery), incident, after, cap(page))
+	if err != nil {
+		return page, fmt.Errorf("store: notices: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanNotice(rows)
+		if err != nil {
+			return page, fmt.Errorf("store: scan notice: %w", err)
+		}
+		page = append(page, r)
+	}
+	return page, mapErr(rows.Err())
 }
 
 // NoticeByCode returns the notice whose code has the keyed hash h, or

@@ -640,23 +640,32 @@ const (
 	livePatientsQuery = `SELECT ` + patientCols + ` FROM patients WHERE blind > ? AND merged_into IS NULL AND forgotten_at IS NULL AND key IS NOT NULL ORDER BY blind LIMIT ?`
 )
 
-// beginLivePatients starts a whole-registry read: one read-only snapshot.
-// On PostgreSQL it also turns sorting off for the transaction. Without
-// statistics on the patients table (never analysed: a database just
-// restored or bulk-loaded, autovacuum off or not yet run) the planner
-// guesses a handful of matching rows and sorts the whole table for every
-// page, which makes reading ten million people quadratic; the blind index
-// gives the order, so no plan here needs a sort.
+// beginLivePatients starts a whole-registry read: one read-only
+// snapshot, walking the blind index (indexOrder).
 func (d *DB) beginLivePatients(ctx context.Context) (*sql.Tx, error) {
 	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return nil, fmt.Errorf("store: patients: %w", mapErr(err))
 	}
-	if d.dialect == Postgres {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off`); err != nil {
-			tx.Rollback()
-			return nil, fmt.Errorf("store: patients: %w", mapErr(err))
-		}
+	if err := d.indexOrder(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("store: patients: %w", err)
 	}
 	return tx, nil
+}
+
+// indexOrder makes PostgreSQL read tx's paged queries (ORDER BY an
+// indexed key, LIMIT a page) by walking the index, as they are written
+// to be. Without statistics on a table (never analysed: a database just
+// restored or bulk-loaded, autovacuum off or not yet run, a table that
+// grew by millions within one notice run) the planner guesses a handful
+// of matching rows and instead fetches and sorts all of them for every
+// page, which makes reading ten million rows quadratic. Sorting is
+// turned off for the transaction only; no query it runs needs one.
+func (d *DB) indexOrder(ctx context.Context, tx *sql.Tx) error {
+	if d.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off`)
+	return mapErr(err)
 }
